@@ -1,0 +1,101 @@
+//! Everything a request needs, opened once: store, index, catalogs, schemas, engines.
+
+use std::sync::Arc;
+
+use crate::attack::Catalog;
+use crate::config::{EngineKind, Settings};
+use crate::corpus::{Corpus, Document};
+use crate::llm::SharedEngine;
+use crate::llm::baseline::Baseline;
+use crate::metrics::Metrics;
+use crate::policy::ActionCatalog;
+use crate::retrieval::{Limits, OpenReport, SearchIndex, index_dir};
+use crate::store::Store;
+use crate::validate::Schemas;
+
+pub struct PipelineSettings {
+    pub approval_ttl: chrono::Duration,
+    pub limits: Limits,
+}
+
+pub struct App {
+    pub store: Store,
+    pub index: SearchIndex,
+    pub catalog: Catalog,
+    pub actions: ActionCatalog,
+    pub schemas: Schemas,
+    pub engine: SharedEngine,
+    pub baseline: Baseline,
+    pub settings: PipelineSettings,
+    pub metrics: Metrics,
+    pub index_report: OpenReport,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Corpus(#[from] crate::corpus::CorpusError),
+    #[error(transparent)]
+    Catalog(#[from] crate::attack::CatalogError),
+    #[error(transparent)]
+    Actions(#[from] crate::policy::ActionError),
+    #[error(transparent)]
+    Schema(#[from] crate::validate::schema::SchemaError),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Index(#[from] crate::retrieval::IndexError),
+    #[error("engine: {0}")]
+    Engine(String),
+}
+
+/// Where imported documents are kept inside a data dir.
+pub fn imported_path(data_dir: &std::path::Path, kind: &str) -> std::path::PathBuf {
+    data_dir.join("imported").join(format!("{kind}.jsonl"))
+}
+
+/// Every document the index is built from: corpus, imported Sigma and ATT&CK, closed cases.
+pub fn all_documents(settings: &Settings, store: &Store) -> Result<Vec<Document>, OpenError> {
+    let corpus = Corpus::load(settings.corpus_dir.as_deref())?;
+    let mut docs = corpus.documents;
+    for kind in ["sigma", "attack"] {
+        docs.extend(crate::corpus::read_documents(&imported_path(&settings.data_dir, kind))?);
+    }
+    for (case, alerts) in store.closed_cases()? {
+        if let Some(doc) = crate::cases::closed_case_document(&case, &alerts) {
+            docs.retain(|d| d.doc_ref() != doc.doc_ref());
+            docs.push(doc);
+        }
+    }
+    Ok(docs)
+}
+
+impl App {
+    /// Opens the app, (re)building the index if its content changed. `progress` hears
+    /// about indexing.
+    pub fn open(settings: &Settings, engine: Option<SharedEngine>, progress: &dyn Fn(usize, usize)) -> Result<App, OpenError> {
+        let store = Store::open(&settings.data_dir)?;
+        let docs = all_documents(settings, &store)?;
+        let (index, index_report) = SearchIndex::open_or_build(&index_dir(&settings.data_dir), &docs, progress)?;
+        let engine: SharedEngine = match (engine, settings.engine) {
+            (Some(e), _) => e,
+            (None, EngineKind::Baseline) => Arc::new(Baseline),
+            (None, EngineKind::Llm) => Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| OpenError::Engine(e.to_string()))?),
+        };
+        Ok(App {
+            store,
+            index,
+            catalog: Catalog::load(&settings.data_dir)?,
+            actions: ActionCatalog::load(settings.actions_policy.as_deref())?,
+            schemas: Schemas::compile()?,
+            engine,
+            baseline: Baseline,
+            settings: PipelineSettings {
+                approval_ttl: chrono::Duration::seconds(settings.approval_ttl_secs as i64),
+                limits: Limits::default(),
+            },
+            metrics: Metrics::default(),
+            index_report,
+        })
+    }
+}

@@ -1,0 +1,160 @@
+//! Case summaries: a timeline, the entities, ATT&CK by tactic, the evidence and what is
+//! still uncertain, built from the case's checked recommendations. Every citation it
+//! carries was checked when its recommendation was; nothing new is asserted here.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::app::App;
+use crate::recommendation::{Evidence, Recommendation};
+use crate::store::StoreError;
+
+#[derive(Debug, Serialize)]
+pub struct TimelineEntry {
+    pub time: String,
+    pub kind: String,
+    pub text: String,
+    #[serde(rename = "ref", skip_serializing_if = "Option::is_none")]
+    pub doc_ref: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TacticGroup {
+    pub tactic: String,
+    pub techniques: Vec<Value>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CaseSummary {
+    pub case_id: String,
+    pub summary_markdown: String,
+    pub timeline: Vec<TimelineEntry>,
+    pub entities: BTreeMap<String, Vec<String>>,
+    pub attack: Vec<TacticGroup>,
+    pub evidence: Vec<Evidence>,
+    pub uncertainty: Vec<String>,
+    pub engine: Value,
+}
+
+pub fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, StoreError> {
+    let Some(case) = app.store.case(case_id)? else { return Ok(None) };
+    let alerts = app.store.case_alerts(case_id)?;
+    let recs = app.store.recommendations_of(case_id)?;
+    let approvals = app.store.approvals(None, Some(case_id), 500)?;
+
+    let mut timeline = Vec::new();
+    let mut entities: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for a in &alerts {
+        let name = crate::jsonpath::resolve(&a.alert, "rule.name")
+            .or_else(|| crate::jsonpath::resolve(&a.alert, "finding_info.title"))
+            .and_then(Value::as_str)
+            .unwrap_or("alert");
+        let time = crate::jsonpath::resolve(&a.alert, "time").map(crate::jsonpath::text_of).unwrap_or_else(|| a.received_at.clone());
+        timeline.push(TimelineEntry { time, kind: "alert".into(), text: format!("Alert {}: {name}", a.alert_id), doc_ref: Some(format!("alert:{}#rule.name", a.alert_id)) });
+        if let Ok(parsed) = crate::alert::Alert::parse(0, &a.alert) {
+            for (kind, value) in parsed.entities.targets() {
+                let list = entities.entry(format!("{kind}s")).or_default();
+                if !list.iter().any(|v| v == value) {
+                    list.push(value.to_string());
+                }
+            }
+        }
+    }
+    let mut latest: Option<(Recommendation, Value)> = None;
+    for r in &recs {
+        let id = r.get("recommendation_id").and_then(Value::as_str).unwrap_or_default();
+        let status = r.get("status").and_then(Value::as_str).unwrap_or_default();
+        timeline.push(TimelineEntry {
+            time: id_time(id),
+            kind: "recommendation".into(),
+            text: format!("Recommendation {id}: {status}"),
+            doc_ref: None,
+        });
+        if let Some(rec) = r.get("recommendation").filter(|v| !v.is_null()).and_then(|v| serde_json::from_value(v.clone()).ok()) {
+            latest = Some((rec, r.get("engine").cloned().unwrap_or(Value::Null)));
+        }
+    }
+    for a in &approvals {
+        for d in &a.decisions {
+            timeline.push(TimelineEntry {
+                time: d.at.clone(),
+                kind: "decision".into(),
+                text: format!("{:?} of {} by {}: {}", d.decision, a.summary, d.actor, d.rationale),
+                doc_ref: None,
+            });
+        }
+    }
+    if let Some(c) = &case.closed {
+        timeline.push(TimelineEntry { time: c.closed_at.clone(), kind: "closed".into(), text: format!("Closed as {} ({}) by {}: {}", c.disposition.as_str(), c.severity, c.closed_by, c.note), doc_ref: None });
+    }
+    timeline.sort_by(|a, b| a.time.cmp(&b.time));
+
+    let (attack, evidence, uncertainty, engine, severity, hypothesis) = match &latest {
+        Some((rec, engine)) => {
+            let mut by_tactic: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+            for t in &rec.attack {
+                for tactic in &t.tactics {
+                    by_tactic.entry(tactic.clone()).or_default().push(serde_json::json!({"technique_id": t.technique_id, "name": t.name}));
+                }
+            }
+            (
+                by_tactic.into_iter().map(|(tactic, techniques)| TacticGroup { tactic, techniques }).collect(),
+                rec.evidence.clone(),
+                rec.uncertainty.clone(),
+                engine.clone(),
+                Some(rec.severity),
+                rec.hypothesis.clone(),
+            )
+        }
+        None => (Vec::new(), Vec::new(), vec!["No recommendation of this case passed the checks yet.".to_string()], Value::Null, case.severity, String::new()),
+    };
+
+    let mut md = format!("## Case {} — {}\n\n", case.case_id, case.title);
+    md.push_str(&format!("**State:** {} · **Severity:** {}\n\n", case.state.as_str(), severity.map(|s| s.as_str()).unwrap_or("unrated")));
+    if !hypothesis.is_empty() {
+        md.push_str(&format!("**Hypothesis:** {hypothesis}\n\n"));
+    }
+    md.push_str("### Timeline\n");
+    for t in &timeline {
+        md.push_str(&format!("- {} — {}\n", t.time, t.text));
+    }
+    md.push_str("\n### Entities\n");
+    for (kind, values) in &entities {
+        md.push_str(&format!("- {kind}: {}\n", values.join(", ")));
+    }
+    if !attack.is_empty() {
+        md.push_str("\n### ATT&CK\n");
+        for g in &attack {
+            let names: Vec<String> = g.techniques.iter().map(|t| format!("{} {}", t["technique_id"].as_str().unwrap_or(""), t["name"].as_str().unwrap_or(""))).collect();
+            md.push_str(&format!("- {}: {}\n", g.tactic, names.join("; ")));
+        }
+    }
+    if !evidence.is_empty() {
+        md.push_str("\n### Evidence\n");
+        for e in &evidence {
+            match &e.quote {
+                Some(q) => md.push_str(&format!("- [{}] \"{}\"\n", e.doc_ref, q)),
+                None => md.push_str(&format!("- [{}]\n", e.doc_ref)),
+            }
+        }
+    }
+    if !uncertainty.is_empty() {
+        md.push_str("\n### Uncertain\n");
+        for u in &uncertainty {
+            md.push_str(&format!("- {u}\n"));
+        }
+    }
+    Ok(Some(CaseSummary { case_id: case.case_id, summary_markdown: md, timeline, entities, attack, evidence, uncertainty, engine }))
+}
+
+/// The creation time encoded in a UUIDv7-based id, as RFC 3339.
+fn id_time(id: &str) -> String {
+    let hex = id.rsplit('_').next().unwrap_or_default();
+    u64::from_str_radix(hex.get(..12).unwrap_or("0"), 16)
+        .ok()
+        .and_then(|ms| chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms as i64))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}

@@ -1,0 +1,111 @@
+//! Settings: environment (`TRIAGE_*`) < command-line flags. Secrets are never logged: the
+//! `Debug` of [`LlmSettings`] hides the API key.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EngineKind {
+    Baseline,
+    Llm,
+}
+
+/// How the model is asked for structured output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ResponseFormatKind {
+    /// `response_format: json_schema` with `strict: true` (the default).
+    JsonSchema,
+    /// `response_format: json_object`, for endpoints without structured outputs; the schema
+    /// is then given in the system message and enforced by validation only.
+    JsonObject,
+}
+
+#[derive(Clone, Args)]
+pub struct LlmSettings {
+    /// Base URL of an OpenAI-compatible API, e.g. http://127.0.0.1:8080/v1
+    #[arg(long = "llm-base-url", env = "TRIAGE_LLM_BASE_URL", default_value = "https://api.openai.com/v1")]
+    pub base_url: String,
+    /// Model name sent with each request
+    #[arg(long = "llm-model", env = "TRIAGE_LLM_MODEL", default_value = "gpt-4o-mini")]
+    pub model: String,
+    /// API key (TRIAGE_LLM_API_KEY, else OPENAI_API_KEY)
+    #[arg(long = "llm-api-key", env = "TRIAGE_LLM_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Timeout of one provider call, in milliseconds
+    #[arg(long = "llm-timeout-ms", env = "TRIAGE_LLM_TIMEOUT_MS", default_value_t = 30_000)]
+    pub timeout_ms: u64,
+    /// Budget for all calls of one recommendation (retries and repair included), in milliseconds
+    #[arg(long = "llm-total-timeout-ms", env = "TRIAGE_LLM_TOTAL_TIMEOUT_MS", default_value_t = 90_000)]
+    pub total_timeout_ms: u64,
+    /// Retries after a 429, a 5xx or a timeout
+    #[arg(long = "llm-max-retries", env = "TRIAGE_LLM_MAX_RETRIES", default_value_t = 2)]
+    pub max_retries: u32,
+    /// Longest Retry-After honoured, in milliseconds
+    #[arg(long = "llm-max-retry-after-ms", env = "TRIAGE_LLM_MAX_RETRY_AFTER_MS", default_value_t = 10_000)]
+    pub max_retry_after_ms: u64,
+    /// Provider calls in flight at once
+    #[arg(long = "llm-concurrency", env = "TRIAGE_LLM_CONCURRENCY", default_value_t = 4)]
+    pub concurrency: usize,
+    /// Structured-output mode
+    #[arg(long = "llm-response-format", env = "TRIAGE_LLM_RESPONSE_FORMAT", value_enum, default_value = "json-schema")]
+    pub response_format: ResponseFormatKind,
+    /// Upper bound on the prompt, in characters; longer prompts are trimmed deterministically
+    #[arg(long = "llm-max-prompt-chars", env = "TRIAGE_LLM_MAX_PROMPT_CHARS", default_value_t = 24_000)]
+    pub max_prompt_chars: usize,
+    /// max_tokens of each answer (above the schema's worst case)
+    #[arg(long = "llm-max-tokens", env = "TRIAGE_LLM_MAX_TOKENS", default_value_t = 6_000)]
+    pub max_tokens: u32,
+    /// Consecutive failed recommendations that open the circuit breaker
+    #[arg(long = "llm-breaker-threshold", env = "TRIAGE_LLM_BREAKER_THRESHOLD", default_value_t = 5)]
+    pub breaker_threshold: u32,
+    /// How long an open breaker sends requests straight to the baseline, in milliseconds
+    #[arg(long = "llm-breaker-cooldown-ms", env = "TRIAGE_LLM_BREAKER_COOLDOWN_MS", default_value_t = 30_000)]
+    pub breaker_cooldown_ms: u64,
+}
+
+impl LlmSettings {
+    /// The API key from the flag or `TRIAGE_LLM_API_KEY`, else `OPENAI_API_KEY`.
+    pub fn resolved_api_key(&self) -> Option<String> {
+        self.api_key.clone().or_else(|| std::env::var("OPENAI_API_KEY").ok()).filter(|k| !k.is_empty())
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.timeout_ms)
+    }
+}
+
+impl fmt::Debug for LlmSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LlmSettings")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("timeout_ms", &self.timeout_ms)
+            .field("response_format", &self.response_format)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Where the SQLite file, the index and imported data live
+    #[arg(long, env = "TRIAGE_DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+    /// A corpus folder (runbooks/, cases/) instead of the one built into the binary
+    #[arg(long, env = "TRIAGE_CORPUS_DIR", global = true)]
+    pub corpus_dir: Option<PathBuf>,
+    /// An action catalog (TOML) instead of the shipped catalog/actions.toml
+    #[arg(long, env = "TRIAGE_ACTIONS_POLICY", global = true)]
+    pub actions_policy: Option<PathBuf>,
+    /// Which engine recommends
+    #[arg(long, env = "TRIAGE_ENGINE", value_enum, default_value = "baseline", global = true)]
+    pub engine: EngineKind,
+    /// Approvals expire after this many seconds
+    #[arg(long, env = "TRIAGE_APPROVAL_TTL_SECS", default_value_t = 4 * 3600, global = true)]
+    pub approval_ttl_secs: u64,
+    #[command(flatten)]
+    pub llm: LlmSettings,
+}

@@ -1,0 +1,291 @@
+//! The knowledge retrieval draws on: runbooks and prior cases from the corpus folder,
+//! Sigma rules and ATT&CK techniques imported into the data dir, and cases analysts close.
+
+pub mod cases;
+pub mod runbooks;
+pub mod sigma;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use include_dir::{Dir, include_dir};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::severity::Severity;
+
+/// The corpus built into the binary, used unless `--corpus-dir` points elsewhere.
+static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/corpus");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DocKind {
+    Runbook,
+    Case,
+    Sigma,
+    Attack,
+}
+
+impl DocKind {
+    pub const ALL: [DocKind; 4] = [DocKind::Runbook, DocKind::Case, DocKind::Sigma, DocKind::Attack];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DocKind::Runbook => "runbook",
+            DocKind::Case => "case",
+            DocKind::Sigma => "sigma",
+            DocKind::Attack => "attack",
+        }
+    }
+}
+
+impl FromStr for DocKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        DocKind::ALL.into_iter().find(|k| k.as_str() == s).ok_or(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    TruePositive,
+    Benign,
+    FalsePositive,
+}
+
+impl Disposition {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Disposition::TruePositive => "true_positive",
+            Disposition::Benign => "benign",
+            Disposition::FalsePositive => "false_positive",
+        }
+    }
+}
+
+impl FromStr for Disposition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "true_positive" => Ok(Disposition::TruePositive),
+            "benign" => Ok(Disposition::Benign),
+            "false_positive" => Ok(Disposition::FalsePositive),
+            other => Err(format!("`{other}` is not a disposition (true_positive, benign, false_positive)")),
+        }
+    }
+}
+
+/// An action a runbook proposes, with when to take it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunbookAction {
+    pub action: String,
+    #[serde(default)]
+    pub when: String,
+}
+
+/// One retrievable document. `text` is everything a citation of it may quote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub kind: DocKind,
+    pub id: String,
+    pub title: String,
+    pub text: String,
+    #[serde(default)]
+    pub techniques: Vec<String>,
+    #[serde(default)]
+    pub actions: Vec<RunbookAction>,
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    #[serde(default)]
+    pub disposition: Option<Disposition>,
+    /// Extra searchable terms that are not quotable text (families, log sources, field names).
+    #[serde(default)]
+    pub keywords: String,
+}
+
+impl Document {
+    /// `runbook:rb-…`, `case:…`, `sigma:…`, `attack:T…`.
+    pub fn doc_ref(&self) -> String {
+        format!("{}:{}", self.kind.as_str(), self.id)
+    }
+}
+
+impl fmt::Display for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.doc_ref(), self.title)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("{path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("reading {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+/// The corpus as loaded: its documents and a content hash that changes with any file.
+#[derive(Debug, Clone)]
+pub struct Corpus {
+    pub documents: Vec<Document>,
+    pub hash: String,
+    pub origin: String,
+}
+
+/// A corpus file: path relative to the corpus root and its text.
+struct SourceFile {
+    path: String,
+    text: String,
+}
+
+impl Corpus {
+    /// Loads from `dir`, or from the corpus built into the binary when `dir` is `None`.
+    pub fn load(dir: Option<&Path>) -> Result<Corpus, CorpusError> {
+        let (files, origin) = match dir {
+            Some(d) => (read_dir_files(d)?, d.display().to_string()),
+            None => (embedded_files(), "embedded".to_string()),
+        };
+        let mut hasher = Sha256::new();
+        let mut documents = Vec::new();
+        for f in &files {
+            hasher.update(f.path.as_bytes());
+            hasher.update([0]);
+            hasher.update(f.text.as_bytes());
+            hasher.update([0]);
+            if f.path.starts_with("runbooks/") && f.path.ends_with(".md") {
+                documents.push(runbooks::parse(&f.path, &f.text)?);
+            } else if f.path.starts_with("cases/") && f.path.ends_with(".jsonl") {
+                documents.extend(cases::parse_jsonl(&f.path, &f.text)?);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for d in &documents {
+            if !seen.insert(d.doc_ref()) {
+                return Err(CorpusError::Invalid {
+                    path: origin.clone(),
+                    message: format!("{} is defined twice", d.doc_ref()),
+                });
+            }
+        }
+        Ok(Corpus { documents, hash: hex::encode(hasher.finalize()), origin })
+    }
+
+    pub fn runbooks(&self) -> impl Iterator<Item = &Document> {
+        self.documents.iter().filter(|d| d.kind == DocKind::Runbook)
+    }
+}
+
+fn embedded_files() -> Vec<SourceFile> {
+    let mut out = Vec::new();
+    collect_embedded(&EMBEDDED, &mut out);
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+fn collect_embedded(dir: &Dir<'static>, out: &mut Vec<SourceFile>) {
+    for f in dir.files() {
+        if let Some(text) = f.contents_utf8() {
+            out.push(SourceFile { path: f.path().to_string_lossy().replace('\\', "/"), text: text.to_string() });
+        }
+    }
+    for d in dir.dirs() {
+        collect_embedded(d, out);
+    }
+}
+
+fn read_dir_files(root: &Path) -> Result<Vec<SourceFile>, CorpusError> {
+    let io = |p: &Path, source| CorpusError::Io { path: p.display().to_string(), source };
+    let mut out = Vec::new();
+    for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+        let entry = entry.map_err(|e| io(root, std::io::Error::other(e.to_string())))?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel: PathBuf = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
+        let text = std::fs::read_to_string(entry.path()).map_err(|e| io(entry.path(), e))?;
+        out.push(SourceFile { path: rel.to_string_lossy().replace('\\', "/"), text });
+    }
+    Ok(out)
+}
+
+/// Reads documents saved as JSON lines (imported Sigma rules and ATT&CK techniques).
+pub fn read_documents(path: &Path) -> Result<Vec<Document>, CorpusError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(CorpusError::Io { path: path.display().to_string(), source }),
+    };
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| CorpusError::Invalid {
+                path: format!("{}:{}", path.display(), i + 1),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Writes documents as JSON lines, replacing the file atomically.
+pub fn write_documents(path: &Path, docs: &[Document]) -> Result<(), CorpusError> {
+    let io = |source| CorpusError::Io { path: path.display().to_string(), source };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(io)?;
+    }
+    let mut text = String::new();
+    for d in docs {
+        text.push_str(&serde_json::to_string(d).map_err(|e| io(std::io::Error::other(e)))?);
+        text.push('\n');
+    }
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, text).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)
+}
+
+/// Folds every run of whitespace to one space: the form quotes are compared in.
+pub fn fold_whitespace(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_corpus_loads_with_unique_refs() {
+        let c = Corpus::load(None).unwrap();
+        assert!(c.runbooks().count() >= 1);
+        assert_eq!(c.hash.len(), 64);
+    }
+}
+
+/// An ATT&CK technique as an `attack:<ID>` document. Its description comes from the bundle
+/// the operator imported and stays in their data dir.
+pub fn attack_document(t: &crate::attack::stix::TechniqueDoc) -> Document {
+    let mut text = format!("{} {}\nTactics: {}\n", t.id, t.name, t.tactics.join(", "));
+    if !t.platforms.is_empty() {
+        text.push_str(&format!("Platforms: {}\n", t.platforms.join(", ")));
+    }
+    if !t.data_sources.is_empty() {
+        text.push_str(&format!("Data sources: {}\n", t.data_sources.join(", ")));
+    }
+    text.push_str(&t.description);
+    if !t.detection.is_empty() {
+        text.push_str("\n\nDetection: ");
+        text.push_str(&t.detection);
+    }
+    Document {
+        kind: DocKind::Attack,
+        id: t.id.to_string(),
+        title: format!("{} {}", t.id, t.name),
+        text,
+        techniques: vec![t.id.to_string()],
+        actions: Vec::new(),
+        severity: None,
+        disposition: None,
+        keywords: t.tactics.join(" "),
+    }
+}

@@ -1,0 +1,245 @@
+//! Handlers: extract, check the role, delegate, answer. Decisions live in the pipeline and
+//! the store.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::{AppError, AppState, Caller};
+use crate::corpus::Disposition;
+use crate::pipeline::{self, RecommendRequest};
+use crate::severity::Severity;
+use crate::store::{ActionStatus, ApprovalStatus, CaseState, ClosedCase, Decision, Role};
+
+/// A JSON body whose every failure (size, syntax, shape) is the service's JSON error.
+pub struct Body<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::new("payload_too_large", format!("the body is larger than {} bytes", super::MAX_BODY_BYTES))
+            } else {
+                AppError::new("invalid_request", e.body_text())
+            }
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| AppError::new("invalid_json", format!("the body is not JSON: {e}")))?;
+        let parsed = serde_json::from_value(value).map_err(|e| {
+            let msg = e.to_string();
+            let code = if msg.starts_with("unknown field") {
+                "unknown_field"
+            } else if msg.starts_with("missing field") {
+                "missing_field"
+            } else {
+                "invalid_field"
+            };
+            AppError::new(code, msg)
+        })?;
+        Ok(Body(parsed, bytes))
+    }
+}
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(s): State<AppState>) -> Response {
+    let ok = s.app.store.verify_audit().is_ok();
+    let body = json!({
+        "status": if ok { "ready" } else { "not_ready" },
+        "documents": s.app.index.len(),
+        "engine": s.app.engine.name(),
+        "catalog": s.app.catalog.source,
+    });
+    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(body)).into_response()
+}
+
+pub async fn metrics(State(s): State<AppState>) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.app.metrics.render()).into_response()
+}
+
+pub async fn not_found() -> AppError {
+    AppError::not_found("no such route")
+}
+
+pub async fn recommend(State(s): State<AppState>, caller: Caller, headers: HeaderMap, Body(req, bytes): Body<RecommendRequest>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&[Role::CaseEngine, Role::Analyst, Role::Admin])?;
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
+    let hash = pipeline::body_hash(&bytes);
+    let result = pipeline::recommend(&s.app, who, req, &hash, key).await;
+    if result.is_err() {
+        s.app.metrics.http_error();
+    }
+    Ok(Json(serde_json::to_value(result?).map_err(AppError::internal)?))
+}
+
+pub async fn schema(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
+    let _ = &caller.0;
+    Ok(Json(s.app.schemas.recommendation.clone()))
+}
+
+pub async fn recommendation(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin])?;
+    s.app.store.recommendation(&id)?.map(Json).ok_or_else(|| AppError::not_found(format!("recommendation {id} not found")))
+}
+
+#[derive(Deserialize)]
+pub struct CasesQuery {
+    state: Option<String>,
+}
+
+pub async fn cases(State(s): State<AppState>, caller: Caller, Query(q): Query<CasesQuery>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
+    let state = q.state.as_deref().map(CaseState::parse);
+    Ok(Json(json!({"cases": s.app.store.cases(state, 500)?})))
+}
+
+pub async fn case(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin])?;
+    let view = crate::cases::view(&s.app, &id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
+    Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRequest {
+    disposition: String,
+    severity: String,
+    #[serde(default)]
+    techniques: Vec<String>,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn close_case(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<CloseRequest>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&[Role::Analyst, Role::Admin])?;
+    let disposition: Disposition = req.disposition.parse().map_err(|e: String| AppError::new("invalid_field", e))?;
+    let severity: Severity = req.severity.parse().map_err(|e: crate::severity::InvalidSeverity| AppError::new("invalid_severity", e.to_string()))?;
+    let mut techniques = Vec::new();
+    for t in &req.techniques {
+        let id = crate::attack::TechniqueId::parse(t).map_err(|e| AppError::new("invalid_field", e.to_string()))?;
+        let resolved = s.app.catalog.resolve(&id).ok_or_else(|| AppError::new("unknown_technique", format!("{id} is not an active ATT&CK technique")))?;
+        techniques.push(resolved.id.to_string());
+    }
+    let closed = ClosedCase { disposition, severity, techniques, note: req.note, closed_by: who.actor(), closed_at: crate::store::now() };
+    let view = crate::cases::close(&s.app, &id, closed).map_err(|e| match e {
+        crate::cases::CloseError::NotFound(m) => AppError::not_found(format!("case {m} not found")),
+        crate::cases::CloseError::Store(st) => st.into(),
+        crate::cases::CloseError::Index(i) => AppError::internal(i),
+    })?;
+    Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
+}
+
+pub async fn summary(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
+    let summary = crate::cases::summary::summarize(&s.app, &id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
+    Ok(Json(serde_json::to_value(summary).map_err(AppError::internal)?))
+}
+
+#[derive(Deserialize)]
+pub struct StatusQuery {
+    status: Option<String>,
+}
+
+pub async fn approvals(State(s): State<AppState>, caller: Caller, Query(q): Query<StatusQuery>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(x) => Some(ApprovalStatus::parse(x).ok_or_else(|| AppError::new("invalid_field", format!("`{x}` is not pending, approved, rejected or expired")))?),
+    };
+    Ok(Json(json!({"approvals": s.app.store.approvals(status, None, 500)?})))
+}
+
+pub async fn approval(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
+    let a = s.app.store.approval(&id)?.ok_or_else(|| AppError::not_found(format!("approval {id} not found")))?;
+    Ok(Json(serde_json::to_value(a).map_err(AppError::internal)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionRequest {
+    decision: String,
+    #[serde(default)]
+    rationale: String,
+}
+
+pub async fn decide(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<DecisionRequest>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&[Role::Approver, Role::Admin])?;
+    let decision = match req.decision.as_str() {
+        "approve" => Decision::Approve,
+        "reject" => Decision::Reject,
+        other => return Err(AppError::new("invalid_field", format!("`{other}` is not a decision (approve, reject)"))),
+    };
+    let a = s.app.store.decide(&id, who, decision, req.rationale.trim())?;
+    Ok(Json(serde_json::to_value(a).map_err(AppError::internal)?))
+}
+
+pub async fn actions(State(s): State<AppState>, caller: Caller, Query(q): Query<StatusQuery>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&[Role::Soar, Role::Admin])?;
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(x) => Some(ActionStatus::parse(x).ok_or_else(|| AppError::new("invalid_field", format!("`{x}` is not an action status")))?),
+    };
+    let list = s.app.store.actions(status, None)?;
+    let ids: Vec<&str> = list.iter().map(|a| a.action_id.as_str()).collect();
+    s.app.store.audit(&who.actor(), "outbox.read", "actions", &json!({"status": q.status, "actions": ids}))?;
+    Ok(Json(json!({"actions": list})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRequest {
+    status: String,
+    #[serde(default)]
+    detail: String,
+}
+
+pub async fn outcome(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<OutcomeRequest>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&[Role::Soar])?;
+    let executed = match req.status.as_str() {
+        "executed" => true,
+        "failed" => false,
+        other => return Err(AppError::new("invalid_field", format!("`{other}` is not an outcome (executed, failed)"))),
+    };
+    let action = s.app.store.record_outcome(&id, who, executed, &req.detail).map_err(|e| match e {
+        crate::store::StoreError::Conflict(m) => AppError::new("action_not_approved", m),
+        other => other.into(),
+    })?;
+    Ok(Json(serde_json::to_value(action).map_err(AppError::internal)?))
+}
+
+#[derive(Deserialize)]
+pub struct AuditQuery {
+    after: Option<i64>,
+    limit: Option<usize>,
+}
+
+pub async fn audit(State(s): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Admin])?;
+    let entries = s.app.store.audit_entries(q.after.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    Ok(Json(json!({"entries": entries})))
+}
+
+pub async fn audit_verify(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Admin])?;
+    Ok(Json(match s.app.store.verify_audit()? {
+        Ok(n) => json!({"ok": true, "entries": n, "first_broken": null}),
+        Err(b) => json!({"ok": false, "first_broken": b.seq, "reason": b.reason}),
+    }))
+}
+
+/// A retrieved document, so analysts can read what a recommendation cites.
+pub async fn document(State(s): State<AppState>, caller: Caller, Path(doc_ref): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Analyst, Role::Approver, Role::Admin, Role::CaseEngine])?;
+    let doc = s.app.index.get(&doc_ref).map_err(AppError::internal)?.ok_or_else(|| AppError::not_found(format!("document {doc_ref} not found")))?;
+    Ok(Json(json!({"ref": doc.doc_ref(), "title": doc.title, "kind": doc.kind, "text": doc.text, "techniques": doc.techniques})))
+}

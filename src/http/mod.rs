@@ -1,0 +1,57 @@
+//! The HTTP surface (contract sections 2–8): a router of thin handlers over the pipeline
+//! and the store.
+
+mod auth;
+mod error;
+mod handlers;
+mod openapi;
+mod ui;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tower_http::trace::TraceLayer;
+
+use crate::app::App;
+
+pub use auth::Caller;
+pub use error::AppError;
+
+/// The largest request body accepted (413 above).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub app: Arc<App>,
+}
+
+pub fn router(app: Arc<App>) -> Router {
+    let state = AppState { app };
+    Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/readyz", get(handlers::readyz))
+        .route("/metrics", get(handlers::metrics))
+        .route("/openapi.json", get(openapi::openapi))
+        .route("/ui", get(ui::page))
+        .route("/v1/recommend", post(handlers::recommend))
+        .route("/v1/schema/recommendation", get(handlers::schema))
+        .route("/v1/recommendations/{id}", get(handlers::recommendation))
+        .route("/v1/cases", get(handlers::cases))
+        .route("/v1/cases/{id}", get(handlers::case))
+        .route("/v1/cases/{id}/close", post(handlers::close_case))
+        .route("/v1/cases/{id}/summary", get(handlers::summary))
+        .route("/v1/approvals", get(handlers::approvals))
+        .route("/v1/approvals/{id}", get(handlers::approval))
+        .route("/v1/approvals/{id}/decisions", post(handlers::decide))
+        .route("/v1/actions", get(handlers::actions))
+        .route("/v1/actions/{id}/outcome", post(handlers::outcome))
+        .route("/v1/audit", get(handlers::audit))
+        .route("/v1/audit/verify", get(handlers::audit_verify))
+        .route("/v1/documents/{doc_ref}", get(handlers::document))
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,41 @@
+//! `GET /openapi.json`: the routes, their roles and the schemas derived from the types.
+
+use axum::Json;
+use axum::extract::State;
+use serde_json::{Value, json};
+
+use super::AppState;
+
+pub async fn openapi(State(s): State<AppState>) -> Json<Value> {
+    let op = |summary: &str, roles: &str| json!({"summary": summary, "description": format!("Roles: {roles}."), "security": [{"bearer": []}],
+        "responses": {"200": {"description": "OK"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}});
+    Json(json!({
+        "openapi": "3.1.0",
+        "info": {"title": "triage", "version": env!("CARGO_PKG_VERSION"), "description": "AI-assisted security-alert triage: grounded, checked recommendations with human approval."},
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "responses": {"Error": {"description": "`{ \"error\": { \"code\", \"message\" } }`"}},
+            "schemas": {"Recommendation": s.app.schemas.recommendation, "ModelOutput": s.app.schemas.model_output}
+        },
+        "paths": {
+            "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
+            "/readyz": {"get": {"summary": "Readiness (store and index open)", "responses": {"200": {"description": "OK"}, "503": {"description": "Not ready"}}}},
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
+            "/v1/recommend": {"post": op("Recommend for 1–100 alerts (body ≤ 1 MiB; Idempotency-Key honoured)", "case_engine, analyst, admin")},
+            "/v1/schema/recommendation": {"get": op("JSON Schema (2020-12) of `recommendation`", "any")},
+            "/v1/recommendations/{id}": {"get": op("A stored response", "case_engine, analyst, approver, admin")},
+            "/v1/cases": {"get": op("Cases by severity and age (`?state=`)", "analyst, approver, admin")},
+            "/v1/cases/{case_id}": {"get": op("Alerts, recommendations, approvals, state and history", "case_engine, analyst, approver, admin")},
+            "/v1/cases/{case_id}/close": {"post": op("Close with disposition, severity, techniques, note", "analyst, admin")},
+            "/v1/cases/{case_id}/summary": {"get": op("Grounded case summary", "analyst, approver, admin")},
+            "/v1/approvals": {"get": op("Approvals (`?status=pending|approved|rejected|expired`)", "analyst, approver, admin")},
+            "/v1/approvals/{id}": {"get": op("One approval with its decisions", "analyst, approver, admin")},
+            "/v1/approvals/{id}/decisions": {"post": op("`{decision: approve|reject, rationale}`", "approver, admin")},
+            "/v1/actions": {"get": op("The outbox (`?status=approved`)", "soar, admin")},
+            "/v1/actions/{id}/outcome": {"post": op("`{status: executed|failed, detail}` for an approved action", "soar")},
+            "/v1/audit": {"get": op("Audit entries after `?after=<seq>`", "admin")},
+            "/v1/audit/verify": {"get": op("First broken entry of the hash chain", "admin")},
+            "/v1/documents/{ref}": {"get": op("A retrievable document by ref", "case_engine, analyst, approver, admin")}
+        }
+    }))
+}

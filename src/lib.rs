@@ -1,0 +1,21 @@
+//! `triage`: turns noisy security alerts into grounded, checked recommendations that people
+//! approve. The model proposes; code decides; nothing is ever executed by the service.
+
+pub mod alert; // native + OCSF alerts, normalisation, secret redaction
+pub mod app; // opens store, index, catalogs, schemas and engines once
+pub mod attack; // ATT&CK catalog: STIX import, lookup, revoked → replacement
+pub mod cases; // case views, summaries and closing the loop into the index
+pub mod config; // settings from environment and flags
+pub mod corpus; // runbooks, prior cases, Sigma import; the document model
+pub mod http; // axum router, auth, thin handlers, error mapping
+pub mod jsonpath; // the JSON path dialect of `alert:<id>#<path>` evidence refs
+pub mod llm; // engines: baseline, OpenAI-compatible, replay
+pub mod metrics; // Prometheus counters
+pub mod pipeline; // retrieve → engine → validate → policy → store, in one function
+pub mod policy; // action catalog and tiers, direct-execution and injection detection
+pub mod prompt; // prompt templates (minijinja, strict undefined) and untrusted-data fencing
+pub mod recommendation; // the model's output and the served recommendation, with schemas
+pub mod retrieval; // tantivy index: schema, build, query, search
+pub mod severity; // the ordered severities
+pub mod store; // SQLite: keys, cases, recommendations, approvals, actions, audit chain
+pub mod validate; // JSON Schema then semantic checks of every engine output

@@ -1,0 +1,462 @@
+//! The baseline engine: deterministic, grounded only in what was retrieved, and honest that
+//! it is not a model. It is the embedded default and the fallback when a model is down.
+//!
+//! - severity: the rules' severities, raised for critical production assets, moved by the
+//!   verdicts of similar prior cases, never two levels below what the evidence supports;
+//! - techniques: the labels of retrieved documents weighted by score, plus the sender's;
+//! - evidence: verbatim quotes of the alerts and of the best documents;
+//! - actions: the best-matching runbook's, aimed at the alerts' entities.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+
+use super::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
+use crate::alert::Alert;
+use crate::attack::TechniqueId;
+use crate::corpus::{DocKind, Disposition, Document, fold_whitespace};
+use crate::recommendation::{ModelAction, ModelEvidence, ModelOutput, ModelTechnique};
+use crate::retrieval::Hit;
+use crate::severity::Severity;
+use crate::validate::severity_floor;
+
+pub const PROMPT_VERSION: &str = "baseline-v1";
+
+/// A retrieved runbook this weak (BM25) is a guess, not a match.
+const WEAK_RUNBOOK_SCORE: f32 = 12.0;
+/// Prior cases scoring below this share of the best case are not "similar".
+const SIMILAR_CASE_SHARE: f32 = 0.6;
+
+/// Fields whose values say most about what happened, in order of preference.
+const SALIENT_FIELDS: [&str; 24] = [
+    "CommandLine", "command_line", "cmd_line", "cmdline", "process.cmd_line", "ScriptBlockText", "eventName",
+    "query", "url", "request", "Image", "TargetFilename", "TargetObject", "ServiceFileName", "action",
+    "operation", "event_type", "eventType", "activity", "message", "subject", "verb", "objectRef.resource", "user_agent",
+];
+
+pub struct Baseline;
+
+#[async_trait]
+impl Engine for Baseline {
+    fn name(&self) -> &'static str {
+        "baseline"
+    }
+
+    async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError> {
+        let output = recommend(req);
+        Ok(EngineAnswer {
+            raw: serde_json::to_string(&output).map_err(|e| EngineError::Unavailable(e.to_string()))?,
+            model: "baseline".into(),
+            prompt_version: PROMPT_VERSION.into(),
+            usage: Usage::default(),
+            calls: 0,
+        })
+    }
+}
+
+fn of_kind<'a>(hits: &'a [Hit], kind: DocKind) -> Vec<&'a Hit> {
+    let mut v: Vec<&Hit> = hits.iter().filter(|h| h.doc.kind == kind).collect();
+    v.sort_by(|a, b| b.score.total_cmp(&a.score));
+    v
+}
+
+/// The deterministic recommendation for a request.
+pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
+    let alerts = req.alerts;
+    let runbooks = of_kind(req.retrieved, DocKind::Runbook);
+    let cases = of_kind(req.retrieved, DocKind::Case);
+    let best_runbook = runbooks.first().filter(|h| h.score >= WEAK_RUNBOOK_SCORE).copied();
+    let similar: Vec<&Hit> = match cases.first() {
+        Some(top) => cases.iter().copied().filter(|h| h.score >= top.score * SIMILAR_CASE_SHARE).collect(),
+        None => Vec::new(),
+    };
+    let mut uncertainty = vec!["Deterministic baseline: ranked from retrieved documents and rule metadata, without model judgement.".to_string()];
+
+    let verdicts = Verdicts::of(&similar);
+    let severity = severity(alerts, req, &verdicts, &mut uncertainty);
+    let attack = techniques(req, &mut uncertainty);
+    let evidence = evidence(alerts, best_runbook.or(runbooks.first().copied()), &similar, req.retrieved);
+    let benign_leaning = verdicts.benign_leaning();
+    let proposed_actions = actions(alerts, best_runbook, benign_leaning, req.case_id);
+
+    match best_runbook {
+        None => uncertainty.push(match runbooks.first() {
+            Some(h) => format!("Weak runbook match: the closest, {}, scored only {:.1}.", h.doc_ref(), h.score),
+            None => "No runbook matched this alert; no containment is proposed.".into(),
+        }),
+        Some(rb) => {
+            if let Some(second) = runbooks.get(1) {
+                if second.score >= rb.score * 0.9 {
+                    uncertainty.push(format!("Two runbooks match almost equally: {} and {}.", rb.doc_ref(), second.doc_ref()));
+                }
+            }
+        }
+    }
+    if verdicts.total() >= 2 && verdicts.true_positive > 0 && verdicts.true_positive < verdicts.total() {
+        uncertainty.push(format!(
+            "Similar prior cases disagree: {} of {} were true positives.",
+            verdicts.true_positive,
+            verdicts.total()
+        ));
+    }
+    if !req.injection.is_empty() {
+        let paths: Vec<String> = req.injection.iter().take(3).map(|s| format!("{}#{}", s.alert_id, s.path)).collect();
+        uncertainty.push(format!("Alert data contains instruction-like text ({}); it was treated as data only.", paths.join(", ")));
+    }
+    uncertainty.truncate(crate::recommendation::MAX_UNCERTAINTY);
+
+    let confidence = confidence(best_runbook, &verdicts, attack.len());
+    let lead = &alerts[0];
+    let entities = describe_entities(alerts);
+    let runbook_part = match best_runbook {
+        Some(rb) => format!("matches {}", rb.doc_ref()),
+        None => "matches no runbook closely".into(),
+    };
+    let verdict_part = if verdicts.total() > 0 {
+        format!("; {} of {} similar prior cases were true positives", verdicts.true_positive, verdicts.total())
+    } else {
+        String::new()
+    };
+    let hypothesis = clip(
+        &format!("\"{}\" from {}{} {}{}.", lead.rule.name, lead.source, entities, runbook_part, verdict_part),
+        600,
+    );
+    let technique_list: Vec<&str> = attack.iter().map(|t| t.technique_id.as_str()).collect();
+    let action_list: Vec<String> = proposed_actions.iter().map(|a| format!("{} on {}", a.action, a.target)).collect();
+    let summary = clip(
+        &format!(
+            "{} severity across {} alert(s). ATT&CK: {}. Proposed for approval: {}.",
+            capitalise(severity.as_str()),
+            alerts.len(),
+            if technique_list.is_empty() { "none mapped".into() } else { technique_list.join(", ") },
+            if action_list.is_empty() { "nothing".into() } else { action_list.join("; ") },
+        ),
+        600,
+    );
+    ModelOutput { severity, confidence, hypothesis, attack, evidence, uncertainty, proposed_actions, summary }
+}
+
+#[derive(Default)]
+struct Verdicts {
+    true_positive: usize,
+    benign: usize,
+    tp_severities: Vec<Severity>,
+}
+
+impl Verdicts {
+    fn of(similar: &[&Hit]) -> Verdicts {
+        let mut v = Verdicts::default();
+        for h in similar {
+            match h.doc.disposition {
+                Some(Disposition::TruePositive) => {
+                    v.true_positive += 1;
+                    v.tp_severities.extend(h.doc.severity);
+                }
+                Some(_) => v.benign += 1,
+                None => {}
+            }
+        }
+        v
+    }
+
+    fn total(&self) -> usize {
+        self.true_positive + self.benign
+    }
+
+    fn benign_leaning(&self) -> bool {
+        self.benign >= 2 && self.benign > self.true_positive
+    }
+}
+
+fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, notes: &mut Vec<String>) -> Severity {
+    let rule = alerts.iter().filter_map(|a| a.rule.severity).max();
+    let mut sev = match rule {
+        Some(s) => s,
+        None => {
+            notes.push("No alert carries a rule severity; medium assumed before context.".into());
+            Severity::Medium
+        }
+    };
+    let crown_jewel = alerts.iter().any(|a| a.asset.is_production() && a.asset.criticality_level() >= Some(Severity::High));
+    if crown_jewel && sev >= Severity::Medium {
+        sev = sev.shifted(1);
+    }
+    if verdicts.benign_leaning() {
+        sev = sev.shifted(-1);
+        notes.push(format!(
+            "{} of {} similar prior cases were closed as benign or false positive; severity lowered one level.",
+            verdicts.benign,
+            verdicts.total()
+        ));
+    } else if let Some(max_tp) = verdicts.tp_severities.iter().max() {
+        if *max_tp > sev && verdicts.true_positive >= 2 {
+            notes.push(format!("Similar true-positive cases were rated up to {max_tp}, above the rule's {sev}."));
+            sev = sev.shifted(1).min(*max_tp);
+        }
+    }
+    let docs: Vec<Document> = req.retrieved.iter().map(|h| h.doc.clone()).collect();
+    if let Some(floor) = severity_floor(alerts, &docs) {
+        sev = sev.max(floor.severity.shifted(-1));
+    }
+    sev
+}
+
+fn techniques(req: &EngineRequest<'_>, notes: &mut Vec<String>) -> Vec<ModelTechnique> {
+    let mut weights: BTreeMap<String, (f32, Vec<String>)> = BTreeMap::new();
+    let mut add = |id: &str, w: f32, why: String| {
+        let Ok(tid) = TechniqueId::parse_lenient(id) else { return };
+        let Some(t) = req.catalog.resolve(&tid) else { return };
+        let e = weights.entry(t.id.to_string()).or_default();
+        e.0 += w;
+        if e.1.len() < 3 && !e.1.contains(&why) {
+            e.1.push(why);
+        }
+    };
+    for a in req.alerts {
+        for id in &a.technique_hints {
+            add(id, 2.0, format!("tagged by the sender on alert {}", a.id));
+        }
+    }
+    for kind in [DocKind::Runbook, DocKind::Case, DocKind::Sigma, DocKind::Attack] {
+        let hits = of_kind(req.retrieved, kind);
+        let Some(top) = hits.first().map(|h| h.score) else { continue };
+        let kind_weight = match kind {
+            DocKind::Runbook => 1.0,
+            DocKind::Case => 0.5,
+            DocKind::Sigma => 0.6,
+            DocKind::Attack => 0.8,
+        };
+        for h in hits {
+            let rel = h.score / top.max(f32::EPSILON);
+            if rel < 0.5 {
+                continue;
+            }
+            let ids: Vec<String> = if kind == DocKind::Attack { vec![h.doc.id.clone()] } else { h.doc.techniques.clone() };
+            for id in ids {
+                add(&id, kind_weight * rel, h.doc_ref());
+            }
+        }
+    }
+    let mut ranked: Vec<(String, f32, Vec<String>)> = weights.into_iter().map(|(k, (w, why))| (k, w, why)).collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+    let Some(best) = ranked.first().map(|r| r.1) else {
+        notes.push("No retrieved document carries an ATT&CK label; no technique is mapped.".into());
+        return Vec::new();
+    };
+    ranked
+        .into_iter()
+        .filter(|(_, w, _)| *w >= best * 0.45)
+        .take(3)
+        .map(|(id, w, why)| ModelTechnique {
+            technique_id: id,
+            rationale: clip(&format!("Supported by {} (weight {:.2}).", why.join(", "), w), 300),
+        })
+        .collect()
+}
+
+fn evidence(alerts: &[Alert], runbook: Option<&Hit>, similar: &[&Hit], retrieved: &[Hit]) -> Vec<ModelEvidence> {
+    let mut out = Vec::new();
+    let alert_words = words(&crate::validate::alerts_text(alerts));
+    for a in alerts.iter().take(4) {
+        out.push(ModelEvidence { doc_ref: format!("alert:{}#rule.name", a.id), quote: clip_quote(&a.rule.name) });
+        if let Some((path, text)) = salient_field(a) {
+            out.push(ModelEvidence { doc_ref: format!("alert:{}#{path}", a.id), quote: clip_quote(&text) });
+        }
+    }
+    if let Some(rb) = runbook {
+        if let Some(line) = best_line(&rb.doc, &alert_words) {
+            out.push(ModelEvidence { doc_ref: rb.doc_ref(), quote: line });
+        }
+    }
+    for case in similar.iter().take(2) {
+        // The verdict line and the analyst's note that follows it: contiguous in the text.
+        let mut lines = case.doc.text.lines().skip_while(|l| !l.starts_with("Disposition:"));
+        let verdict = match (lines.next(), lines.next()) {
+            (Some(v), Some(note)) => format!("{v} {note}"),
+            (Some(v), None) => v.to_string(),
+            _ => case.doc.title.clone(),
+        };
+        out.push(ModelEvidence { doc_ref: case.doc_ref(), quote: clip_quote(&verdict) });
+    }
+    for kind in [DocKind::Sigma, DocKind::Attack] {
+        if let Some(h) = of_kind(retrieved, kind).first() {
+            out.push(ModelEvidence { doc_ref: h.doc_ref(), quote: clip_quote(h.doc.text.lines().next().unwrap_or(&h.doc.title)) });
+        }
+    }
+    out.truncate(crate::recommendation::MAX_EVIDENCE);
+    out
+}
+
+/// The most telling field of an alert: a known salient key, else the longest short string.
+fn salient_field(a: &Alert) -> Option<(String, String)> {
+    let prefix = if a.format == crate::alert::AlertFormat::Native { "fields." } else { "" };
+    for key in SALIENT_FIELDS {
+        let path = format!("{prefix}{key}");
+        if let Some(v) = a.value_at(&path).and_then(|v| v.as_str()) {
+            if !v.trim().is_empty() {
+                return Some((path, v.to_string()));
+            }
+        }
+    }
+    let mut best: Option<(String, String)> = None;
+    crate::jsonpath::for_each_scalar(&a.fields, "", &mut |path, text| {
+        let better = best.as_ref().is_none_or(|(_, b)| text.len() > b.len());
+        if text.len() >= 8 && text.len() <= 400 && better && !path.is_empty() {
+            best = Some((format!("{prefix}{path}"), text.to_string()));
+        }
+    });
+    best
+}
+
+fn words(text: &str) -> std::collections::HashSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() >= 4)
+        .map(str::to_ascii_lowercase)
+        .collect()
+}
+
+/// The line of a document that shares most words with the alerts.
+fn best_line(doc: &Document, alert_words: &std::collections::HashSet<String>) -> Option<String> {
+    doc.text
+        .lines()
+        .map(|l| l.trim().trim_start_matches("- ").trim())
+        .filter(|l| l.len() >= 24 && !l.starts_with('#') && !l.starts_with("```") && !l.starts_with('|'))
+        .map(|l| (words(l).intersection(alert_words).count(), l))
+        .max_by(|a, b| a.0.cmp(&b.0).then(b.1.len().cmp(&a.1.len())))
+        .map(|(_, l)| clip_quote(l))
+}
+
+/// A target for an action among the alerts' entities.
+fn target_for(action: &str, alerts: &[Alert], case_id: &str) -> Option<String> {
+    let first = |pick: &dyn Fn(&Alert) -> &Vec<String>, kind: &str| -> Option<String> {
+        alerts.iter().flat_map(|a| pick(a).iter()).next().map(|v| format!("{kind}:{v}"))
+    };
+    let hosts = || first(&|a| &a.entities.hosts, "host");
+    let users = || first(&|a| &a.entities.users, "user");
+    let service_accounts = || first(&|a| &a.entities.service_accounts, "service_account");
+    let tokens = || first(&|a| &a.entities.tokens, "token");
+    match action {
+        "isolate_host" | "kill_process" | "collect_forensics" | "quarantine_workload" => hosts(),
+        "disable_account" => service_accounts().or_else(users),
+        "reset_password" | "revoke_sessions" | "remove_mailbox_rule" | "quarantine_email" => users(),
+        "revoke_token" => tokens().or_else(service_accounts),
+        "rotate_secret" => service_accounts().or_else(tokens).or_else(|| first(&|a| &a.entities.repositories, "repository")),
+        "block_indicator" => alerts
+            .iter()
+            .flat_map(|a| a.entities.ips.iter())
+            .find(|ip| !is_internal_ip(ip))
+            .map(|ip| format!("ip:{ip}"))
+            .or_else(|| first(&|a| &a.entities.urls, "url")),
+        "contain_cloud_resource" => first(&|a| &a.entities.cloud_accounts, "cloud_account"),
+        "notify_owner" => hosts().or_else(users).or_else(service_accounts),
+        "create_ticket" | "enrich_alert" | "add_to_watchlist" => match action {
+            "create_ticket" => Some(format!("case:{case_id}")),
+            _ => users().or_else(hosts).or_else(service_accounts),
+        },
+        _ => None,
+    }
+}
+
+fn is_internal_ip(ip: &str) -> bool {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(v4)) => v4.is_private() || v4.is_loopback() || v4.is_link_local(),
+        Ok(std::net::IpAddr::V6(v6)) => v6.is_loopback(),
+        Err(_) => true,
+    }
+}
+
+/// Destructive, organisation-wide actions are left to people: the baseline never proposes them.
+const NEVER_PROPOSED: [&str; 2] = ["delete_resource", "change_org_policy"];
+
+fn actions(alerts: &[Alert], runbook: Option<&Hit>, benign_leaning: bool, case_id: &str) -> Vec<ModelAction> {
+    let Some(rb) = runbook else {
+        return target_for("create_ticket", alerts, case_id)
+            .map(|t| vec![ModelAction { action: "create_ticket".into(), target: t, rationale: "No runbook matched; an analyst should look.".into() }])
+            .unwrap_or_default();
+    };
+    let automatic = ["enrich_alert", "create_ticket", "collect_forensics", "notify_owner", "add_to_watchlist"];
+    let mut out: Vec<ModelAction> = Vec::new();
+    for a in &rb.doc.actions {
+        if NEVER_PROPOSED.contains(&a.action.as_str()) || (benign_leaning && !automatic.contains(&a.action.as_str())) {
+            continue;
+        }
+        let Some(target) = target_for(&a.action, alerts, case_id) else { continue };
+        if out.iter().any(|x| x.action == a.action && x.target == target) {
+            continue;
+        }
+        let when = match a.when.trim().trim_end_matches('.') {
+            "" | "always" => String::new(),
+            w => format!(" when {w}"),
+        };
+        out.push(ModelAction {
+            action: a.action.clone(),
+            target,
+            rationale: clip(&format!("{} proposes this{}.", rb.doc_ref(), when), 300),
+        });
+        if out.len() == 4 {
+            break;
+        }
+    }
+    out
+}
+
+fn confidence(runbook: Option<&Hit>, verdicts: &Verdicts, techniques: usize) -> f64 {
+    let mut c = 0.3;
+    if let Some(rb) = runbook {
+        c += (f64::from(rb.score) / 60.0).min(0.3);
+    }
+    if verdicts.total() > 0 {
+        let agree = verdicts.true_positive.max(verdicts.benign) as f64 / verdicts.total() as f64;
+        c += 0.25 * agree;
+    }
+    if techniques == 0 {
+        c -= 0.1;
+    }
+    (c.clamp(0.05, 0.95) * 100.0).round() / 100.0
+}
+
+fn describe_entities(alerts: &[Alert]) -> String {
+    let mut parts = Vec::new();
+    for (label, pick) in [
+        ("host", (|a: &Alert| a.entities.hosts.clone()) as fn(&Alert) -> Vec<String>),
+        ("user", |a: &Alert| a.entities.users.clone()),
+        ("service account", |a: &Alert| a.entities.service_accounts.clone()),
+        ("cloud account", |a: &Alert| a.entities.cloud_accounts.clone()),
+    ] {
+        let mut v: Vec<String> = alerts.iter().flat_map(pick).collect();
+        v.dedup();
+        if let Some(first) = v.first() {
+            parts.push(format!("{label} {first}"));
+        }
+    }
+    if parts.is_empty() { String::new() } else { format!(" on {}", parts.join(", ")) }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+/// Shortens to at most `max` characters on a character boundary.
+fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// A verbatim quote of at most 300 characters: folded, cut at a word boundary, no ellipsis
+/// (an added character would break the verbatim match).
+fn clip_quote(s: &str) -> String {
+    let folded = fold_whitespace(s);
+    if folded.chars().count() <= 300 {
+        return folded;
+    }
+    let cut: String = folded.chars().take(300).collect();
+    match cut.rfind(' ') {
+        Some(i) if i > 100 => cut[..i].to_string(),
+        _ => cut,
+    }
+}

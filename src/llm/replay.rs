@@ -1,0 +1,2 @@
+//! Replays recorded engine answers, keyed by a hash of the request, so an LLM run can be
+//! re-scored offline.

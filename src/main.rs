@@ -1,0 +1,260 @@
+//! The `triage` command: parse, set up logging, load settings, dispatch.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use triage::app::{App, imported_path};
+use triage::attack::{Catalog, TechniqueId, stix};
+use triage::config::Settings;
+use triage::corpus::{DocKind, Document, sigma, write_documents};
+use triage::pipeline::{self, RecommendRequest};
+use triage::store::{Identity, Role, Store};
+
+#[derive(Parser)]
+#[command(name = "triage", version, about = "AI-assisted security-alert triage: grounded, checked recommendations that people approve")]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service
+    Serve {
+        #[arg(long, env = "TRIAGE_ADDR", default_value = "127.0.0.1:8080")]
+        addr: String,
+    },
+    /// Recommend for one request (a file, or - for stdin); the response JSON goes to stdout
+    Recommend { input: String },
+    /// (Re)build the retrieval index from the corpus and imported data
+    Index,
+    /// Corpus imports
+    Corpus {
+        #[command(subcommand)]
+        command: CorpusCommand,
+    },
+    /// The ATT&CK catalog
+    Attack {
+        #[command(subcommand)]
+        command: AttackCommand,
+    },
+    /// API keys
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The audit trail
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Print a case summary as JSON
+    Summarize { case_id: String },
+}
+
+#[derive(Subcommand)]
+enum CorpusCommand {
+    /// Add the Sigma rules found under a folder to the index as sigma:<rule id> documents
+    ImportSigma { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum AttackCommand {
+    /// Load an ATT&CK STIX bundle (MITRE's enterprise-attack.json shape) and index its techniques
+    Import {
+        bundle: PathBuf,
+        /// Also write the facts-only catalog (no description prose) to this file
+        #[arg(long)]
+        write_catalog: Option<PathBuf>,
+    },
+    /// Show one technique
+    Show { id: String },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key; the key itself is printed on the last line
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exits non-zero at the first broken entry
+    Verify,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TRIAGE_LOG").unwrap_or_else(|_| "triage=info,tower_http=warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            for cause in e.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn progress_bar(label: &'static str) -> impl Fn(usize, usize) {
+    let bar = ProgressBar::new(0);
+    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len}").unwrap_or_else(|_| ProgressStyle::default_bar()));
+    bar.set_message(label);
+    move |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+        if done == total {
+            bar.finish();
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let settings = cli.settings;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve { addr } => runtime.block_on(serve(&settings, &addr))?,
+        Command::Recommend { input } => {
+            let body = if input == "-" {
+                let mut s = String::new();
+                std::io::stdin().read_to_string(&mut s)?;
+                s
+            } else {
+                std::fs::read_to_string(&input).with_context(|| format!("reading {input}"))?
+            };
+            let request: RecommendRequest = serde_json::from_str(&body).context("the request is not a recommend body ({\"alerts\": [...]})")?;
+            let app = App::open(&settings, None, &progress_bar("indexing"))?;
+            let who = Identity::local("cli");
+            let response = runtime.block_on(pipeline::recommend(&app, &who, request, &pipeline::body_hash(body.as_bytes()), None))?;
+            println!("{}", serde_json::to_string_pretty(&response)?);
+        }
+        Command::Index => {
+            let app = App::open(&settings, None, &progress_bar("indexing"))?;
+            let r = &app.index_report;
+            eprintln!("{} documents indexed ({}); content {}", r.documents, if r.rebuilt { "rebuilt" } else { "already up to date" }, &r.content_hash[..12]);
+        }
+        Command::Corpus { command: CorpusCommand::ImportSigma { dir } } => import_sigma(&settings, &dir)?,
+        Command::Attack { command: AttackCommand::Import { bundle, write_catalog } } => import_attack(&settings, &bundle, write_catalog.as_deref())?,
+        Command::Attack { command: AttackCommand::Show { id } } => {
+            let catalog = Catalog::load(&settings.data_dir)?;
+            let tid = TechniqueId::parse_lenient(&id)?;
+            let Some(t) = catalog.get(&tid) else { bail!("{tid} is not in the catalog ({})", catalog.source) };
+            let mut out = serde_json::to_value(t)?;
+            if let Some(by) = catalog.resolve(&tid).filter(|r| r.id != tid) {
+                out["replacement"] = serde_json::json!({"technique_id": by.id, "name": by.name});
+            }
+            println!("{}", serde_json::to_string_pretty(&out)?);
+        }
+        Command::Keys { command: KeysCommand::Create { name, role } } => {
+            let store = Store::open(&settings.data_dir)?;
+            let (who, key) = store.create_key(&name, role)?;
+            println!("created key {} for {} with role {}", who.key_id, who.name, who.role);
+            println!("{key}");
+        }
+        Command::Audit { command: AuditCommand::Verify } => {
+            let store = Store::open(&settings.data_dir)?;
+            match store.verify_audit()? {
+                Ok(n) => println!("audit chain intact: {n} entries"),
+                Err(b) => {
+                    println!("audit chain broken at entry {}: {}", b.seq, b.reason);
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Summarize { case_id } => {
+            let app = App::open(&settings, None, &|_, _| {})?;
+            let Some(summary) = triage::cases::summary::summarize(&app, &case_id)? else { bail!("case {case_id} not found") };
+            println!("{}", serde_json::to_string_pretty(&summary)?);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(settings: &Settings, addr: &str) -> Result<()> {
+    let app = Arc::new(App::open(settings, None, &|_, _| {})?);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, engine = app.engine.name(), documents = app.index.len(), "triage listening");
+    axum::serve(listener, triage::http::router(app))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+fn import_sigma(settings: &Settings, dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        bail!("{} is not a folder", dir.display());
+    }
+    let catalog = Catalog::load(&settings.data_dir)?;
+    let (docs, report) = sigma::import_dir(dir, &catalog);
+    let path = imported_path(&settings.data_dir, "sigma");
+    let mut all: Vec<Document> = triage::corpus::read_documents(&path)?;
+    all.retain(|d| !docs.iter().any(|n| n.id == d.id));
+    all.extend(docs);
+    write_documents(&path, &all)?;
+    eprintln!("sigma: {} files, {} rules imported, {} skipped, {} duplicate ids", report.files, report.imported, report.skipped.len(), report.duplicates);
+    for s in &report.skipped {
+        eprintln!("  skipped {}: {}", s.path, s.reason);
+    }
+    if !report.unknown_techniques.is_empty() {
+        eprintln!("  ATT&CK IDs not active in the catalog ({}), kept as tags only:", catalog.source);
+        for (id, rules) in &report.unknown_techniques {
+            eprintln!("    {id}: {} rule(s)", rules.len());
+        }
+    }
+    let app = App::open(settings, None, &progress_bar("indexing"))?;
+    eprintln!("index: {} documents ({} sigma)", app.index.len(), all.iter().filter(|d| d.kind == DocKind::Sigma).count());
+    Ok(())
+}
+
+fn import_attack(settings: &Settings, bundle: &Path, write_catalog: Option<&Path>) -> Result<()> {
+    let text = std::fs::read_to_string(bundle).with_context(|| format!("reading {}", bundle.display()))?;
+    let name = bundle.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let imported = stix::import(&text, &format!("ATT&CK STIX bundle {name}"))?;
+    let catalog_json = serde_json::to_string_pretty(&imported.catalog)?;
+    let catalog_path = Catalog::path_in(&settings.data_dir);
+    std::fs::create_dir_all(catalog_path.parent().unwrap_or(Path::new(".")))?;
+    std::fs::write(&catalog_path, &catalog_json)?;
+    if let Some(out) = write_catalog {
+        std::fs::write(out, format!("{catalog_json}\n"))?;
+        eprintln!("facts-only catalog written to {}", out.display());
+    }
+    let docs: Vec<Document> = imported.documents.iter().map(triage::corpus::attack_document).collect();
+    write_documents(&imported_path(&settings.data_dir, "attack"), &docs)?;
+    let c = &imported.catalog;
+    eprintln!(
+        "attack: {} techniques ({} active, {} revoked, {} deprecated), {} tactics; {} documents",
+        c.techniques.len(),
+        c.active_count(),
+        c.techniques.values().filter(|t| t.revoked).count(),
+        c.techniques.values().filter(|t| t.deprecated && !t.revoked).count(),
+        c.tactics.len(),
+        docs.len()
+    );
+    let app = App::open(settings, None, &progress_bar("indexing"))?;
+    eprintln!("index: {} documents", app.index.len());
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! One request, top to bottom: redact → parse → record → retrieve → engine → validate
+//! (→ one repair) → policy (tiers, approvals) → store → respond.
+
+use std::time::Instant;
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::alert::{self, AlertError, Redactor};
+use crate::app::App;
+use crate::corpus::Document;
+use crate::corpus::cases::is_valid_case_id;
+use crate::llm::{Engine, EngineAnswer, EngineError, EngineRequest};
+use crate::policy::Tier;
+use crate::policy::injection;
+use crate::recommendation::{EngineInfo, RecommendResponse, Recommendation, Retrieved, Review, ReviewReason, Status};
+use crate::store::{ApprovalKind, Identity, NewAction, NewApproval, NewRecommendation, StoreError, binding_hash, new_id};
+use crate::validate::{self, Context, reason};
+
+/// A parsed `POST /v1/recommend` body.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecommendRequest {
+    #[serde(default)]
+    pub case_id: Option<String>,
+    pub alerts: Vec<Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Alert(#[from] AlertError),
+    #[error("case_id `{0}` must be 3–64 characters of a-z, 0-9, `-` and `_`")]
+    InvalidCaseId(String),
+    #[error("{0}")]
+    IdempotencyConflict(String),
+    #[error("engine: {0}")]
+    Engine(EngineError),
+    #[error(transparent)]
+    Store(StoreError),
+    #[error(transparent)]
+    Index(#[from] crate::retrieval::IndexError),
+}
+
+impl From<StoreError> for PipelineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(m) => PipelineError::IdempotencyConflict(m),
+            other => PipelineError::Store(other),
+        }
+    }
+}
+
+/// Reason codes a repair request may fix. Execution proposals and downgrades are not
+/// retried: those are exactly what a person must see.
+fn repairable(reasons: &[ReviewReason]) -> bool {
+    reasons.iter().all(|r| {
+        matches!(
+            r.code.as_str(),
+            reason::INVALID_OUTPUT | reason::UNKNOWN_TECHNIQUE | reason::UNSUPPORTED_CITATION | reason::UNKNOWN_ACTION | reason::INVALID_TARGET
+        )
+    })
+}
+
+pub fn body_hash(body: &[u8]) -> String {
+    hex::encode(Sha256::digest(body))
+}
+
+pub async fn recommend(
+    app: &App,
+    who: &Identity,
+    request: RecommendRequest,
+    body_sha256: &str,
+    idempotency_key: Option<&str>,
+) -> Result<RecommendResponse, PipelineError> {
+    let started = Instant::now();
+
+    // Input: secrets out first, then parse. Nothing is stored unless every alert is valid.
+    let mut redactor = Redactor::new();
+    let redacted: Vec<Value> = request.alerts.iter().map(|a| redactor.redact_value(a)).collect();
+    let alerts = alert::parse_all(&redacted)?;
+    let case_id = match request.case_id {
+        Some(id) if is_valid_case_id(&id) => id,
+        Some(id) => return Err(PipelineError::InvalidCaseId(id)),
+        None => new_id("case"),
+    };
+    if let Some(key) = idempotency_key {
+        if let Some(stored) = app.store.idempotent(&who.key_id, key, body_sha256)? {
+            if let Ok(resp) = serde_json::from_value(stored) {
+                return Ok(resp);
+            }
+        }
+    }
+    let request_id = new_id("req");
+    app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts)?;
+
+    // Knowledge: what the engine may see and cite.
+    let hits = app.index.search_alerts(&alerts, app.settings.limits)?;
+    let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
+    let signals = injection::scan(&alerts);
+    let engine_request = EngineRequest {
+        case_id: &case_id,
+        alerts: &alerts,
+        retrieved: &hits,
+        catalog: &app.catalog,
+        actions: &app.actions,
+        schemas: &app.schemas,
+        injection: &signals,
+    };
+
+    // Engine: the configured one, or the baseline when it can't be reached.
+    let (answer, degraded) = match app.engine.propose(&engine_request).await {
+        Ok(a) => (a, false),
+        Err(EngineError::Unavailable(e) | EngineError::Rejected(e)) => {
+            tracing::warn!(error = %e, case_id = %case_id, "engine unavailable; the baseline answers");
+            app.metrics.degraded();
+            (app.baseline.propose(&engine_request).await.map_err(PipelineError::Engine)?, true)
+        }
+        Err(e) => return Err(PipelineError::Engine(e)),
+    };
+
+    // Checks: schema and semantics, with one repair for fixable mistakes.
+    let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
+    let mut calls = answer.calls;
+    let mut usage = answer.usage.clone();
+    let mut raw_outputs = vec![answer.raw.clone()];
+    let mut final_answer: EngineAnswer = answer;
+    let mut checked = validate::check(&final_answer.raw, &ctx);
+    if let Err(reasons) = &checked {
+        if !degraded && repairable(reasons) {
+            if let Some(repaired) = app.engine.repair(&engine_request, &final_answer, reasons).await {
+                match repaired {
+                    Ok(second) => {
+                        calls += second.calls;
+                        usage.prompt_tokens += second.usage.prompt_tokens;
+                        usage.completion_tokens += second.usage.completion_tokens;
+                        raw_outputs.push(second.raw.clone());
+                        checked = validate::check(&second.raw, &ctx);
+                        final_answer = second;
+                    }
+                    Err(e) => tracing::warn!(error = %e, "repair request failed"),
+                }
+            }
+        }
+    }
+    let engine = EngineInfo {
+        name: if degraded { "baseline".into() } else { app.engine.name().into() },
+        model: final_answer.model.clone(),
+        prompt_version: final_answer.prompt_version.clone(),
+        degraded,
+    };
+
+    // Policy: approvals for every non-automatic proposal, or a review for a refused output.
+    let recommendation_id = new_id("rec");
+    let expires_at = (chrono::Utc::now() + app.settings.approval_ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut approvals = Vec::new();
+    let mut actions = Vec::new();
+    let mut review_reasons: Option<Vec<ReviewReason>> = None;
+    let mut recommendation: Option<Recommendation> = None;
+    match checked {
+        Ok(c) => {
+            let mut rec = c.recommendation;
+            if !signals.is_empty() && rec.uncertainty.len() < crate::recommendation::MAX_UNCERTAINTY {
+                let first = &signals[0];
+                let note = format!("Instruction-like text in alert data ({}#{}) was treated as data, not as instructions.", first.alert_id, first.path);
+                if !rec.uncertainty.iter().any(|u| u.contains("instruction-like")) {
+                    rec.uncertainty.push(note);
+                }
+            }
+            for p in &mut rec.proposed_actions {
+                let action_id = new_id("act");
+                let approval_id = (p.tier != Tier::Automatic).then(|| new_id("apr"));
+                if let Some(apr) = &approval_id {
+                    approvals.push(NewApproval {
+                        id: apr.clone(),
+                        case_id: case_id.clone(),
+                        recommendation_id: recommendation_id.clone(),
+                        kind: ApprovalKind::Action,
+                        action_id: Some(action_id.clone()),
+                        binding_hash: binding_hash(&recommendation_id, &p.action, &p.target, p.tier),
+                        tier: p.tier,
+                        required_approvals: p.tier.required_approvals(),
+                        requested_by: who.key_id.clone(),
+                        expires_at: expires_at.clone(),
+                        summary: format!("{} {}", p.action, p.target),
+                    });
+                }
+                actions.push(NewAction {
+                    id: action_id,
+                    case_id: case_id.clone(),
+                    recommendation_id: recommendation_id.clone(),
+                    approval_id: approval_id.clone(),
+                    action: p.action.clone(),
+                    target: p.target.clone(),
+                    tier: p.tier,
+                    rationale: p.rationale.clone(),
+                });
+                p.approval_id = approval_id;
+            }
+            // The last line of defence: what leaves must match the served schema.
+            let errors = app.schemas.recommendation_errors(&serde_json::to_value(&rec).unwrap_or_default());
+            if errors.is_empty() {
+                recommendation = Some(rec);
+            } else {
+                tracing::error!(errors = ?errors, "a checked recommendation failed the served schema");
+                approvals.clear();
+                actions.clear();
+                review_reasons = Some(errors.into_iter().map(|e| ReviewReason { code: reason::INVALID_OUTPUT.into(), detail: e }).collect());
+            }
+        }
+        Err(reasons) => review_reasons = Some(reasons),
+    }
+    let review = review_reasons.as_ref().map(|reasons| {
+        let approval_id = new_id("apr");
+        approvals.push(NewApproval {
+            id: approval_id.clone(),
+            case_id: case_id.clone(),
+            recommendation_id: recommendation_id.clone(),
+            kind: ApprovalKind::Review,
+            action_id: None,
+            binding_hash: binding_hash(&recommendation_id, "review", &case_id, Tier::HumanApproval),
+            tier: Tier::HumanApproval,
+            required_approvals: 1,
+            requested_by: who.key_id.clone(),
+            expires_at: expires_at.clone(),
+            summary: format!("review refused output: {}", reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")),
+        });
+        Review { reasons: reasons.clone(), approval_id }
+    });
+
+    let mut retrieved: Vec<Retrieved> = hits.iter().map(|h| Retrieved { doc_ref: h.doc_ref(), title: h.doc.title.clone(), score: h.score }).collect();
+    retrieved.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let response = RecommendResponse {
+        recommendation_id: recommendation_id.clone(),
+        case_id: case_id.clone(),
+        status: if recommendation.is_some() { Status::Ready } else { Status::NeedsReview },
+        engine,
+        recommendation,
+        review,
+        retrieved,
+    };
+
+    // Store: the response, its approvals and actions, the raw output(s) for reviewers.
+    let response_value = serde_json::to_value(&response).unwrap_or_default();
+    let reasons_value = review_reasons.as_ref().map(|r| json!(r));
+    let latency_ms = started.elapsed().as_millis() as u64;
+    app.store.save_recommendation(NewRecommendation {
+        id: &recommendation_id,
+        case_id: &case_id,
+        request_id: &request_id,
+        actor: &who.actor(),
+        ready: response.status == Status::Ready,
+        severity: response.recommendation.as_ref().map(|r| r.severity),
+        response: &response_value,
+        raw_output: Some(&raw_outputs.join("\n---\n")),
+        engine: &response.engine.name,
+        prompt_tokens: usage.prompt_tokens,
+        completion_tokens: usage.completion_tokens,
+        latency_ms,
+        injection: &json!(signals),
+        approvals,
+        actions,
+        review_reasons: reasons_value.as_ref(),
+    })?;
+    if let Some(key) = idempotency_key {
+        app.store.remember_idempotency(&who.key_id, key, body_sha256, &recommendation_id)?;
+    }
+    app.metrics.recommendation(&response, calls, &usage, latency_ms);
+    tracing::info!(case_id = %case_id, rec_id = %recommendation_id, status = ?response.status, engine = %response.engine.name, latency_ms, "recommendation");
+    Ok(response)
+}

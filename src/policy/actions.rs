@@ -1,0 +1,157 @@
+//! The action catalog (`catalog/actions.toml`) and the tier decision.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use super::Tier;
+use crate::alert::Alert;
+
+const EMBEDDED: &str = include_str!("../../catalog/actions.toml");
+
+/// Target kinds a proposal may name (`host:WS-042`).
+pub const TARGET_KINDS: [&str; 16] = [
+    "host", "user", "service_account", "token", "cloud_account", "ip", "domain", "url", "file",
+    "process", "resource", "repository", "mailbox", "app", "org", "case",
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    pub tier: Tier,
+    #[serde(default)]
+    pub production_tier: Option<Tier>,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionCatalog {
+    pub actions: BTreeMap<String, ActionSpec>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    #[error("`{0}` is not in the action catalog")]
+    UnknownAction(String),
+    #[error("target `{0}` is not `<kind>:<value>` with a known kind ({kinds})", kinds = TARGET_KINDS.join(", "))]
+    InvalidTarget(String),
+    #[error("action policy: {0}")]
+    Policy(String),
+}
+
+/// A parsed `<kind>:<value>` target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub kind: String,
+    pub value: String,
+}
+
+impl Target {
+    pub fn parse(s: &str) -> Result<Target, ActionError> {
+        let (kind, value) = s.split_once(':').ok_or_else(|| ActionError::InvalidTarget(s.into()))?;
+        let value = value.trim();
+        if !TARGET_KINDS.contains(&kind) || value.is_empty() {
+            return Err(ActionError::InvalidTarget(s.into()));
+        }
+        Ok(Target { kind: kind.to_string(), value: value.to_string() })
+    }
+
+    /// Whether an alert names this target among its entities (or as its asset owner).
+    fn named_by(&self, alert: &Alert) -> bool {
+        let v = self.value.to_ascii_lowercase();
+        let same = |x: &str| x.to_ascii_lowercase() == v;
+        match self.kind.as_str() {
+            "case" | "org" => false,
+            _ => {
+                alert.entities.targets().iter().any(|(_, x)| same(x))
+                    || alert.entities.other.iter().any(|(_, x)| same(x))
+                    || alert.asset.owner.as_deref().is_some_and(same)
+            }
+        }
+    }
+}
+
+impl ActionCatalog {
+    pub fn embedded() -> Result<ActionCatalog, ActionError> {
+        Self::parse(EMBEDDED)
+    }
+
+    pub fn parse(text: &str) -> Result<ActionCatalog, ActionError> {
+        let c: ActionCatalog = toml::from_str(text).map_err(|e| ActionError::Policy(e.to_string()))?;
+        if c.actions.is_empty() {
+            return Err(ActionError::Policy("the catalog has no actions".into()));
+        }
+        Ok(c)
+    }
+
+    pub fn load(path: Option<&Path>) -> Result<ActionCatalog, ActionError> {
+        match path {
+            None => Self::embedded(),
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| ActionError::Policy(format!("{}: {e}", p.display())))?;
+                Self::parse(&text)
+            }
+        }
+    }
+
+    pub fn contains(&self, action: &str) -> bool {
+        self.actions.contains_key(action)
+    }
+
+    /// The tier of `action` on `target`, decided from the catalog and the target's asset
+    /// context: production raises it. A target no alert names is treated as production,
+    /// since nothing says it is not.
+    pub fn tier_for(&self, action: &str, target: &Target, alerts: &[Alert]) -> Result<Tier, ActionError> {
+        let spec = self.actions.get(action).ok_or_else(|| ActionError::UnknownAction(action.into()))?;
+        let naming: Vec<&Alert> = alerts.iter().filter(|a| target.named_by(a)).collect();
+        let production = if naming.is_empty() {
+            target.kind != "case"
+        } else {
+            naming.iter().any(|a| a.asset.is_production())
+        };
+        Ok(match (production, spec.production_tier) {
+            (true, Some(raised)) => raised.max(spec.tier),
+            _ => spec.tier,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alert(env: &str) -> Alert {
+        Alert::parse(0, &json!({"id": "a", "source": "cloudtrail", "time": "2026-01-01T00:00:00Z",
+            "rule": {"name": "x"}, "entities": {"cloud_accounts": ["123456789012"], "hosts": ["WS-1"]},
+            "asset": {"environment": env}})).unwrap()
+    }
+
+    #[test]
+    fn production_cloud_containment_needs_two_people() {
+        let c = ActionCatalog::embedded().unwrap();
+        let t = Target::parse("cloud_account:123456789012").unwrap();
+        assert_eq!(c.tier_for("contain_cloud_resource", &t, &[alert("production")]).unwrap(), Tier::TwoPerson);
+        assert_eq!(c.tier_for("contain_cloud_resource", &t, &[alert("staging")]).unwrap(), Tier::HumanApproval);
+        let unknown = Target::parse("cloud_account:999").unwrap();
+        assert_eq!(c.tier_for("contain_cloud_resource", &unknown, &[alert("staging")]).unwrap(), Tier::TwoPerson);
+        let host = Target::parse("host:WS-1").unwrap();
+        assert_eq!(c.tier_for("isolate_host", &host, &[alert("production")]).unwrap(), Tier::HumanApproval);
+        assert_eq!(c.tier_for("create_ticket", &host, &[alert("production")]).unwrap(), Tier::Automatic);
+        assert!(matches!(c.tier_for("wipe_host", &host, &[]), Err(ActionError::UnknownAction(_))));
+        assert!(Target::parse("WS-1").is_err());
+        assert!(Target::parse("planet:earth").is_err());
+    }
+
+    #[test]
+    fn catalog_has_the_contract_minimum() {
+        let c = ActionCatalog::embedded().unwrap();
+        for (a, t) in [("enrich_alert", Tier::Automatic), ("notify_owner", Tier::Automatic), ("kill_process", Tier::HumanApproval),
+            ("quarantine_workload", Tier::HumanApproval), ("delete_resource", Tier::TwoPerson), ("change_org_policy", Tier::TwoPerson)] {
+            assert_eq!(c.actions[a].tier, t, "{a}");
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Prompt templates from `prompts/`, rendered with minijinja in strict-undefined mode.

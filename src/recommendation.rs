@@ -1,0 +1,181 @@
+//! The shapes that cross the service boundary: what an engine must return
+//! ([`ModelOutput`], contract section 3) and what a caller receives ([`RecommendResponse`],
+//! section 2). Both JSON Schemas are derived from these types.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::policy::Tier;
+use crate::severity::Severity;
+
+pub const MAX_TECHNIQUES: usize = 6;
+pub const MAX_EVIDENCE: usize = 12;
+pub const MAX_UNCERTAINTY: usize = 8;
+pub const MAX_ACTIONS: usize = 8;
+
+/// Exactly what the model returns. Every array and string is bounded: constrained decoding
+/// on small models never ends otherwise, and an unbounded answer is an unbounded bill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "TriageModelOutput")]
+pub struct ModelOutput {
+    pub severity: Severity,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub confidence: f64,
+    #[schemars(length(min = 1, max = 600))]
+    pub hypothesis: String,
+    #[schemars(length(max = 6))]
+    pub attack: Vec<ModelTechnique>,
+    #[schemars(length(max = 12))]
+    pub evidence: Vec<ModelEvidence>,
+    #[schemars(length(max = 8), inner(length(min = 1, max = 300)))]
+    pub uncertainty: Vec<String>,
+    #[schemars(length(max = 8))]
+    pub proposed_actions: Vec<ModelAction>,
+    #[schemars(length(min = 1, max = 600))]
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelTechnique {
+    #[schemars(regex(pattern = r"^T[0-9]{4}(\.[0-9]{3})?$"))]
+    pub technique_id: String,
+    #[schemars(length(max = 300))]
+    pub rationale: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelEvidence {
+    #[serde(rename = "ref")]
+    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):[^\s]{1,190}$"), length(max = 200))]
+    pub doc_ref: String,
+    #[schemars(length(max = 300))]
+    pub quote: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ModelAction {
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]{1,47}$"))]
+    pub action: String,
+    #[schemars(length(min = 3, max = 200))]
+    pub target: String,
+    #[schemars(length(max = 300))]
+    pub rationale: String,
+}
+
+/// A checked recommendation: the model's proposal with names, tactics, tiers and approval
+/// ids added by the service.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "Recommendation")]
+pub struct Recommendation {
+    pub severity: Severity,
+    #[schemars(range(min = 0.0, max = 1.0))]
+    pub confidence: f64,
+    #[schemars(length(min = 1))]
+    pub hypothesis: String,
+    pub attack: Vec<AttackMapping>,
+    pub evidence: Vec<Evidence>,
+    pub uncertainty: Vec<String>,
+    pub proposed_actions: Vec<ProposedAction>,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttackMapping {
+    #[schemars(regex(pattern = r"^T[0-9]{4}(\.[0-9]{3})?$"))]
+    pub technique_id: String,
+    pub name: String,
+    pub tactics: Vec<String>,
+    pub rationale: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    #[serde(rename = "ref")]
+    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):\S+$"))]
+    pub doc_ref: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposedAction {
+    pub action: String,
+    pub target: String,
+    pub rationale: String,
+    pub tier: Tier,
+    /// The approval this action waits on; absent for automatic actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Ready,
+    NeedsReview,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EngineInfo {
+    /// `baseline`, `llm` or `replay`.
+    pub name: String,
+    pub model: String,
+    pub prompt_version: String,
+    pub degraded: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ReviewReason {
+    pub code: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Review {
+    pub reasons: Vec<ReviewReason>,
+    pub approval_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Retrieved {
+    #[serde(rename = "ref")]
+    pub doc_ref: String,
+    pub title: String,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RecommendResponse {
+    pub recommendation_id: String,
+    pub case_id: String,
+    pub status: Status,
+    pub engine: EngineInfo,
+    pub recommendation: Option<Recommendation>,
+    pub review: Option<Review>,
+    pub retrieved: Vec<Retrieved>,
+}
+
+/// The JSON Schema (2020-12) of the model's output.
+pub fn model_output_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(ModelOutput)).unwrap_or_default()
+}
+
+/// The JSON Schema (2020-12) of `recommendation` in responses.
+pub fn recommendation_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(Recommendation)).unwrap_or_default()
+}
+
+impl Severity {
+    /// Severity never reaches the schema as anything but these five strings.
+    pub fn names() -> [&'static str; 5] {
+        Severity::ALL.map(Severity::as_str)
+    }
+}

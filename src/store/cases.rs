@@ -1,0 +1,344 @@
+//! Cases: the alerts they group, their recommendations, their state and its history.
+
+use rusqlite::{OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::approvals::{NewAction, NewApproval, insert_action, insert_approval};
+use super::audit::append;
+use super::{Store, StoreError, now};
+use crate::alert::Alert;
+use crate::corpus::Disposition;
+use crate::severity::Severity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    New,
+    Recommended,
+    AwaitingApproval,
+    Approved,
+    Executed,
+    Closed,
+    NeedsReview,
+}
+
+impl CaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::New => "new",
+            CaseState::Recommended => "recommended",
+            CaseState::AwaitingApproval => "awaiting_approval",
+            CaseState::Approved => "approved",
+            CaseState::Executed => "executed",
+            CaseState::Closed => "closed",
+            CaseState::NeedsReview => "needs_review",
+        }
+    }
+
+    pub fn parse(s: &str) -> CaseState {
+        match s {
+            "recommended" => CaseState::Recommended,
+            "awaiting_approval" => CaseState::AwaitingApproval,
+            "approved" => CaseState::Approved,
+            "executed" => CaseState::Executed,
+            "closed" => CaseState::Closed,
+            "needs_review" => CaseState::NeedsReview,
+            _ => CaseState::New,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub from: Option<CaseState>,
+    pub to: CaseState,
+    pub actor: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredAlert {
+    pub alert_id: String,
+    pub received_at: String,
+    pub request_id: String,
+    pub alert: Value,
+}
+
+/// The analyst's verdict on a closed case.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClosedCase {
+    pub disposition: Disposition,
+    pub severity: Severity,
+    pub techniques: Vec<String>,
+    pub note: String,
+    pub closed_by: String,
+    pub closed_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseRecord {
+    pub case_id: String,
+    pub title: String,
+    pub state: CaseState,
+    pub severity: Option<Severity>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub created_by: String,
+    pub closed: Option<ClosedCase>,
+}
+
+/// Everything one pipeline run writes, in one transaction.
+pub struct NewRecommendation<'a> {
+    pub id: &'a str,
+    pub case_id: &'a str,
+    pub request_id: &'a str,
+    pub actor: &'a str,
+    pub ready: bool,
+    pub severity: Option<Severity>,
+    pub response: &'a Value,
+    pub raw_output: Option<&'a str>,
+    pub engine: &'a str,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub latency_ms: u64,
+    pub injection: &'a Value,
+    pub approvals: Vec<NewApproval>,
+    pub actions: Vec<NewAction>,
+    pub review_reasons: Option<&'a Value>,
+}
+
+pub(crate) fn set_state(tx: &Transaction, case_id: &str, to: CaseState, actor: &str, reason: &str) -> Result<(), StoreError> {
+    let from: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0)).optional()?;
+    let Some(from) = from else {
+        return Err(StoreError::NotFound(format!("case {case_id}")));
+    };
+    if from == to.as_str() {
+        return Ok(());
+    }
+    let at = now();
+    tx.execute("UPDATE cases SET state = ?1, updated_at = ?2 WHERE id = ?3", params![to.as_str(), at, case_id])?;
+    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM case_history WHERE case_id = ?1", params![case_id], |r| r.get(0))?;
+    tx.execute(
+        "INSERT INTO case_history (case_id, seq, at, from_state, to_state, actor, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![case_id, seq, at, from, to.as_str(), actor, reason],
+    )?;
+    append(tx, actor, "case.transition", case_id, &json!({"from": from, "to": to.as_str(), "reason": reason}))?;
+    Ok(())
+}
+
+impl Store {
+    /// Records an accepted request: opens the case when new and stores its (redacted) alerts.
+    pub fn record_request(&self, request_id: &str, actor: &str, case_id: &str, body_hash: &str, alerts: &[Alert]) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            let at = now();
+            let exists: bool = tx.query_row("SELECT COUNT(*) FROM cases WHERE id = ?1", params![case_id], |r| r.get::<_, i64>(0))? > 0;
+            if !exists {
+                let title = alerts.first().map(|a| a.rule.name.clone()).unwrap_or_default();
+                tx.execute(
+                    "INSERT INTO cases (id, created_at, updated_at, state, title, created_by) VALUES (?1, ?2, ?2, 'new', ?3, ?4)",
+                    params![case_id, at, title, actor],
+                )?;
+                tx.execute(
+                    "INSERT INTO case_history (case_id, seq, at, from_state, to_state, actor, reason) VALUES (?1, 1, ?2, NULL, 'new', ?3, 'case opened')",
+                    params![case_id, at, actor],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO requests (id, received_at, actor, case_id, body_hash, alert_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![request_id, at, actor, case_id, body_hash, alerts.len() as i64],
+            )?;
+            let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM case_alerts WHERE case_id = ?1", params![case_id], |r| r.get(0))?;
+            for a in alerts {
+                seq += 1;
+                tx.execute(
+                    "INSERT INTO case_alerts (case_id, seq, alert_id, alert, received_at, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![case_id, seq, a.id, serde_json::to_string(&a.raw)?, at, request_id],
+                )?;
+            }
+            let ids: Vec<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+            append(tx, actor, "request.received", request_id, &json!({"case_id": case_id, "alerts": ids, "body_sha256": body_hash}))?;
+            Ok(())
+        })
+    }
+
+    /// Stores a pipeline result with its approvals and actions and moves the case on.
+    pub fn save_recommendation(&self, r: NewRecommendation<'_>) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            let at = now();
+            tx.execute(
+                "INSERT INTO recommendations (id, case_id, request_id, created_at, actor, status, response, raw_output, engine, prompt_tokens, completion_tokens, latency_ms, injection)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                params![
+                    r.id, r.case_id, r.request_id, at, r.actor, if r.ready { "ready" } else { "needs_review" },
+                    serde_json::to_string(r.response)?, r.raw_output, r.engine, r.prompt_tokens, r.completion_tokens,
+                    r.latency_ms as i64, serde_json::to_string(r.injection)?
+                ],
+            )?;
+            if let Some(sev) = r.severity {
+                tx.execute("UPDATE cases SET severity = ?1 WHERE id = ?2", params![sev.as_str(), r.case_id])?;
+            }
+            for a in &r.actions {
+                insert_action(tx, a)?;
+            }
+            for a in &r.approvals {
+                insert_approval(tx, a)?;
+            }
+            let (kind, data) = match r.review_reasons {
+                Some(reasons) => ("recommendation.rejected", json!({"case_id": r.case_id, "engine": r.engine, "reasons": reasons})),
+                None => ("recommendation.ready", json!({"case_id": r.case_id, "engine": r.engine, "severity": r.severity, "actions": r.actions.len()})),
+            };
+            append(tx, r.actor, kind, r.id, &data)?;
+            let pending = r.approvals.iter().any(|a| a.required_approvals > 0);
+            let state = match (r.ready, pending) {
+                (false, _) => CaseState::NeedsReview,
+                (true, true) => CaseState::AwaitingApproval,
+                (true, false) => CaseState::Recommended,
+            };
+            set_state(tx, r.case_id, state, r.actor, &format!("recommendation {}", r.id))?;
+            Ok(())
+        })
+    }
+
+    /// Remembers the response stored for an idempotency key; `Err(Conflict)` when the key
+    /// was used with a different body.
+    pub fn idempotent(&self, actor: &str, key: &str, body_hash: &str) -> Result<Option<Value>, StoreError> {
+        let conn = self.conn()?;
+        let row: Option<(String, String)> = conn
+            .query_row("SELECT body_hash, recommendation_id FROM idempotency WHERE actor = ?1 AND key = ?2", params![actor, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((hash, rec_id)) = row else { return Ok(None) };
+        if hash != body_hash {
+            return Err(StoreError::Conflict("the Idempotency-Key was already used with a different body".into()));
+        }
+        drop(conn);
+        self.recommendation(&rec_id)
+    }
+
+    pub fn remember_idempotency(&self, actor: &str, key: &str, body_hash: &str, rec_id: &str) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            tx.execute("INSERT OR IGNORE INTO idempotency (actor, key, body_hash, recommendation_id) VALUES (?1, ?2, ?3, ?4)", params![actor, key, body_hash, rec_id])?;
+            Ok(())
+        })
+    }
+
+    pub fn recommendation(&self, id: &str) -> Result<Option<Value>, StoreError> {
+        let conn = self.conn()?;
+        let text: Option<String> = conn.query_row("SELECT response FROM recommendations WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+        Ok(match text {
+            Some(t) => Some(serde_json::from_str(&t)?),
+            None => None,
+        })
+    }
+
+    /// Raw model output kept with a recommendation (for reviewers), if any.
+    pub fn raw_output(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let conn = self.conn()?;
+        Ok(conn.query_row("SELECT raw_output FROM recommendations WHERE id = ?1", params![id], |r| r.get(0)).optional()?.flatten())
+    }
+
+    pub fn recommendations_of(&self, case_id: &str) -> Result<Vec<Value>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at, id")?;
+        let rows = stmt.query_map(params![case_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
+    }
+
+    pub fn case(&self, case_id: &str) -> Result<Option<CaseRecord>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT id, title, state, severity, created_at, updated_at, created_by, closed FROM cases WHERE id = ?1",
+            params![case_id],
+            case_row,
+        )
+        .optional()
+        .map_err(StoreError::from)
+    }
+
+    /// Cases, most severe and oldest first, optionally in one state.
+    pub fn cases(&self, state: Option<CaseState>, limit: usize) -> Result<Vec<CaseRecord>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, title, state, severity, created_at, updated_at, created_by, closed FROM cases
+             WHERE (?1 IS NULL OR state = ?1)
+             ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 WHEN 'informational' THEN 4 ELSE 5 END, created_at
+             LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![state.map(|s| s.as_str()), limit as i64], case_row)?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    pub fn case_alerts(&self, case_id: &str) -> Result<Vec<StoredAlert>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT alert_id, received_at, request_id, alert FROM case_alerts WHERE case_id = ?1 ORDER BY seq")?;
+        let rows = stmt
+            .query_map(params![case_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter()
+            .map(|(alert_id, received_at, request_id, alert)| Ok(StoredAlert { alert_id, received_at, request_id, alert: serde_json::from_str(&alert)? }))
+            .collect()
+    }
+
+    pub fn case_history(&self, case_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT at, from_state, to_state, actor, reason FROM case_history WHERE case_id = ?1 ORDER BY seq")?;
+        let rows = stmt
+            .query_map(params![case_id], |r| {
+                Ok(HistoryEntry {
+                    at: r.get(0)?,
+                    from: r.get::<_, Option<String>>(1)?.map(|s| CaseState::parse(&s)),
+                    to: CaseState::parse(&r.get::<_, String>(2)?),
+                    actor: r.get(3)?,
+                    reason: r.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Closes (or re-closes) a case with the analyst's verdict.
+    pub fn close_case(&self, case_id: &str, closed: &ClosedCase) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            let n = tx.execute(
+                "UPDATE cases SET closed = ?1, severity = ?2, updated_at = ?3 WHERE id = ?4",
+                params![serde_json::to_string(closed)?, closed.severity.as_str(), now(), case_id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::NotFound(format!("case {case_id}")));
+            }
+            append(tx, &closed.closed_by, "case.closed", case_id, &serde_json::to_value(closed)?)?;
+            set_state(tx, case_id, CaseState::Closed, &closed.closed_by, &format!("closed as {}", closed.disposition.as_str()))
+        })
+    }
+
+    /// Every closed case, for rebuilding the index.
+    pub fn closed_cases(&self) -> Result<Vec<(CaseRecord, Vec<StoredAlert>)>, StoreError> {
+        let ids: Vec<String> = {
+            let conn = self.conn()?;
+            let mut stmt = conn.prepare("SELECT id FROM cases WHERE closed IS NOT NULL ORDER BY created_at")?;
+            stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?
+        };
+        let mut out = Vec::new();
+        for id in ids {
+            if let Some(c) = self.case(&id)? {
+                out.push((c, self.case_alerts(&id)?));
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn case_row(r: &rusqlite::Row) -> rusqlite::Result<CaseRecord> {
+    let closed: Option<String> = r.get(7)?;
+    Ok(CaseRecord {
+        case_id: r.get(0)?,
+        title: r.get(1)?,
+        state: CaseState::parse(&r.get::<_, String>(2)?),
+        severity: r.get::<_, Option<String>>(3)?.and_then(|s| s.parse().ok()),
+        created_at: r.get(4)?,
+        updated_at: r.get(5)?,
+        created_by: r.get(6)?,
+        closed: closed.and_then(|c| serde_json::from_str(&c).ok()),
+    })
+}

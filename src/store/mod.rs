@@ -1,0 +1,136 @@
+//! SQLite in the data dir: API keys (hashed), requests, cases and their history,
+//! recommendations, approvals, the action outbox and the audit chain.
+//!
+//! Every change and its audit entry are written in one transaction, so the trail can't
+//! miss what happened. The store writes what it is given: ids and times come from callers.
+
+mod approvals;
+mod audit;
+mod cases;
+mod keys;
+
+use std::path::Path;
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::Connection;
+
+pub use approvals::{ActionRecord, ActionStatus, ApprovalKind, ApprovalRecord, ApprovalStatus, Decision, DecisionError};
+pub use audit::{AuditEntry, ChainBreak};
+pub use approvals::{NewAction, NewApproval, binding_hash};
+pub use cases::{CaseRecord, CaseState, ClosedCase, HistoryEntry, NewRecommendation, StoredAlert};
+pub use keys::{Identity, Role};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("creating {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("database lock poisoned")]
+    Poisoned,
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+const SCHEMA: &str = r#"
+PRAGMA journal_mode = WAL;
+PRAGMA foreign_keys = ON;
+CREATE TABLE IF NOT EXISTS api_keys (
+    id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT
+);
+CREATE TABLE IF NOT EXISTS cases (
+    id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    state TEXT NOT NULL, severity TEXT, title TEXT NOT NULL, created_by TEXT NOT NULL,
+    closed TEXT
+);
+CREATE TABLE IF NOT EXISTS case_alerts (
+    case_id TEXT NOT NULL REFERENCES cases(id), seq INTEGER NOT NULL, alert_id TEXT NOT NULL,
+    alert TEXT NOT NULL, received_at TEXT NOT NULL, request_id TEXT NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE TABLE IF NOT EXISTS case_history (
+    case_id TEXT NOT NULL REFERENCES cases(id), seq INTEGER NOT NULL, at TEXT NOT NULL,
+    from_state TEXT, to_state TEXT NOT NULL, actor TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE TABLE IF NOT EXISTS requests (
+    id TEXT PRIMARY KEY, received_at TEXT NOT NULL, actor TEXT NOT NULL, case_id TEXT NOT NULL,
+    body_hash TEXT NOT NULL, alert_count INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS recommendations (
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id), request_id TEXT NOT NULL,
+    created_at TEXT NOT NULL, actor TEXT NOT NULL, status TEXT NOT NULL, response TEXT NOT NULL,
+    raw_output TEXT, engine TEXT NOT NULL, prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0, latency_ms INTEGER NOT NULL DEFAULT 0,
+    injection TEXT
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    actor TEXT NOT NULL, key TEXT NOT NULL, body_hash TEXT NOT NULL,
+    recommendation_id TEXT NOT NULL, PRIMARY KEY (actor, key)
+);
+CREATE TABLE IF NOT EXISTS approvals (
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id), recommendation_id TEXT NOT NULL,
+    kind TEXT NOT NULL, action_id TEXT, binding_hash TEXT NOT NULL, tier TEXT NOT NULL,
+    required_approvals INTEGER NOT NULL, status TEXT NOT NULL, requested_by TEXT NOT NULL,
+    created_at TEXT NOT NULL, expires_at TEXT NOT NULL, decided_at TEXT, summary TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS approval_decisions (
+    approval_id TEXT NOT NULL REFERENCES approvals(id), actor TEXT NOT NULL, decision TEXT NOT NULL,
+    rationale TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (approval_id, actor)
+);
+CREATE TABLE IF NOT EXISTS actions (
+    id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id), recommendation_id TEXT NOT NULL,
+    approval_id TEXT, action TEXT NOT NULL, target TEXT NOT NULL, tier TEXT NOT NULL,
+    rationale TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+    outcome TEXT
+);
+CREATE TABLE IF NOT EXISTS audit (
+    seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
+    subject TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status);
+CREATE INDEX IF NOT EXISTS actions_status ON actions(status);
+CREATE INDEX IF NOT EXISTS recommendations_case ON recommendations(case_id);
+"#;
+
+impl Store {
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io { path: data_dir.display().to_string(), source })?;
+        let conn = Connection::open(data_dir.join("triage.sqlite3"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        self.conn.lock().map_err(|_| StoreError::Poisoned)
+    }
+
+    /// Runs `f` in one transaction.
+    pub(crate) fn tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction()?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+/// Now, as stored: RFC 3339 with milliseconds, UTC.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// A new id with a readable prefix (`rec_`, `apr_`, `case_`…), time-ordered.
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}_{}", uuid::Uuid::now_v7().simple())
+}

@@ -1,0 +1,266 @@
+//! Where every engine's output is checked before anything leaves the service.
+//!
+//! [`check`] runs, in order: JSON parse → execution keys → JSON Schema → deserialize →
+//! execution in text → techniques → citations and quotes → actions and tiers → severity
+//! floor. It either returns a [`Checked`] recommendation or every reason it was refused.
+
+pub mod schema;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::alert::Alert;
+use crate::attack::{Catalog, Lookup, TechniqueId};
+use crate::corpus::{DocKind, Document, Disposition, fold_whitespace};
+use crate::policy::{ActionCatalog, ActionError, Target, Tier, execution};
+use crate::recommendation::{AttackMapping, Evidence, ModelOutput, ProposedAction, Recommendation, ReviewReason};
+use crate::severity::Severity;
+
+pub use schema::Schemas;
+
+/// Stable reason codes (contract section 2).
+pub mod reason {
+    pub const DIRECT_EXECUTION: &str = "direct_execution_proposed";
+    pub const INVALID_OUTPUT: &str = "invalid_output";
+    pub const UNKNOWN_TECHNIQUE: &str = "unknown_technique";
+    pub const UNSUPPORTED_CITATION: &str = "unsupported_citation";
+    pub const UNKNOWN_ACTION: &str = "unknown_action";
+    pub const INVALID_TARGET: &str = "invalid_target";
+    pub const SEVERITY_DOWNGRADE: &str = "severity_downgrade";
+}
+
+/// What an output is checked against: the request's alerts and what was retrieved for it.
+pub struct Context<'a> {
+    pub alerts: &'a [Alert],
+    pub retrieved: &'a [Document],
+    pub catalog: &'a Catalog,
+    pub actions: &'a ActionCatalog,
+    pub schemas: &'a Schemas,
+}
+
+/// A recommendation that passed every check; approval ids are not assigned yet.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    pub recommendation: Recommendation,
+}
+
+fn reason(code: &str, detail: impl Into<String>) -> ReviewReason {
+    ReviewReason { code: code.to_string(), detail: detail.into() }
+}
+
+/// Parses the raw text an engine returned, tolerating one fenced ```json wrapper.
+pub fn parse_raw(raw: &str) -> Result<Value, ReviewReason> {
+    let t = raw.trim();
+    let t = t
+        .strip_prefix("```json")
+        .or_else(|| t.strip_prefix("```"))
+        .and_then(|s| s.strip_suffix("```"))
+        .unwrap_or(t);
+    serde_json::from_str(t.trim()).map_err(|e| reason(reason::INVALID_OUTPUT, format!("not JSON: {e}")))
+}
+
+pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
+    let value = parse_raw(raw).map_err(|r| vec![r])?;
+
+    let keys = execution::scan_keys(&value);
+    if !keys.is_empty() {
+        return Err(keys.into_iter().map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail))).collect());
+    }
+    let schema_errors = ctx.schemas.model_output_errors(&value);
+    if !schema_errors.is_empty() {
+        return Err(schema_errors.into_iter().map(|e| reason(reason::INVALID_OUTPUT, e)).collect());
+    }
+    let output: ModelOutput = serde_json::from_value(value).map_err(|e| vec![reason(reason::INVALID_OUTPUT, e.to_string())])?;
+
+    let alert_text = alerts_text(ctx.alerts);
+    let mut reasons: Vec<ReviewReason> = text_fields(&output)
+        .into_iter()
+        .flat_map(|(path, text)| execution::scan_text(&path, text, &alert_text))
+        .map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail)))
+        .collect();
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+
+    let mut uncertainty = output.uncertainty.clone();
+    let attack = check_techniques(&output, ctx.catalog, &mut reasons, &mut uncertainty);
+    let evidence = check_evidence(&output, ctx, &mut reasons);
+    let proposed_actions = check_actions(&output, ctx, &mut reasons);
+    if let Some(floor) = severity_floor(ctx.alerts, ctx.retrieved) {
+        if output.severity.rank() + 2 <= floor.severity.rank() {
+            reasons.push(reason(
+                reason::SEVERITY_DOWNGRADE,
+                format!("severity {} is two or more levels below {} ({})", output.severity, floor.severity, floor.why),
+            ));
+        }
+    }
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+    Ok(Checked {
+        recommendation: Recommendation {
+            severity: output.severity,
+            confidence: output.confidence,
+            hypothesis: output.hypothesis,
+            attack,
+            evidence,
+            uncertainty,
+            proposed_actions,
+            summary: output.summary,
+        },
+    })
+}
+
+/// Every free-text field of an output with its path. `evidence[].quote` is not among them:
+/// it is checked verbatim against its source instead.
+fn text_fields(o: &ModelOutput) -> Vec<(String, &str)> {
+    let mut out = vec![("hypothesis".to_string(), o.hypothesis.as_str()), ("summary".to_string(), o.summary.as_str())];
+    out.extend(o.uncertainty.iter().enumerate().map(|(i, u)| (format!("uncertainty[{i}]"), u.as_str())));
+    out.extend(o.attack.iter().enumerate().map(|(i, a)| (format!("attack[{i}].rationale"), a.rationale.as_str())));
+    for (i, a) in o.proposed_actions.iter().enumerate() {
+        out.push((format!("proposed_actions[{i}].rationale"), a.rationale.as_str()));
+        out.push((format!("proposed_actions[{i}].target"), a.target.as_str()));
+    }
+    out
+}
+
+/// The folded text of every alert in a request, for telling quotes from proposals.
+pub fn alerts_text(alerts: &[Alert]) -> String {
+    let mut s = String::new();
+    for a in alerts {
+        s.push_str(&crate::jsonpath::text_of(&a.raw));
+        s.push('\n');
+    }
+    fold_whitespace(&s)
+}
+
+fn check_techniques(o: &ModelOutput, catalog: &Catalog, reasons: &mut Vec<ReviewReason>, notes: &mut Vec<String>) -> Vec<AttackMapping> {
+    let mut out: Vec<AttackMapping> = Vec::new();
+    for t in &o.attack {
+        let id = match TechniqueId::parse(&t.technique_id) {
+            Ok(id) => id,
+            Err(e) => {
+                reasons.push(reason(reason::INVALID_OUTPUT, e.to_string()));
+                continue;
+            }
+        };
+        let technique = match catalog.lookup(&id) {
+            Lookup::Active(t) => t,
+            Lookup::Replaced { revoked, by } => {
+                notes.push(format!("{} ({}) is revoked in ATT&CK; mapped to {} ({}).", revoked.id, revoked.name, by.id, by.name));
+                by
+            }
+            Lookup::Inactive(t) => {
+                reasons.push(reason(reason::UNKNOWN_TECHNIQUE, format!("{id} ({}) is deprecated with no replacement", t.name)));
+                continue;
+            }
+            Lookup::Unknown => {
+                reasons.push(reason(reason::UNKNOWN_TECHNIQUE, format!("{id} is not an ATT&CK technique")));
+                continue;
+            }
+        };
+        if out.iter().any(|m| m.technique_id == technique.id.as_str()) {
+            continue;
+        }
+        out.push(AttackMapping {
+            technique_id: technique.id.to_string(),
+            name: technique.name.clone(),
+            tactics: technique.tactics.clone(),
+            rationale: t.rationale.clone(),
+        });
+    }
+    out
+}
+
+/// What a ref names, as quotable text, or why it names nothing in this request.
+pub fn cited_text(doc_ref: &str, alerts: &[Alert], retrieved: &[Document]) -> Result<String, String> {
+    if let Some(rest) = doc_ref.strip_prefix("alert:") {
+        let (alert_id, path) = rest.split_once('#').ok_or_else(|| format!("`{doc_ref}` has no `#<path>`"))?;
+        let alert = alerts.iter().find(|a| a.id == alert_id).ok_or_else(|| format!("no alert `{alert_id}` in this request"))?;
+        let value = alert.value_at(path).ok_or_else(|| format!("alert `{alert_id}` has no `{path}`"))?;
+        return Ok(crate::jsonpath::text_of(value));
+    }
+    retrieved
+        .iter()
+        .find(|d| d.doc_ref() == doc_ref)
+        .map(|d| d.text.clone())
+        .ok_or_else(|| format!("`{doc_ref}` was not retrieved for this request"))
+}
+
+fn check_evidence(o: &ModelOutput, ctx: &Context, reasons: &mut Vec<ReviewReason>) -> Vec<Evidence> {
+    let mut out = Vec::new();
+    for (i, e) in o.evidence.iter().enumerate() {
+        match cited_text(&e.doc_ref, ctx.alerts, ctx.retrieved) {
+            Err(why) => reasons.push(reason(reason::UNSUPPORTED_CITATION, format!("evidence[{i}]: {why}"))),
+            Ok(text) => {
+                let quote = fold_whitespace(&e.quote);
+                if !quote.is_empty() && !fold_whitespace(&text).contains(&quote) {
+                    reasons.push(reason(
+                        reason::UNSUPPORTED_CITATION,
+                        format!("evidence[{i}]: the quote does not appear verbatim in `{}`", e.doc_ref),
+                    ));
+                    continue;
+                }
+                out.push(Evidence { doc_ref: e.doc_ref.clone(), quote: (!quote.is_empty()).then(|| e.quote.clone()) });
+            }
+        }
+    }
+    out
+}
+
+fn check_actions(o: &ModelOutput, ctx: &Context, reasons: &mut Vec<ReviewReason>) -> Vec<ProposedAction> {
+    let mut out = Vec::new();
+    for (i, a) in o.proposed_actions.iter().enumerate() {
+        if !ctx.actions.contains(&a.action) {
+            reasons.push(reason(reason::UNKNOWN_ACTION, format!("proposed_actions[{i}]: `{}` is not in the action catalog", a.action)));
+            continue;
+        }
+        let tier = Target::parse(&a.target).and_then(|t| ctx.actions.tier_for(&a.action, &t, ctx.alerts));
+        match tier {
+            Ok(tier) => out.push(ProposedAction {
+                action: a.action.clone(),
+                target: a.target.clone(),
+                rationale: a.rationale.clone(),
+                tier,
+                approval_id: None,
+            }),
+            Err(ActionError::UnknownAction(x)) => reasons.push(reason(reason::UNKNOWN_ACTION, format!("proposed_actions[{i}]: `{x}`"))),
+            Err(e) => reasons.push(reason(reason::INVALID_TARGET, format!("proposed_actions[{i}]: {e}"))),
+        }
+    }
+    out
+}
+
+/// The lowest severity the evidence supports, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeverityFloor {
+    pub severity: Severity,
+    pub why: String,
+}
+
+/// The highest of: the alerts' rule severities, and the severities of retrieved prior
+/// cases that were true positives and scored close to the best case. An answer two or more
+/// levels below it is a downgrade a human must confirm.
+pub fn severity_floor(alerts: &[Alert], retrieved: &[Document]) -> Option<SeverityFloor> {
+    let rule = alerts
+        .iter()
+        .filter_map(|a| a.rule.severity.map(|s| (s, a)))
+        .max_by_key(|(s, _)| *s)
+        .map(|(s, a)| SeverityFloor { severity: s, why: format!("rule severity of alert `{}`", a.id) });
+    let case = retrieved
+        .iter()
+        .filter(|d| d.kind == DocKind::Case && d.disposition == Some(Disposition::TruePositive))
+        .filter_map(|d| d.severity.map(|s| (s, d)))
+        .max_by_key(|(s, _)| *s)
+        .map(|(s, d)| SeverityFloor { severity: s, why: format!("true-positive prior case {}", d.doc_ref()) });
+    match (rule, case) {
+        (Some(r), Some(c)) => Some(if c.severity > r.severity { c } else { r }),
+        (r, c) => r.or(c),
+    }
+}
+
+/// Tiers of the actions in a checked recommendation, for callers that count approvals.
+pub fn tiers(rec: &Recommendation) -> HashMap<String, Tier> {
+    rec.proposed_actions.iter().map(|a| (format!("{} {}", a.action, a.target), a.tier)).collect()
+}
