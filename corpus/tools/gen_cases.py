@@ -227,6 +227,8 @@ def _fill_time(obj, t):
         return round(t.timestamp() + rng.random(), 6)
     if obj == "__TWIN__":
         return t.strftime("%Y-%m-%d %H:%M:%S.") + "%03d" % rng.randint(0, 999)
+    if isinstance(obj, str) and "__TEPOCH__" in obj:
+        return obj.replace("__TEPOCH__", "%.3f" % t.timestamp())
     return obj
 
 
@@ -277,7 +279,11 @@ class Case:
         return "%s-%s-%02d" % (role, env, rng.randint(1, 24))
 
     def team(self):
-        return pick(TEAMS)
+        # One owning team per case: every alert of a case about the same workload
+        # carries the same owner unless a scenario names another team explicitly.
+        if not hasattr(self, "_team"):
+            self._team = pick(TEAMS)
+        return self._team
 
     def aws(self, name=None):
         name = name or pick([n for n in AWS_ACCOUNTS if n not in ("security-audit", "log-archive")])
@@ -389,13 +395,23 @@ def cloudtrail(name, source, ident, ip, ua, region="us-east-1", req=None, resp=N
     return f
 
 
+_PRINCIPAL_IDS = {}
+
+
+def _principal_id(prefix, acct, name):
+    k = (prefix, acct, name)
+    if k not in _PRINCIPAL_IDS:
+        _PRINCIPAL_IDS[k] = prefix + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(17))
+    return _PRINCIPAL_IDS[k]
+
+
 def iam_user(acct, name, key=None):
-    return {"type": "IAMUser", "principalId": "AIDA" + upper_alnum(17), "arn": "arn:aws:iam::%s:user/%s" % (acct, name),
+    return {"type": "IAMUser", "principalId": _principal_id("AIDA", acct, name), "arn": "arn:aws:iam::%s:user/%s" % (acct, name),
             "accountId": acct, "accessKeyId": key or aws_key(), "userName": name}
 
 
 def assumed(acct, role, session, key=None, mfa=False, src=None):
-    rid = "AROA" + upper_alnum(17)
+    rid = _principal_id("AROA", acct, role)
     i = {"type": "AssumedRole", "principalId": "%s:%s" % (rid, session),
          "arn": "arn:aws:sts::%s:assumed-role/%s/%s" % (acct, role, session), "accountId": acct,
          "accessKeyId": key or aws_session_key(),
@@ -486,8 +502,11 @@ def entra_audit(activity, initiator, targets, details=None, result="success", ca
 
 def gh(action, actor, ip, repo=None, ua=None, extra=None):
     f = {"@timestamp": "__TMS__", "created_at": "__TMS__", "action": action, "actor": actor, "org": ORG,
-         "actor_ip": ip, "user_agent": ua or pick(UA_GIT), "_document_id": alnum(22),
-         "actor_location": {"country_code": pick(["US", "GB", "NL", "DE", "IE", "CA"])}}
+         "_document_id": alnum(22)}
+    if ip:
+        f["actor_ip"] = ip
+        f["user_agent"] = ua or pick(UA_GIT)
+        f["actor_location"] = {"country_code": pick(["US", "GB", "NL", "DE", "IE", "CA"])}
     if repo:
         f["repo"] = repo
     if extra:
@@ -651,8 +670,15 @@ def awscli(cmd):
     return pick(UA_AWSCLI) % cmd
 
 
+CURRENT = {}
+
+
 def attack_ua(cmd="sts.get-caller-identity"):
-    u = pick(UA_ATTACK_CLOUD)
+    # An intruder uses one tool per case, so the user agent stays the same across the
+    # case's alerts (only the CLI command suffix changes).
+    u = CURRENT.get("attack_ua")
+    if u is None:
+        u = CURRENT["attack_ua"] = pick(UA_ATTACK_CLOUD)
     return u % cmd if "%s" in u else u
 
 
@@ -918,7 +944,7 @@ def kerb_rc4_burst(c):
                 asset=("corporate", "medium", c.team()))
     notes = pick([
         "%d distinct SPNs requested with RC4 (0x17) by %s from %s in four minutes; normal for this user is <5 a day. Rubeus found in Temp. Reset every service account in the sample, starting with the SQL one, and isolated %s." % (n, u.sam, ip, host),
-        "Kerberoasting from %s. The account belongs to a marketing user with no reason to touch SQL or backup SPNs. Service account passwords rotated to 30+ char, AES-only enforced on them, workstation isolated, user creds reset." % host,
+        "Kerberoasting from %s. %s has no reason to touch SQL or backup SPNs and has never requested them before. Service account passwords rotated to 30+ char, AES-only enforced on them, workstation isolated, user creds reset." % (host, u.win),
     ])
     return out("Kerberoasting burst from %s (%d SPNs)" % (u.sam, n), "high", ["T1558.003", "T1087.002"], notes,
                ["isolate_host", "rotate_secret", "reset_password", "collect_forensics"])
@@ -1074,7 +1100,7 @@ def spray_entra_legacy(c):
         "Low-and-slow spray using the BAV2ROPC user agent against ActiveSync from %d addresses (%s...). Legacy auth is blocked by CA for all but a service exclusion group, so every attempt failed with 50126. No valid creds found; blocked the IPs and closed the exclusion gap for %s's group." % (len(ips), ips[0], u.upn),
         "ROPC spray via legacy protocols, all failures. Sources rotate across %d residential-proxy IPs. Added IPs to named location block list; raised change to remove the last legacy-auth exclusion." % len(ips),
     ])
-    return out("Legacy-auth password spray against Entra ID", "medium", ["T1110.003"], notes,
+    return out("Legacy-auth spray against Entra ID from %d IPs (%s...)" % (len(ips), ips[0]), "medium", ["T1110.003"], notes,
                ["block_indicator", "change_org_policy", "create_ticket"])
 
 
@@ -1097,16 +1123,17 @@ def spray_sso_outage(c):
 @scenario("rb-password-spraying", "false_positive")
 def spray_scanner_misconfig(c):
     ip = int_ip("10.30")
+    n = rng.randint(20, 50)
     c.alert("okta", "Password spray: many users, one source, failed primary auth", "high",
             okta("user.session.start", Person("Svc", "Provisioner"), ip, "Dublin", "IE", "Okta-Integrations/SCIM",
                  result="FAILURE", reason="INVALID_CREDENTIALS",
-                 extra={"debugContext": {"debugData": {"distinctUsers": rng.randint(20, 50)}}}),
+                 extra={"debugContext": {"debugData": {"distinctUsers": n}}}),
             ents={"ips": [ip]}, asset=("corporate", "medium", "identity-team"))
     notes = pick([
-        "Source %s is the on-prem Okta LDAP agent; it reports the client IP as itself when the delegated-auth upstream returns errors. The AD LDAPS cert expired at %s and every delegated auth failed. Cert renewed, failures stopped." % (ip, c.hhmm(-30)),
-        "Not a spray: the 'source' is our own LDAP interface agent at %s, and failures line up exactly with the LDAPS certificate expiry. Fixed upstream." % ip,
+        "%s is the on-prem Okta LDAP agent; it shows up as the client when delegated auth fails upstream. The LDAPS certificate on the DCs expired at %s and all %d users failed through it. Cert renewed, failures stopped." % (ip, c.hhmm(-30), n),
+        "Not a spray: the source is our LDAP interface agent at %s, and the failure spike starts exactly at the LDAPS cert expiry." % ip,
     ])
-    return out("Spray alert caused by LDAP agent cert expiry", "informational", ["T1110.003"], notes, ["create_ticket"])
+    return out("Spray alert from LDAP agent %s after cert expiry" % ip, "informational", ["T1110.003"], notes, ["create_ticket"])
 
 
 @scenario("rb-ssh-brute-force", "true_positive")
@@ -1210,32 +1237,33 @@ def mfa_flaky_app(c):
     u = c.person()
     ip = ext_ip()
     city, cc = pick(CITIES_HOME)
+    n = rng.randint(6, 12)
     c.alert("okta", "Repeated Okta Verify push denials", "medium",
             okta("user.mfa.okta_verify.deny_push", u, ip, city, cc, "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.17328; Pro)",
                  result="FAILURE", reason="User rejected Okta push verify", asorg=pick(ISP_ASN),
-                 extra={"debugContext": {"debugData": {"pushCount": rng.randint(6, 12)}}}),
+                 extra={"debugContext": {"debugData": {"pushCount": n}}}),
             ents={"users": [u.email], "ips": [ip]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "Pushes came from %s's own Outlook client at their home ISP in %s after a password change; Outlook kept re-authenticating with the stale token and the user kept rejecting prompts they didn't recognise. Cleared the cached credential with the user on a call." % (u.name, city),
-        "Same device fingerprint and home IP %s that %s uses daily. Outlook desktop loop after password expiry. Helpdesk fixed the profile." % (ip, u.email),
+        "All %d pushes were triggered by %s's own Outlook desktop client from their home ISP address %s in %s, right after a password change; Outlook kept retrying with the stale token and the user kept rejecting prompts they didn't recognise. Cleared the cached credential on a call." % (n, u.email, ip, city),
+        "Same device and home IP (%s) %s uses every day; client is Outlook 16. Re-auth loop after password expiry, not an attacker. Helpdesk reset the Outlook profile." % (ip, u.sam),
     ])
-    return out("Push denials from %s's Outlook re-auth loop" % u.sam, "informational", ["T1621"], notes, [])
+    return out("Outlook re-auth loop causing push denials for %s" % u.sam, "informational", ["T1621"], notes, [])
 
 
 @scenario("rb-mfa-fatigue", "false_positive")
 def mfa_test_user(c):
     ip = int_ip("10.30")
     p = Person("Qa", "Automation")
+    n = rng.randint(20, 80)
     c.alert("okta", "Repeated Okta Verify push denials", "medium",
             okta("user.mfa.okta_verify.deny_push", p, ip, "Dublin", "IE", "okta-sdk-java/8.2.3", result="FAILURE",
-                 reason="User rejected Okta push verify",
-                 extra={"debugContext": {"debugData": {"pushCount": rng.randint(20, 80)}}}),
+                 reason="User rejected Okta push verify", extra={"debugContext": {"debugData": {"pushCount": n}}}),
             ents={"users": [p.email], "ips": [ip]}, asset=("staging", "low", "identity-team"))
     notes = pick([
-        "qa.automation@ is the synthetic login monitor; the MFA rejection path is part of its test suite and it runs from the CI egress %s. Should have been excluded; added the account to the detection's allowlist." % ip,
-        "Synthetic identity test account exercising push-deny flows from %s. Expected; exclusion added." % ip,
+        "%s is the synthetic login monitor; its suite exercises the push-deny path %d times per run from the CI egress %s using the Java SDK. Should have been excluded; added to the detection allowlist." % (p.email, n, ip),
+        "Denials by the identity team's automation account from %s (okta-sdk-java user agent). Test traffic, FP." % ip,
     ])
-    return out("Push denials by synthetic test account", "informational", ["T1621"], notes, ["create_ticket"])
+    return out("%d push denials by synthetic monitor from %s" % (n, ip), "informational", ["T1621"], notes, ["create_ticket"])
 
 
 @scenario("rb-oauth-consent-abuse", "true_positive")
@@ -1257,7 +1285,7 @@ def oauth_consent_mail_read(c):
             off=rng.randint(20, 120), ents={"users": [u.upn]}, asset=("corporate", "high", c.team()))
     notes = pick([
         "'%s' (unverified publisher, app id %s) was consented by %s from a link in a fake DocuSign mail; within the hour it synced the mailbox via Graph from a different IP. Revoked the grant, disabled the service principal tenant-wide, reviewed what was read (%s had invoices), and switched user consent to admin-approval only." % (app, appid[:8], u.upn, u.first),
-        "Illicit consent grant: Mail.Read/Mail.Send/offline_access to '%s'. MailItemsAccessed Sync by the app confirms data access. Grant revoked, refresh tokens killed, password reset, and tenant consent policy tightened." % app,
+        "Illicit consent grant by %s: Mail.Read/Mail.Send/offline_access to '%s'. MailItemsAccessed Sync under app id %s confirms the mailbox was read. Grant revoked, refresh tokens killed, password reset, tenant consent policy tightened." % (u.upn, app, appid[:8]),
     ])
     return out("Illicit OAuth consent to '%s' by %s" % (app, u.sam), "high", ["T1528", "T1566.002", "T1114.002"], notes,
                ["revoke_oauth_grant", "revoke_sessions", "reset_password", "change_org_policy"])
@@ -1292,10 +1320,10 @@ def oauth_consent_known_app(c):
                         details={"PublisherVerified": "true"}),
             ents={"users": [u.upn]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "%s is a verified-publisher app on the approved SaaS list; %s consented to calendar scopes only. Nothing suspicious." % (app, u.name),
-        "Consent by %s to %s (verified publisher, calendar + profile scopes, in use by 300+ staff). Expected." % (u.upn, app),
+        "%s consented to %s (verified publisher, on the approved SaaS list) with calendar and profile scopes only. Hundreds of staff already use it." % (u.upn, app),
+        "Delegated calendar consent for %s by %s from the corporate network. Expected." % (app, u.sam),
     ])
-    return out("Consent to approved app %s" % app, "informational", ["T1528"], notes, [])
+    return out("%s consented to approved app %s" % (u.sam, app), "informational", ["T1528"], notes, [])
 
 
 @scenario("rb-oauth-consent-abuse", "false_positive")
@@ -1309,10 +1337,10 @@ def oauth_consent_internal(c):
                         details={"PublisherVerified": "false", "AppOwnerTenantId": "home-tenant"}),
             ents={"users": [u.upn]}, asset=("development", "low", "devex"))
     notes = pick([
-        "'%s' is registered in our own tenant by the dev-ex team; 'unverified' only because internal apps never get publisher verification. Rule now excludes apps whose owner tenant is ours." % app,
-        "Internal single-tenant app (%s) flagged as multi-tenant due to a stale manifest field. Owner confirmed, manifest fixed." % app,
+        "'%s' is registered in our own tenant by dev-ex; internal apps never get publisher verification, hence 'unverified'. %s consented to Mail.Send so the bot can send reminders. Rule now skips apps owned by our tenant." % (app, u.upn),
+        "%s is an internal app whose manifest still said multi-tenant. Owner fixed the manifest; %s's consent is fine." % (app, u.sam),
     ])
-    return out("Consent to internal app %s flagged as unverified" % app, "informational", ["T1528"], notes, ["create_ticket"])
+    return out("Consent by %s to internal app %s" % (u.sam, app), "informational", ["T1528"], notes, ["create_ticket"])
 
 
 @scenario("rb-session-token-theft", "true_positive")
@@ -1369,15 +1397,16 @@ def token_mobile_roam(c):
     u = c.person()
     ip = ext_ip()
     city, cc = pick(CITIES_HOME)
+    carrier = pick(["T-MOBILE-EXAMPLE", "VODAFONE-EXAMPLE", "EE-EXAMPLE"])
     c.alert("okta", "Session roaming: same session from a different IP and ASN", "medium",
-            okta("policy.evaluate_sign_on", u, ip, city, cc, UA_BROWSER[4], asorg=pick(["T-MOBILE-EXAMPLE", "VODAFONE-EXAMPLE", "EE-EXAMPLE"]),
+            okta("policy.evaluate_sign_on", u, ip, city, cc, UA_BROWSER[4], asorg=carrier,
                  extra={"debugContext": {"debugData": {"behaviors": "{New IP=POSITIVE, New Device=NEGATIVE, New Geo-Location=NEGATIVE}"}}}),
             ents={"users": [u.email], "ips": [ip]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "%s's phone hopped from office Wi-Fi to mobile carrier mid-session; same city, same device, carrier CGNAT address. Benign roaming." % u.name,
-        "IP change between Wi-Fi and LTE on the same iPhone, same geo (%s). No new device, no risky actions. Closed." % city,
+        "%s's iPhone moved from office Wi-Fi to %s mid-session; %s is a carrier CGNAT address in %s, device unchanged, geo unchanged." % (u.email, carrier, ip, city),
+        "IP change to %s (%s) for %s with New Device=NEGATIVE and no risky actions afterwards. Normal Wi-Fi to LTE roaming." % (ip, carrier, u.sam),
     ])
-    return out("Session IP change for %s (Wi-Fi to mobile)" % u.sam, "informational", ["T1539"], notes, [])
+    return out("Wi-Fi to mobile session roam for %s" % u.sam, "informational", ["T1539"], notes, [])
 
 
 @scenario("rb-session-token-theft", "false_positive")
@@ -1412,7 +1441,7 @@ def travel_compromise(c):
             off=12, ents={"users": [u.upn], "ips": [ip2]}, asset=("corporate", "medium", c.team()))
     notes = pick([
         "%s was active in %s (%s) and %s minutes later in %s (%s). The %s session immediately created a hide rule for invoice/payment mail, so not travel. Revoked sessions, reset password, removed the rule, blocked %s." % (u.name, hc, ip1, "under 60", bc, ip2, bcc, ip2),
-        "Impossible travel %s -> %s with follow-on BEC-style inbox rule from the foreign IP. User confirmed they are in %s. Contained." % (hcc, bcc, hc),
+        "%s -> %s in under an hour for %s, and the %s session (%s) created a hide rule for invoice mail. User confirmed they never left %s. Rule removed, sessions revoked, password reset." % (hcc, bcc, u.upn, bcc, ip2, hc),
     ])
     return out("Impossible travel %s/%s for %s with inbox rule" % (hcc, bcc, u.sam), "high", ["T1078.004", "T1564.008"], notes,
                ["revoke_sessions", "reset_password", "remove_mailbox_rule", "block_indicator"])
@@ -1606,10 +1635,10 @@ def leaked_key_canary(c):
             cloudtrail("GetCallerIdentity", "sts.amazonaws.com", iam_user(acct, "canary-build-cache", key), ip, "TruffleHog", ro=True),
             ents={"cloud_accounts": [acct], "ips": [ip], "tokens": [key[:8] + "****"]}, asset=("production", "low", "secops"))
     notes = pick([
-        "canary-build-cache is one of our honeytoken keys; the trigger came from %s, the red-team's scanning box, during the scheduled secrets-sweep exercise. Canary behaved correctly. No real exposure." % ip,
-        "Honeytoken tripped by our own TruffleHog verification run from the pentest VLAN (%s). Confirmed with red team; rearmed the canary." % ip,
+        "canary-build-cache (%s****) is one of our honeytoken keys; it was verified by TruffleHog from %s, the red team's box, during the scheduled secrets sweep. Canary worked as intended." % (key[:8], ip),
+        "Honeytoken %s**** tripped by our own TruffleHog run from the pentest VLAN (%s). Re-armed the canary." % (key[:8], ip),
     ])
-    return out("Canary AWS key tripped by internal secrets sweep", "informational", ["T1552.001"], notes, [])
+    return out("Canary key %s**** tripped by internal sweep" % key[:8], "informational", ["T1552.001"], notes, [])
 
 
 @scenario("rb-leaked-cloud-access-key", "false_positive")
@@ -1690,7 +1719,7 @@ def pat_revoked_already(c):
             ents={"repositories": [r], "tokens": ["ghp_****"]}, asset=("development", "low", "devex"))
     notes = pick([
         "Token in a VCR cassette under tests/fixtures in %s; GitHub reports it inactive and the token id maps to one revoked in 2023. Scrubbed the fixture; no exposure." % r,
-        "Recorded HTTP fixture with an already-revoked ghp_ token. Validity check says inactive. Closed; ticket to add the fixture path to pre-commit scrubbing."
+        "Recorded HTTP fixture in %s carries an already-revoked ghp_ token (validity inactive; the token id is in the 2023 revocation batch). Closed; ticket to add tests/fixtures to the pre-commit scrubber." % r
     ])
     return out("Inactive GitHub token in test fixture of %s" % r, "informational", ["T1552.001"], notes, ["create_ticket"])
 
@@ -1715,7 +1744,7 @@ def cicd_oidc_from_fork(c):
             off=1, ents={"cloud_accounts": [acct], "ips": [ip]}, asset=("production", "critical", "platform-eng"))
     notes = pick([
         "The role trust policy for %s allowed sub 'repo:%s:*', so a pull_request workflow from an external contributor's fork could assume it. The PR added a step that read prod/%s/db-master. Tightened the trust to ref:refs/heads/main + environment:production, rotated the DB secret, closed the PR and banned the account." % (role, r, r.split("/")[1]),
-        "Credential minting from a PR context: sub claim ends in :pull_request, which the deploy role should never accept. Rotated the secret it read, fixed the trust condition, and audited the other 11 gha-* roles (two had the same wildcard)." ,
+        "Credential minting from a PR context: the sub claim for %s ended in :pull_request, which %s should never accept. Rotated the secret it read, fixed the trust condition, and audited the other gha-* roles (two had the same wildcard)." % (r, role),
     ])
     return out("CI OIDC role %s assumed from pull_request context" % role, "critical", ["T1078.004", "T1098.001", "T1552.001", "T1677"], notes,
                ["rotate_secret", "change_org_policy", "contain_cloud_resource", "notify_owner"])
@@ -1752,10 +1781,10 @@ def cicd_new_runner(c):
                        req={"roleArn": "arn:aws:iam::%s:role/gha-staging-deploy" % acct}, acct=acct),
             ents={"cloud_accounts": [acct], "repositories": [r], "ips": [ip]}, asset=("staging", "medium", "platform-eng"))
     notes = pick([
-        "%s is one of the new larger GitHub-hosted runners platform-eng switched %s to this week; sub claim is environment:staging, matches a real run id. Expected." % (ip, r),
-        "New runner pool egress for %s deploys. Workflow run logs line up with the AssumeRole timestamp to the second. Added the range to the baseline." % r,
+        "%s is one of the larger GitHub-hosted runners platform-eng moved %s onto this week; sub claim is environment:staging and matches a real workflow run at that second." % (ip, r),
+        "New runner egress %s for %s deploys to staging (%s). Run logs line up with the AssumeRole. Baseline updated." % (ip, r, acct),
     ])
-    return out("Staging deploy role assumed from new runner pool", "informational", ["T1078.004"], notes, [])
+    return out("gha-staging-deploy assumed from new runner %s" % ip, "informational", ["T1078.004"], notes, [])
 
 
 @scenario("rb-cicd-credential-minting", "false_positive")
@@ -1790,7 +1819,7 @@ def integ_github_app_admin(c):
             off=rng.randint(30, 300), ents={"users": [app + "[bot]"]}, asset=("production", "high", "devex"))
     notes = pick([
         "'%s' was installed by %s on all repos with administration, secrets and workflows write; a PR-summary tool needs read contents and write pull requests only. Within hours it added write deploy keys across repos. Uninstalled the app, removed the keys, and made app installs require org-owner approval." % (app, u.gh),
-        "Over-scoped app abused: %s added writable deploy keys on dozens of repos. The app's owner account is an unknown individual. Uninstalled, keys purged, secrets reachable by those repos rotated." % app,
+        "Over-scoped app abused: %s (installed by %s) added writable deploy keys across the org. The app's owner is an unknown individual account. Uninstalled, keys purged, secrets reachable by those repos rotated." % (app, u.gh),
     ])
     return out("Over-privileged GitHub App '%s' adding deploy keys" % app, "high", ["T1098.003", "T1528", "T1098"], notes,
                ["revoke_oauth_grant", "delete_resource", "rotate_secret", "change_org_policy"])
@@ -1809,7 +1838,7 @@ def integ_slack_ai_bot(c):
             ents={"users": [u.upn]}, asset=("corporate", "high", "identity-team"))
     notes = pick([
         "%s (cloud app admin) granted '%s' application permissions Directory.ReadWrite.All and Mail.ReadWrite to trial a meeting-notes feature. Vendor only needs Calendars.Read delegated. Removed the app role assignments; vendor review opened before any re-grant." % (u.name, app),
-        "Application-level Mail.ReadWrite + Directory.ReadWrite.All for a note-taking bot is tenant-wide over-permission. No misuse seen in sign-in logs for the SP yet, but revoked and re-requested with minimum scopes." ,
+        "Application-level Mail.ReadWrite + Directory.ReadWrite.All for '%s', a note-taking bot, is tenant-wide over-permission granted by %s. No misuse in the service principal's sign-in logs yet; revoked and re-requested with minimum scopes." % (app, u.upn),
     ])
     return out("App '%s' granted directory-wide write" % app, "medium", ["T1098.003", "T1528"], notes,
                ["revoke_oauth_grant", "notify_owner", "create_ticket"])
@@ -1819,6 +1848,7 @@ def integ_slack_ai_bot(c):
 def integ_backup_vendor(c):
     app = pick(["Veeam Backup for M365", "Druva inSync", "AvePoint Cloud Backup"])
     u = c.person()
+    ch = chg()
     c.alert("entra-id", "Admin consent granted with directory-wide scopes", "medium",
             entra_audit("Consent to application", {"user": {"userPrincipalName": u.upn}},
                         [{"displayName": app, "type": "ServicePrincipal", "id": guid(),
@@ -1826,24 +1856,25 @@ def integ_backup_vendor(c):
                         details={"PublisherVerified": "true"}),
             ents={"users": [u.upn]}, asset=("corporate", "high", "corp-it"))
     notes = pick([
-        "%s needs full mailbox/site access by design; procurement and security review completed (%s), consent done by %s as the M365 admin. Expected; added to the sanctioned high-privilege app list." % (app, chg(), u.name),
-        "Backup product onboarding. Scopes match the vendor documentation for %s and the consent was pre-announced in CAB." % app,
+        "%s needs tenant-wide mailbox and site access to back them up; security review and procurement done under %s, consent performed by %s as M365 admin. Added to the sanctioned high-privilege app register." % (app, ch, u.upn),
+        "Backup onboarding: scopes match %s's documentation exactly and the consent was announced at CAB (%s)." % (app, ch),
     ])
-    return out("Backup vendor %s consented with broad scopes" % app, "informational", ["T1098.003"], notes, ["create_ticket"])
+    return out("%s admin consent by %s" % (app, u.sam), "informational", ["T1098.003"], notes, ["create_ticket"])
 
 
 @scenario("rb-overpermissioned-integration", "false_positive")
 def integ_scope_rename(c):
     app = pick(["Jira Cloud", "Zoom", "PagerDuty"])
+    admin = "google-admin@" + EMAIL_DOMAIN
     c.alert("google-workspace", "Third-party app granted new high-risk scope", "medium",
-            gws("token", "authorize", "google-admin@" + EMAIL_DOMAIN, int_ip(),
+            gws("token", "authorize", admin, int_ip(),
                 {"app_name": app, "scope": "https://www.googleapis.com/auth/calendar.events", "client_type": "WEB"}),
-            asset=("corporate", "low", "corp-it"))
+            ents={"users": [admin]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "The 'new' scope for %s is calendar.events, which replaced the broader calendar scope it already had; the vendor narrowed it. Rule treats any new scope string as an expansion. FP." % app,
-        "%s scope change was a narrowing (calendar -> calendar.events). Nothing to act on." % app,
+        "The 'new' scope for %s is calendar.events, replacing the broader calendar scope it already held; the vendor narrowed access in their last release. Rule treats any new scope string as expansion." % app,
+        "%s re-authorised by %s with calendar.events only. That's a reduction. FP." % (app, admin),
     ])
-    return out("Scope change for %s (narrowing)" % app, "informational", ["T1098.003"], notes, [])
+    return out("%s scope change (narrowing) authorised by %s" % (app, admin.split("@")[0]), "informational", ["T1098.003"], notes, [])
 
 
 @scenario("rb-stale-token-reuse", "true_positive")
@@ -1873,7 +1904,7 @@ def stale_key_reactivated(c):
 def stale_slack_token(c):
     ip = ext_ip()
     tok = "xoxb-****"
-    c.alert("proxy", "Dormant bot token used against chat API from external IP", "medium",
+    c.alert("slack-audit", "Dormant bot token used against chat API from external IP", "medium",
             {"source_system": "slack-audit", "action": "app_token_used", "app": pick(["old-deploy-notifier", "jira-bridge-v1"]),
              "token": tok, "ip_address": ip, "methods": ["conversations.list", "conversations.history", "files.list"],
              "last_used_before": "2023-0%d-1%d" % (rng.randint(1, 9), rng.randint(0, 9)), "date_create": "__T__"},
@@ -1895,23 +1926,23 @@ def stale_quarterly_job(c):
                        req={"bucketName": "exm-finance-archive", "key": "exports/%s/q%d.parquet" % (c.t0.year, rng.randint(1, 4))}),
             ents={"cloud_accounts": [acct], "service_accounts": [sa]}, asset=("production", "medium", "finance-systems"))
     notes = pick([
-        "%s only runs at quarter close, from the batch VPC, writing to exm-finance-archive; the gap is by design. Expected. Asked the owner to move it to a role so it stops tripping the dormancy logic." % sa,
+        "%s in %s only runs at quarter close, from the batch VPC, writing to exm-finance-archive; a three-month gap is by design. Asked finance-systems to move it to a role so it stops tripping the dormancy logic." % (sa, acct),
         "Dormancy alert on %s: quarter-end job from private subnet, same bucket/prefix as last quarter. Benign." % sa,
     ])
-    return out("Quarterly job key %s active again" % sa, "informational", ["T1078.004"], notes, ["create_ticket"])
+    return out("Dormancy alert on %s at Q%s close (%s)" % (sa, (c.t0.month - 1) // 3 + 1, name), "informational", ["T1078.004"], notes, ["create_ticket"])
 
 
 @scenario("rb-stale-token-reuse", "false_positive")
 def stale_clock_skew(c):
     u = c.person()
     c.alert("github-audit", "Token unused for 180 days used again", "low",
-            gh("personal_access_token.access_granted", u.gh, int_ip(), extra={"token_last_used": None}),
+            gh("personal_access_token.access_granted", u.gh, int_ip(), extra={"token_last_used": None, "token_created_at": c.day()}),
             ents={"users": [u.gh]}, asset=("production", "low", "devex"))
     notes = pick([
-        "token_last_used is null because the token was created today; the detection treated null as 'never used for ages'. FP, rule fixed to require a non-null last-use older than 180 days.",
-        "New token for %s (created %s), not stale; null last-used field confused the rule." % (u.gh, c.day()),
+        "Token for %s was created on %s; token_last_used is null for a token's first use and the rule read null as 'idle forever'. Rule now requires a non-null last-use older than 180 days." % (u.gh, c.day()),
+        "Brand-new token (%s, created today), not a stale one. Null handling bug in the detection." % u.gh,
     ])
-    return out("Stale-token alert on brand-new token for %s" % u.gh, "informational", ["T1550.001"], notes, ["create_ticket"])
+    return out("Stale-token alert on new token for %s" % u.gh, "informational", ["T1550.001"], notes, ["create_ticket"])
 
 
 @scenario("rb-secrets-in-repository", "true_positive")
@@ -1962,7 +1993,7 @@ def secret_test_key(c):
                {"rule": "Generic API Key", "file": "spec/fixtures/jwt_test_private.pem", "match": "-----BEGIN PRIVATE KEY-----****"}),
             ents={"repositories": ["exm/" + r.split("/")[1]]}, asset=("development", "low", "devex"))
     notes = pick([
-        "Key under spec/fixtures is a throwaway generated for JWT unit tests and is not trusted anywhere; grep of every verifier config found no match for its public half. FP, path allowlisted.",
+        "Key under spec/fixtures in %s is a throwaway generated for JWT unit tests and is not trusted anywhere; no verifier config contains its public half. FP, path allowlisted." % r,
         "Test-only private key in spec/fixtures of %s. Not used by any environment. Dismissed." % r,
     ])
     return out("Test fixture key flagged in %s" % r, "informational", ["T1552.001"], notes, [])
@@ -2043,7 +2074,7 @@ def k8s_sa_ci_kubectl(c):
         "deployer SA token is used by the external Argo CD instance (%s is its egress NAT); it patched %s-api during a sync. Expected. Long-term fix ticketed: switch to a projected, short-lived token." % (ip, ns),
         "Argo CD (management cluster, egress %s) syncing %s. Benign, known integration." % (ip, ns),
     ])
-    return out("Argo CD deployer token used from management cluster", "informational", ["T1528"], notes, ["create_ticket"])
+    return out("Argo CD deployer token for %s used from %s" % (ns, ip), "informational", ["T1528"], notes, ["create_ticket"])
 
 
 @scenario("rb-k8s-service-account-token-abuse", "false_positive")
@@ -2055,10 +2086,10 @@ def k8s_sa_node_ip(c):
             k8s("get", sa, ["system:serviceaccounts"], [ip], "/api/v1/nodes", "nodes", "", ua="cluster-autoscaler/v1.29.0"),
             ents={"service_accounts": [sa], "ips": [ip]}, asset=(env, "medium", "platform-eng"))
     notes = pick([
-        "%s runs with hostNetwork, so its source IP is the node address %s, not a pod IP. Rule didn't account for hostNetwork pods. FP." % (sa.split(":")[-1], ip),
-        "kube-system add-on on hostNetwork; source %s is a worker node in %s. Excluded hostNetwork system SAs." % (ip, cl),
+        "%s runs with hostNetwork, so its source IP is the node address %s rather than a pod IP. Rule didn't account for hostNetwork system pods." % (sa.split(":")[-1], ip),
+        "kube-system add-on on hostNetwork in %s; %s is a worker node. FP, excluded hostNetwork system SAs." % (cl, ip),
     ])
-    return out("hostNetwork SA %s flagged off-pod" % sa.split(":")[-1], "informational", ["T1528"], notes, ["create_ticket"])
+    return out("hostNetwork SA %s seen from node %s" % (sa.split(":")[-1], ip), "informational", ["T1528"], notes, ["create_ticket"])
 
 
 @scenario("rb-cloud-new-access-key", "true_positive")
@@ -2145,9 +2176,9 @@ def role_chain_cross_account(c):
             ents={"cloud_accounts": [a2], "ips": [ip]}, asset=("production", "critical", "payments-team"))
     notes = pick([
         "Instance credentials from the sandbox CI runner (stolen via IMDSv1 from an exposed Jupyter) were used from %s to hop into %s via OrganizationAccountAccessRole, whose trust still allowed the whole org. Removed that trust, revoked active sessions with an aws:TokenIssueTime deny, and enforced IMDSv2." % (ip, a2),
-        "sandbox-ci-runner -> OrganizationAccountAccessRole in prod-payments, called from outside AWS with session name 'test'. Confirmed malicious; session revocation policy applied, trust narrowed, runner terminated." ,
+        "sandbox-ci-runner in %s -> OrganizationAccountAccessRole in prod-payments (%s), called from %s outside AWS with session name 'test'. Confirmed malicious; session revocation policy applied, trust narrowed, runner terminated." % (a1, a2, ip),
     ])
-    return out("Sandbox-to-prod role chain via OrganizationAccountAccessRole", "critical", ["T1078.004", "T1550.001", "T1552.005"], notes,
+    return out("Sandbox-to-prod role chain into %s from %s" % (a2, ip), "critical", ["T1078.004", "T1550.001", "T1552.005"], notes,
                ["contain_cloud_resource", "revoke_sessions", "change_org_policy", "block_indicator"])
 
 
@@ -2171,16 +2202,16 @@ def role_chain_landing_zone(c):
 def role_chain_vendor(c):
     n2, a2 = c.aws()
     ext = "".join(rng.choice(string.digits) for _ in range(12))
+    role = pick(["wiz-scanner", "datadog-integration", "vanta-auditor"])
     c.alert("aws-cloudtrail", "AssumeRole from external account", "medium",
             cloudtrail("AssumeRole", "sts.amazonaws.com", {"type": "AWSAccount", "principalId": "AIDA" + upper_alnum(17), "accountId": ext},
-                       ext_ip(), "aws-sdk-go/1.50.0", req={"roleArn": "arn:aws:iam::%s:role/%s" % (a2, pick(["wiz-scanner", "datadog-integration", "vanta-auditor"])),
-                                                          "externalId": "****"}, acct=a2),
+                       ext_ip(), "aws-sdk-go/1.50.0", req={"roleArn": "arn:aws:iam::%s:role/%s" % (a2, role), "externalId": "****"}, acct=a2),
             ents={"cloud_accounts": [a2, ext]}, asset=("production", "low", "secops"))
     notes = pick([
-        "External account %s is the security-posture vendor's; role requires our externalId and is read-only. The vendor moved their scanner to a new account id which we had not listed. Allowlist updated after confirming with the vendor's support." % ext,
-        "Third-party audit tool assuming its read-only role from its new AWS account %s. Confirmed via vendor notice. Not cross-account abuse." % ext,
+        "%s is assumed by the vendor's new AWS account %s; role is read-only and requires our externalId. Vendor emailed about the account move last week; allowlist updated after confirming with their support." % (role, ext),
+        "Third-party %s role in %s assumed from %s, the vendor's new account per their notice. Not cross-account abuse." % (role, n2, ext),
     ])
-    return out("Vendor scanner role assumed from new account %s" % ext, "informational", ["T1550.001"], notes, ["create_ticket"])
+    return out("%s assumed from vendor's new account %s" % (role, ext), "informational", ["T1550.001"], notes, ["create_ticket"])
 
 
 @scenario("rb-cloud-iam-policy-change", "true_positive")
@@ -2195,9 +2226,9 @@ def iam_admin_attach(c):
             ents={"cloud_accounts": [acct], "ips": [ip]}, asset=("production", "critical", c.team()))
     notes = pick([
         "Role %s attached AdministratorAccess to itself (it had iam:AttachRolePolicy on * from an over-broad policy), called from %s. That IP also appears in WAF logs exploiting the upload endpoint. Detached, removed the IAM permission, revoked role sessions." % (role, ip),
-        "Self-escalation by %s: admin policy attached from outside AWS. Detached policy, applied session-revocation deny, contained the function." % role,
+        "Self-escalation by %s in %s: AdministratorAccess attached from %s, outside AWS, using the workload's own credentials. Detached, applied a token-issue-time deny to kill live sessions, contained the workload." % (role, acct, ip),
     ])
-    return out("Workload role %s self-attached AdministratorAccess" % role, "critical", ["T1098.003", "T1078.004"], notes,
+    return out("Role %s self-attached AdministratorAccess in %s" % (role, name), "critical", ["T1098.003", "T1078.004"], notes,
                ["contain_cloud_resource", "revoke_sessions", "block_indicator"])
 
 
@@ -2353,7 +2384,7 @@ def azure_ga_nomfa(c):
             ents={"users": [u.upn], "ips": [ip]}, asset=("production", "critical", "identity-team"))
     notes = pick([
         "%s holds Global Admin and was in the 'MFA exclusion - migration' group left over from a 2023 project. Sign-in from %s (%s) with password only; the user was asleep. Revoked sessions, reset password, removed the exclusion group entirely." % (u.upn, ip, city),
-        "GA sign-in without MFA because of a stale CA exclusion. Source not the user. Contained and the exclusion deleted." ,
+        "Global Admin sign-in for %s from %s with password only, thanks to a stale CA exclusion group. The user was not travelling and denies it. Sessions revoked, password reset, exclusion deleted." % (u.upn, ip),
     ])
     return out("Global Admin %s signed in without MFA from %s" % (u.sam, cc), "critical", ["T1078.004"], notes,
                ["revoke_sessions", "reset_password", "change_org_policy"])
@@ -2411,7 +2442,7 @@ def mining_gpu_fleet(c):
             off=rng.randint(8, 30), ents={"cloud_accounts": [acct], "urls": [pool]}, asset=("production", "high", c.team()))
     notes = pick([
         "%d x %s launched in %s (a region we never use) from %s with a leaked CI key, instances resolving %s. Terminated all instances, deleted the key, added an SCP region deny, and opened a billing case with AWS for the ~$%d spend." % (n, it, region, ip, pool, rng.randint(800, 9000)),
-        "Cryptojacking: GPU fleet in %s talking to a mining pool. Contained by terminating instances and disabling the IAM user; root cause was a key committed to a public repo." % region,
+        "Cryptojacking in %s (%s): %s fleet in %s resolving %s. Terminated instances, disabled the IAM user whose key was committed to a public repo, blocked %s." % (name, acct, it, region, pool, ip),
     ])
     return out("GPU mining fleet (%d x %s) in %s" % (n, it, region), "critical", ["T1496.001", "T1578.002", "T1535"], notes,
                ["delete_resource", "revoke_token", "change_org_policy", "block_indicator"])
@@ -2483,9 +2514,9 @@ def bucket_public_acl(c):
             off=rng.randint(30, 300), ents={"cloud_accounts": [acct]}, asset=("production", "critical", c.team()))
     notes = pick([
         "%s made %s public to share one file with an agency and forgot to revert; anonymous GetObject from an unknown scraper followed. Reverted the policy, restored Block Public Access at account level, and privacy reviewed the downloaded keys (4 objects with customer PII)." % (u.name, bucket),
-        "Public bucket %s with PII, accessed anonymously. Locked down, account-level BPA enforced via SCP, data-breach assessment opened." % bucket,
+        "%s in %s was public for %d minutes after %s's policy change and anonymous GetObject calls followed. Locked down, account-level Block Public Access enforced via SCP, data-breach assessment opened." % (bucket, acct, rng.randint(35, 400), u.email),
     ])
-    return out("%s made public and read anonymously" % bucket, "critical", ["T1530"], notes,
+    return out("%s made public by %s and read anonymously" % (bucket, u.sam), "critical", ["T1530"], notes,
                ["contain_cloud_resource", "change_org_policy", "notify_owner", "create_ticket"])
 
 
@@ -2501,7 +2532,7 @@ def blob_public_azure(c):
             ents={"users": [u.upn], "cloud_accounts": [sub]}, asset=("production", "high", "data-eng"))
     notes = pick([
         "Container daily-extracts on %s set to anonymous list+read by %s for a Power BI test. It holds customer extracts. Reverted to private within 25 minutes; storage logs show no anonymous reads. Disabled allowBlobPublicAccess on the account." % (acctname, u.upn),
-        "Public container on %s with customer data, created by an engineer for convenience. No anonymous access observed. Reverted and policy enforced." % acctname,
+        "%s opened daily-extracts on %s to anonymous read for convenience. Storage analytics show no anonymous requests in the window. Reverted; allowBlobPublicAccess now denied by Azure Policy on the subscription." % (u.upn, acctname),
     ])
     return out("Public container on %s" % acctname, "medium", ["T1530"], notes, ["contain_cloud_resource", "notify_owner", "change_org_policy"])
 
@@ -2510,31 +2541,33 @@ def blob_public_azure(c):
 def bucket_public_static_site(c):
     name, acct = c.aws()
     bucket = pick(["exm-docs-site", "exm-status-page", "exm-public-assets", "exm-marketing-cdn"])
+    pr = rng.randint(900, 4800)
     c.alert("aws-cloudtrail", "S3 bucket policy allows public read", "medium",
             cloudtrail("PutBucketPolicy", "s3.amazonaws.com", assumed(acct, "terraform-apply", "atlantis-apply"), int_ip("10.60"), pick(UA_BOTO),
                        req={"bucketName": bucket}),
             ents={"cloud_accounts": [acct]}, asset=("production", "low", "web-team"))
     notes = pick([
-        "%s is intended to be public (static site behind CloudFront), tagged data-classification=public, change via reviewed Terraform PR. Benign." % bucket,
-        "Public-by-design bucket %s. Contents are built site assets only. Added tag-based exception." % bucket,
+        "%s in %s is public by design (static site behind CloudFront), tagged data-classification=public, and the policy came from reviewed infra-terraform PR #%d." % (bucket, name, pr),
+        "Public read on %s is intended: it only holds built site assets. Added a tag-based exception so this stops firing on every apply." % bucket,
     ])
-    return out("Public policy on static asset bucket %s" % bucket, "informational", ["T1530"], notes, [])
+    return out("Public-by-design bucket %s updated" % bucket, "informational", ["T1530"], notes, [])
 
 
 @scenario("rb-public-storage-bucket", "false_positive")
 def bucket_policy_vpce(c):
     proj = pick(GCP_PROJECTS)
     b = "exm-%s-%s" % (pick(["ml-datasets", "logs", "tmp"]), alnum(4))
+    sa = "terraform@%s.iam.gserviceaccount.com" % proj
     c.alert("gcp-audit", "Bucket IAM binding grants allUsers", "high",
-            gcp("storage.setIamPermissions", "storage.googleapis.com", "terraform@%s.iam.gserviceaccount.com" % proj, int_ip("10.128"),
+            gcp("storage.setIamPermissions", "storage.googleapis.com", sa, int_ip("10.128"),
                 "Terraform/1.7.5", proj, "gcs_bucket", "projects/_/buckets/%s" % b,
                 req={"policy": {"bindings": [{"role": "roles/storage.objectViewer", "members": ["projectViewer:%s" % proj]}]}}),
-            ents={"service_accounts": ["terraform@%s.iam.gserviceaccount.com" % proj]}, asset=("production", "medium", "data-eng"))
+            ents={"service_accounts": [sa]}, asset=("production", "medium", "data-eng"))
     notes = pick([
-        "Binding is projectViewer:%s, not allUsers; the rule's regex matched 'Viewer' in the member string. FP, regex fixed." % proj,
-        "No public member in the new policy for %s (projectViewer convenience binding only). Detection parsing bug." % b,
+        "New binding on gs://%s is projectViewer:%s, a convenience group of the project, not allUsers; the rule's regex matched 'Viewer'. Fixed the regex." % (b, proj),
+        "No public member in the Terraform-applied policy for %s (%s). Parsing bug, FP." % (b, proj),
     ])
-    return out("Bucket IAM change on %s misread as public" % b, "informational", ["T1530"], notes, ["create_ticket"])
+    return out("IAM change on gs://%s misread as public" % b, "informational", ["T1530"], notes, ["create_ticket"])
 
 
 @scenario("rb-snapshot-exfiltration", "true_positive")
@@ -2563,15 +2596,16 @@ def snapshot_shared_external(c):
 def snapshot_dr_account(c):
     name, acct = c.aws("prod-core")
     dr = AWS_ACCOUNTS["log-archive"]
+    snap = "snap-" + hexs(17)
     c.alert("aws-cloudtrail", "Snapshot shared with another account", "medium",
             cloudtrail("ModifySnapshotAttribute", "ec2.amazonaws.com", assumed(acct, "aws-backup-service-role", "AWSBackup"), "backup.amazonaws.com",
-                       "backup.amazonaws.com", req={"snapshotId": "snap-" + hexs(17), "createVolumePermission": {"add": {"items": [{"userId": dr}]}}}),
+                       "backup.amazonaws.com", req={"snapshotId": snap, "createVolumePermission": {"add": {"items": [{"userId": dr}]}}}),
             ents={"cloud_accounts": [acct, dr]}, asset=("production", "medium", "sre"))
     notes = pick([
-        "AWS Backup cross-account copy to the vault account %s, part of the nightly DR plan. Service principal, in-org target. Expected." % dr,
-        "DR copy to in-org vault account. Benign; rule now excludes org member accounts.",
+        "AWS Backup copying %s from prod-core (%s) to the vault account %s as part of the nightly DR plan; service principal caller, in-org destination." % (snap, acct, dr),
+        "Cross-account copy by aws-backup-service-role to %s, an org member. Rule now excludes organization accounts." % dr,
     ])
-    return out("AWS Backup cross-account DR copy", "informational", ["T1537"], notes, [])
+    return out("AWS Backup DR copy of %s to vault" % snap[:13], "informational", ["T1537"], notes, [])
 
 
 @scenario("rb-snapshot-exfiltration", "false_positive")
@@ -2605,7 +2639,7 @@ def region_new_vpc(c):
             off=4, ents={"cloud_accounts": [acct], "ips": [ip]}, asset=("production", "high", "platform-eng"))
     notes = pick([
         "New VPC and three public c5 instances in %s, a region we have never used, by %s's admin SSO session from %s. The session came from a phished Okta cookie. Terminated the instances, deleted the VPC, revoked sessions, added region-deny SCP." % (region, u.email, ip),
-        "Shadow infrastructure in %s built from a hijacked admin session. Torn down; SCP now restricts to the three approved regions." % region,
+        "Shadow infrastructure in %s (account %s) built from %s's hijacked admin session via %s. Torn down; SCP now restricts to the three approved regions." % (region, acct, u.email, ip),
     ])
     return out("Shadow VPC and instances in %s" % region, "high", ["T1578.002", "T1535", "T1078.004"], notes,
                ["delete_resource", "revoke_sessions", "change_org_policy", "block_indicator"])
@@ -2624,7 +2658,7 @@ def region_expansion(c):
         "First instances in %s for %s (%s) come from the data-residency build-out in %s. Atlantis apply, region was added to the SCP allow list the same morning." % (region, name, acct, ch),
         "%s is a newly approved region; launches were Terraform-driven via terraform-apply in %s. Baseline updated." % (region, acct),
     ])
-    return out("Planned %s build-out in %s" % (region, name), "informational", ["T1535"], notes, [])
+    return out("Planned %s build-out in %s (%s)" % (region, name, ch), "informational", ["T1535"], notes, [])
 
 
 @scenario("rb-cloud-instance-unusual-region", "false_positive")
@@ -2665,7 +2699,7 @@ def k8s_priv_hostpath(c):
         "%s's kubeconfig (developer role, which should not allow privileged pods; the PSA label on %s was missing) created %s with hostPID and / mounted, then nsenter'd to the node. The user was not at work; token came from a stolen laptop backup. Deleted the pod, cordoned and replaced the node, revoked the user's cluster creds, enforced PSA restricted on all app namespaces." % (u.email, ns, name),
         "Node breakout via privileged pod %s in %s/%s. Node drained and replaced, kubeconfig revoked, admission policy now blocks privileged/hostPath everywhere except kube-system." % (name, cl, ns),
     ])
-    return out("Privileged hostPath pod %s used to nsenter node in %s" % (name, cl), "critical", ["T1610", "T1611"], notes,
+    return out("Privileged hostPath pod %s by %s used to nsenter node in %s" % (name, u.sam, cl), "critical", ["T1610", "T1611"], notes,
                ["quarantine_workload", "delete_resource", "revoke_token", "change_org_policy", "collect_forensics"])
 
 
@@ -2771,8 +2805,8 @@ def phish_simulation(c):
             proxy(u.email, int_ip("10.20"), url, method="POST", category="Phishing", risk=70),
             ents={"users": [u.email], "urls": [url]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "Landing page belongs to the security awareness vendor; this is the %s phishing simulation. %s will get the training module automatically. No real credentials leave (the page discards input)." % (c.t0.strftime("%B"), u.name),
-        "Simulation click by %s. Domain is in the awareness-platform allowlist but the proxy category feed disagrees; asked the vendor to recategorise." % u.email,
+        "%s belongs to the awareness vendor; this is the %s simulation and %s submitted the fake form, which discards input. They get the training module automatically." % (url.split("/")[2], c.t0.strftime("%B"), u.email),
+        "Simulation landing page (%s). %s clicked and submitted; no real credential left the network. Asked the vendor to get the page recategorised." % (url.split("/")[2], u.sam),
     ])
     return out("Phishing simulation submission by %s" % u.sam, "informational", ["T1566.002"], notes, [])
 
@@ -2780,15 +2814,16 @@ def phish_simulation(c):
 @scenario("rb-phishing-credential-harvest", "false_positive")
 def phish_legit_sso(c):
     u = c.person()
-    url = "https://%s.okta.example.com/login/login.htm" % pick(["partner-acme", "supplier-portal"])
+    partner = pick(["partner-acme", "supplier-portal", "northwind-b2b"])
+    url = "https://%s.okta.example.com/login/login.htm" % partner
     c.alert("proxy", "Login page on domain impersonating IdP brand", "medium",
             proxy(u.email, int_ip("10.20"), url, method="POST", category="Business", risk=55),
             ents={"users": [u.email], "urls": [url]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "The page is a supplier's own Okta tenant that %s logs into for purchase orders; cert and tenant are legitimate. Brand-impersonation heuristic fired on 'okta' in a non-corp hostname. FP, added to known partner tenants." % u.name,
-        "Legit partner SSO portal. Not phishing.",
+        "%s.okta.example.com is a supplier's own Okta tenant that %s uses for purchase orders; certificate and tenant are legitimate and the user has logged in there for a year. Brand heuristic fired on 'okta' in a non-corp hostname." % (partner, u.email),
+        "Partner SSO portal (%s), not a look-alike. %s's POST is their normal supplier-portal login. Added to known partner tenants." % (partner, u.name),
     ])
-    return out("Partner IdP login flagged as impersonation", "informational", ["T1566.002"], notes, [])
+    return out("Partner tenant %s flagged as IdP impersonation" % partner, "informational", ["T1566.002"], notes, [])
 
 
 @scenario("rb-malicious-office-document", "true_positive")
@@ -2931,6 +2966,11 @@ def bec_forward_rule(c):
     c.alert("o365", "Sensitive mail deleted after forwarding rule created", "medium",
             o365("SoftDelete", u.upn, ip, params={"Folder": "Sent Items", "Count": str(rng.randint(3, 20))}), off=25,
             ents={"users": [u.upn], "ips": [ip]}, asset=("corporate", "high", "finance-systems"))
+    city, cc = pick(CITIES_FAR)
+    c.alert("entra-id", "Sign-in from anonymising infrastructure to finance mailbox", "high",
+            entra_signin(u, "Office 365 Exchange Online", ip, city, cc, risk="medium", authreq="singleFactorAuthentication",
+                         extra={"isInteractive": False, "riskEventTypes_v2": ["anonymizedIPAddress"]}),
+            off=-8, ents={"users": [u.upn], "ips": [ip]}, asset=("corporate", "high", "finance-systems"))
     notes = pick([
         "Rule '..' on %s's mailbox forwards anything mentioning invoice/wire/bank to %s and was created from %s, not the user's device. The attacker then sent a bank-detail change to two suppliers and deleted the sent copies. Rule removed, sessions revoked, password reset, suppliers and AP warned to hold payments." % (u.name, fwd, ip),
         "Classic BEC: finance mailbox %s with external forwarding + deletion of sent items. Removed rule, blocked external auto-forwarding tenant-wide, notified the payments team to verify all bank changes this week." % u.upn,
@@ -3138,7 +3178,7 @@ def curl_pipe_healthcheck(c):
                    auid="4294967295", uid="0", key="pipe_shell", tty="(none)"),
             ents={"hosts": [host]}, asset=("production", "low", "sre"))
     notes = pick([
-        "Pipe goes to grep, not a shell; it's the watchdog cron hitting localhost healthz. Rule regex matched 'curl ... | ... sh' across the whole string. FP, regex anchored.",
+        "On %s the pipe goes to grep, not a shell; it's the watchdog cron hitting localhost healthz and restarting the app on failure. The regex matched 'curl ... | ... sh' across the whole string. Anchored it." % host,
         "Local health-check cron on %s. Nothing downloaded or executed." % host,
     ])
     return out("Healthcheck cron on %s matched curl|sh rule" % host, "informational", ["T1059.004"], notes, ["create_ticket"])
@@ -3185,27 +3225,29 @@ def wscript_vbs_persistence(c):
 def mshta_legacy_app(c):
     u = c.person()
     host = c.ws()
+    app = pick(["HPE\\iLO Console", "Kofax\\Capture", "LegacyHR\\Client"])
     c.alert("sysmon", "mshta execution", "low",
-            sysmon1(host, u.win, "C:\\Windows\\System32\\mshta.exe", '"C:\\Windows\\System32\\mshta.exe" "C:\\Program Files (x86)\\%s\\launcher.hta"' % pick(["HPE\\iLO Console", "Kofax\\Capture", "LegacyHR\\Client"]),
+            sysmon1(host, u.win, "C:\\Windows\\System32\\mshta.exe", '"C:\\Windows\\System32\\mshta.exe" "C:\\Program Files (x86)\\%s\\launcher.hta"' % app,
                     "C:\\Windows\\explorer.exe"), ents={"hosts": [host], "users": [u.win]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "Local HTA under Program Files from a vendor app that still uses an HTA launcher. Signed installer, same across the team. Benign; allowlisted path.",
-        "Legacy vendor HTA launcher on %s. Known software." % host,
+        "Local HTA at Program Files (x86)\\%s\\launcher.hta opened by %s on %s; the vendor app still ships an HTA launcher. No network connections from mshta. Path allowlisted." % (app, u.sam, host),
+        "%s's launcher.hta is part of the installed %s package (file hash matches the installer). Benign." % (host, app.split("\\")[0]),
     ])
-    return out("Vendor HTA launcher on %s" % host, "informational", ["T1218.005"], notes, [])
+    return out("%s HTA launcher on %s" % (app.split("\\")[0], host), "informational", ["T1218.005"], notes, [])
 
 
 @scenario("rb-mshta-script-proxy", "false_positive")
 def cscript_slmgr(c):
     host = pick([c.ws(), c.winsrv()])
+    kms = "kms01." + AD_DOMAIN
     c.alert("sysmon", "cscript executing script from System32 with network activity", "medium",
             sysmon1(host, "NT AUTHORITY\\SYSTEM", "C:\\Windows\\System32\\cscript.exe", "cscript.exe //nologo C:\\Windows\\System32\\slmgr.vbs /ato",
                     "C:\\Windows\\System32\\cmd.exe", integrity="System"), ents={"hosts": [host]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "slmgr.vbs /ato is Windows activation against the KMS host, pushed by the imaging task sequence. FP.",
-        "Windows activation via slmgr on a newly imaged machine (%s). Benign." % host,
+        "slmgr.vbs /ato on %s is Windows activation against %s, run by the imaging task sequence as SYSTEM. The network activity is the KMS call on 1688." % (host, kms),
+        "%s was reimaged today; activation via slmgr is the last step of the build. Benign." % host,
     ])
-    return out("slmgr activation on %s" % host, "informational", ["T1059.005"], notes, [])
+    return out("Windows activation via slmgr on %s" % host, "informational", ["T1059.005"], notes, [])
 
 
 @scenario("rb-certutil-download", "true_positive")
@@ -3321,14 +3363,15 @@ def rundll32_temp_dll(c):
 def rundll32_printui(c):
     u = c.person()
     host = c.ws()
+    q = "\\\\SRV-PRINT0%d\\%s" % (rng.randint(1, 4), pick(["Floor3-Color", "HR-Mono", "Finance-MFP"]))
     c.alert("sysmon", "rundll32 with unusual export", "low",
-            sysmon1(host, u.win, "C:\\Windows\\System32\\rundll32.exe", 'rundll32.exe printui.dll,PrintUIEntry /in /n "\\\\SRV-PRINT0%d\\%s"' % (rng.randint(1, 4), pick(["Floor3-Color", "HR-Mono", "Finance-MFP"])),
+            sysmon1(host, u.win, "C:\\Windows\\System32\\rundll32.exe", 'rundll32.exe printui.dll,PrintUIEntry /in /n "%s"' % q,
                     "C:\\Windows\\System32\\cmd.exe"), ents={"hosts": [host], "users": [u.win]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "Printer mapping logon script calling printui.dll,PrintUIEntry for the floor printer. Same on every machine in the OU. Benign.",
-        "GPO logon script mapping a print queue. Expected.",
+        "printui.dll,PrintUIEntry /in mapping %s for %s on %s from the floor's logon script. Same line on every machine in that OU." % (q, u.sam, host),
+        "Logon-script printer mapping (%s) on %s. Benign." % (q, host),
     ])
-    return out("Printer mapping via printui on %s" % host, "informational", ["T1218.011"], notes, [])
+    return out("Printer mapping %s on %s" % (q.split("\\")[-1], host), "informational", ["T1218.011"], notes, [])
 
 
 @scenario("rb-rundll32-regsvr32-proxy", "false_positive")
@@ -3339,10 +3382,10 @@ def regsvr32_office_reg(c):
                     'regsvr32.exe /s "C:\\Program Files (x86)\\Adobe\\Acrobat DC\\Acrobat\\ActiveX\\AcroPDF.dll"',
                     "C:\\Windows\\System32\\msiexec.exe", integrity="System"), ents={"hosts": [host]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "msiexec registering Acrobat's ActiveX during the patch rollout; signed Adobe DLL in Program Files. FP for the rule's 'outside System32' clause.",
-        "Acrobat update registering AcroPDF.dll via msiexec. Benign.",
+        "msiexec on %s registering Acrobat's AcroPDF.dll during the monthly Adobe patch; Adobe-signed DLL under Program Files, no /i: or URL." % host,
+        "Acrobat update on %s re-registering its ActiveX control. The 'outside System32' clause is too broad for installers. FP." % host,
     ])
-    return out("Acrobat update regsvr32 on %s" % host, "informational", ["T1218.010"], notes, [])
+    return out("Acrobat patch regsvr32 on %s" % host, "informational", ["T1218.010"], notes, [])
 
 
 # ===================================== persistence ===================================
@@ -3395,25 +3438,26 @@ def svc_agent_install(c):
              "StartType": "auto start", "AccountName": "LocalSystem", "TimeCreated": "__T__"},
             ents={"hosts": [host]}, asset=("corporate", "low", "corp-it"))
     if svc[0] == "PSEXESVC":
-        notes = "PSEXESVC on %s from the helpdesk's remote fix for a stuck print spooler; ticket %s, technician's admin account, single run, service removed afterwards." % (host, inc())
+        notes = "PSEXESVC on %s came from the helpdesk's remote fix for a stuck print spooler under %s: technician's admin account, single run, service removed when the session closed." % (host, inc())
     else:
-        notes = pick(["%s deployed via SCCM package this week; signed binary, standard path. Benign." % svc[0],
-                      "Service install of %s on %s matches the software deployment schedule." % (svc[0], host)])
+        notes = pick(["%s installed on %s by the SCCM package deployment scheduled this week; signed binary in its standard path." % (svc[0], host),
+                      "Service install of %s on %s lines up with the software deployment ring it belongs to. Expected." % (svc[0], host)])
     return out("Service %s installed on %s" % (svc[0], host), "informational", ["T1543.003"], notes, [])
 
 
 @scenario("rb-new-windows-service", "false_positive")
 def svc_update_rename(c):
     host = c.ws()
+    name = "edgeupdate%s" % hexs(4)
     c.alert("windows-security", "Service installed with random name and suspicious image path", "medium",
-            {"EventID": 7045, "Channel": "System", "Computer": host + "." + AD_DOMAIN, "ServiceName": "edgeupdate%s" % hexs(4),
+            {"EventID": 7045, "Channel": "System", "Computer": host + "." + AD_DOMAIN, "ServiceName": name,
              "ImagePath": '"C:\\Program Files (x86)\\Microsoft\\EdgeUpdate\\MicrosoftEdgeUpdate.exe" /svc', "StartType": "auto start",
              "AccountName": "LocalSystem", "TimeCreated": "__T__"}, ents={"hosts": [host]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "Edge updater registers versioned services with a hex suffix, which trips the 'random name' entropy check. Signed Microsoft binary. FP.",
-        "EdgeUpdate service with a hex suffix. Benign; excluded the signer.",
+        "%s on %s is Edge's updater registering a versioned service with a hex suffix, which trips the entropy check. Binary is Microsoft-signed in its standard path." % (name, host),
+        "Random-looking name %s, but ImagePath is MicrosoftEdgeUpdate.exe /svc and the signature is valid. Excluded that signer+path." % name,
     ])
-    return out("EdgeUpdate service flagged as random name", "informational", ["T1543.003"], notes, [])
+    return out("EdgeUpdate service %s flagged as random on %s" % (name, host), "informational", ["T1543.003"], notes, [])
 
 
 @scenario("rb-scheduled-task", "true_positive")
@@ -3456,15 +3500,17 @@ def schtask_user_ps(c):
 def schtask_backup_script(c):
     host = c.winsrv(pick(["FS", "SQL"]))
     u = c.person()
+    task = "\\Ops\\Nightly-%s" % pick(["DB-Backup", "Log-Rotate", "Share-Report"])
+    ch = chg()
     c.alert("windows-security", "Scheduled task created", "low",
-            winsec(4698, host, SubjectUserName=u.sam + "-adm", TaskName="\\Ops\\Nightly-%s" % pick(["DB-Backup", "Log-Rotate", "Share-Report"]),
+            winsec(4698, host, SubjectUserName=u.sam + "-adm", TaskName=task,
                    TaskContent="<Actions><Exec><Command>powershell.exe</Command><Arguments>-File D:\\Ops\\Scripts\\nightly.ps1</Arguments></Exec></Actions>"),
             ents={"hosts": [host], "users": [NETBIOS + "\\" + u.sam + "-adm"]}, asset=("production", "medium", "sre"))
     notes = pick([
-        "%s's admin account creating the nightly ops task referenced in %s; script is in the ops repo and signed. Benign." % (u.name, chg()),
-        "Ops maintenance task under \\Ops\\ by %s-adm, matches runbook. Expected." % u.sam,
+        "%s-adm created %s on %s as described in %s; nightly.ps1 is in the ops repo and Authenticode-signed." % (u.sam, task, host, ch),
+        "Ops maintenance task %s by %s on %s, matches the change record. Expected." % (task, u.name, host),
     ])
-    return out("Ops maintenance task on %s" % host, "informational", ["T1053.005"], notes, [])
+    return out("Ops task %s on %s" % (task.split("\\")[-1], host), "informational", ["T1053.005"], notes, [])
 
 
 @scenario("rb-scheduled-task", "false_positive")
@@ -3475,8 +3521,8 @@ def schtask_vendor(c):
                     'schtasks /create /tn "Adobe Acrobat Update Task" /xml "C:\\Windows\\Temp\\%s.xml" /f' % guid(),
                     "C:\\Windows\\System32\\msiexec.exe", integrity="System"), ents={"hosts": [host]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "Acrobat installer re-creating its update task via msiexec, XML in Temp (GUID-named) which the rule treats as suspicious. Legit. Tuned.",
-        "Vendor update task recreation during patching. FP.",
+        "Acrobat installer on %s recreating its update task from a GUID-named XML in Temp; the rule flags XML from Temp. msiexec parent, Adobe patch window." % host,
+        "Vendor update task recreated during the Adobe rollout on %s. FP, tuned for msiexec parents." % host,
     ])
     return out("Acrobat update task recreated on %s" % host, "informational", ["T1053.005"], notes, [])
 
@@ -3526,10 +3572,10 @@ def runkey_software(c):
             sysmon13(host, u.win, val.split(" ")[0].strip('"'), "HKU\\...\\Software\\Microsoft\\Windows\\CurrentVersion\\Run\\%s" % app[0], val),
             ents={"hosts": [host], "users": [u.win]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "%s's %s client registering itself for startup. Signed by the vendor; per-user install is normal for this app. Benign." % (u.name, app[0]),
-        "%s autostart entry. Known good, publisher-signed." % app[0],
+        "%s's %s client on %s registering itself to start at logon; binary signed by the vendor, per-user install in AppData is how that app installs." % (u.sam, app[0], host),
+        "%s autostart for %s on %s. Known publisher, signature valid, installed from the company portal." % (app[0], u.win, host),
     ])
-    return out("%s autostart on %s" % (app[0], host), "informational", ["T1547.001"], notes, [])
+    return out("%s autostart for %s on %s" % (app[0], u.sam, host), "informational", ["T1547.001"], notes, [])
 
 
 @scenario("rb-registry-run-key", "false_positive")
@@ -3540,10 +3586,10 @@ def runkey_gpo(c):
                      "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Run\\CorpWallpaper", "C:\\Program Files\\Corp\\BGInfo\\Bginfo64.exe /timer:0 /silent"),
             ents={"hosts": [host]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "GPO client (svchost gpsvc) writing the BGInfo run value; it's rewritten every policy refresh and the rule doesn't dedupe. FP.",
-        "Corporate BGInfo run key via GPO. Benign; dedupe added.",
+        "svchost (Group Policy client) on %s rewriting the CorpWallpaper Run value for BGInfo at every policy refresh. Same value, same signed binary." % host,
+        "BGInfo autostart from the workstation baseline GPO on %s; the rule didn't dedupe unchanged values. Dedupe added." % host,
     ])
-    return out("GPO BGInfo run key on %s" % host, "informational", ["T1547.001"], notes, [])
+    return out("GPO BGInfo run value on %s" % host, "informational", ["T1547.001"], notes, [])
 
 
 @scenario("rb-cron-persistence", "true_positive")
@@ -3651,8 +3697,8 @@ def systemd_agent(c):
             auditd(host, "EXECVE", "/usr/bin/systemctl", "systemctl", ["systemctl", "enable", unit], auid="4294967295", uid="0", key="systemd_exec", tty="(none)"),
             ents={"hosts": [host]}, asset=("production", "low", "sre"))
     notes = pick([
-        "%s enabled by its package postinst during image bake. Expected." % unit,
-        "Agent unit %s from a signed package. Benign." % unit,
+        "%s enabled on %s by its package postinst during the AMI bake; unit file is package-owned under /lib/systemd/system." % (unit, host),
+        "Agent unit %s on %s comes from a signed package in our mirror. Expected." % (unit, host),
     ])
     return out("%s enabled on %s" % (unit, host), "informational", ["T1543.002"], notes, [])
 
@@ -3681,27 +3727,30 @@ def ssh_key_added(c):
 def ssh_key_onboarding(c):
     host = c.lnx()
     u = c.person()
+    pr = rng.randint(300, 2000)
     c.alert("auditd", "authorized_keys modified", "low",
             auditd(host, "PATH", "/usr/bin/python3", "python3", ["/usr/bin/python3", "/root/.ansible/tmp/AnsiballZ_authorized_key.py"], auid="1001", uid="0", key="ssh_keys"),
             ents={"hosts": [host], "users": [u.sam]}, asset=("production", "low", "platform-eng"))
     notes = pick([
-        "Ansible authorized_key module adding %s's key after their on-call onboarding PR merged. Benign." % u.name,
-        "Key rollout via AWX for new SRE %s. Expected." % u.sam,
+        "Ansible authorized_key module on %s adding %s's key after their on-call onboarding PR #%d merged; AWX job ran at the same minute." % (host, u.sam, pr),
+        "Key rollout for new SRE %s via the users role (PR #%d) to %s. Expected." % (u.name, pr, host),
     ])
-    return out("Ansible key rollout for %s" % u.sam, "informational", ["T1098.004"], notes, [])
+    return out("Key rollout for %s on %s" % (u.sam, host), "informational", ["T1098.004"], notes, [])
 
 
 @scenario("rb-ssh-authorized-keys", "false_positive")
 def ssh_key_cloudinit(c):
     host = c.lnx()
+    iid = "i-" + hexs(17)
     c.alert("auditd", "authorized_keys modified outside config management", "medium",
-            auditd(host, "PATH", "/usr/bin/python3", "cloud-init", ["/usr/bin/python3", "/usr/bin/cloud-init", "modules", "--mode=config"], auid="4294967295", uid="0", key="ssh_keys", tty="(none)"),
+            dict(auditd(host, "PATH", "/usr/bin/python3", "cloud-init", ["/usr/bin/python3", "/usr/bin/cloud-init", "modules", "--mode=config"], auid="4294967295", uid="0", key="ssh_keys", tty="(none)"),
+                 instance_id=iid),
             ents={"hosts": [host]}, asset=("production", "low", "sre"))
     notes = pick([
-        "cloud-init writing the instance key pair at first boot of a new ASG instance. FP; cloud-init added to allowed writers.",
-        "First-boot cloud-init key injection on %s. Benign." % host,
+        "cloud-init on %s (%s, launched by the ASG %d seconds earlier) writing the instance key pair at first boot. Added cloud-init to the allowed writers." % (host, iid, rng.randint(30, 90)),
+        "First-boot key injection by cloud-init on new instance %s. FP." % host,
     ])
-    return out("cloud-init key write on %s" % host, "informational", ["T1098.004"], notes, [])
+    return out("cloud-init key write on new instance %s" % host, "informational", ["T1098.004"], notes, [])
 
 
 # ===================================== lateral movement ==============================
@@ -3721,7 +3770,7 @@ def rdp_ws_to_servers(c):
                  cookie=u.sam + "-adm"), off=1, ents={"ips": [sip]}, asset=("production", "high", c.team()))
     notes = pick([
         "%s-adm is only supposed to be used from the PAW, but RDP sessions came from %s (%s) to %s at 02:00 local. The user's normal account had a stealer infection earlier that week. Admin account disabled, sessions logged off, %s isolated." % (u.sam, src, sip, ", ".join(tgts), src),
-        "Admin RDP hopping from a standard workstation to %d servers. Tier violation plus odd hours; confirmed not the user. Contained." % len(tgts),
+        "%s-adm RDP'd from %s (%s) to %d servers at night. Tier violation plus odd hours; %s confirmed it wasn't them. Account disabled, %s isolated." % (u.sam, src, sip, len(tgts), u.first, src),
     ])
     return out("RDP hopping from %s using %s-adm" % (src, u.sam), "high", ["T1021.001", "T1078.002"], notes,
                ["disable_account", "isolate_host", "revoke_sessions", "collect_forensics"])
@@ -3747,14 +3796,16 @@ def rdp_tunnel_external(c):
 def rdp_helpdesk(c):
     u = c.person()
     tgt = c.ws()
+    jmp = "JMP-HELPDESK-0%d" % rng.randint(1, 3)
+    i = inc()
     c.alert("windows-security", "RDP logon to workstation", "low",
-            winsec(4624, tgt, LogonType=10, TargetUserName=u.sam + "-adm", IpAddress=int_ip("10.5.1"), WorkstationName="JMP-HELPDESK-0%d" % rng.randint(1, 3)),
-            ents={"hosts": [tgt], "users": [NETBIOS + "\\" + u.sam + "-adm"]}, asset=("corporate", "low", "it-helpdesk"))
+            winsec(4624, tgt, LogonType=10, TargetUserName=u.sam + "-adm", IpAddress=int_ip("10.5.1"), WorkstationName=jmp),
+            ents={"hosts": [tgt, jmp], "users": [NETBIOS + "\\" + u.sam + "-adm"]}, asset=("corporate", "low", "it-helpdesk"))
     notes = pick([
-        "Helpdesk technician %s connecting from the helpdesk jump host to fix a driver issue on %s, %s. Benign." % (u.name, tgt, inc()),
-        "Support RDP from the helpdesk jump host, ticketed. Expected.",
+        "Helpdesk technician %s-adm connected from %s to %s to fix a display driver issue under %s; user was on the call." % (u.sam, jmp, tgt, i),
+        "Support RDP to %s from the helpdesk jump host %s, ticket %s. Expected." % (tgt, jmp, i),
     ])
-    return out("Helpdesk RDP to %s" % tgt, "informational", ["T1021.001"], notes, [])
+    return out("Helpdesk RDP from %s to %s" % (jmp, tgt), "informational", ["T1021.001"], notes, [])
 
 
 @scenario("rb-rdp-lateral-movement", "false_positive")
@@ -3783,6 +3834,10 @@ def psexec_spread(c):
             {"EventID": 7045, "Channel": "System", "Computer": tgts[1] + "." + AD_DOMAIN, "ServiceName": "PSEXESVC",
              "ImagePath": "%SystemRoot%\\PSEXESVC.exe", "AccountName": "LocalSystem", "hosts_in_10m": tgts, "TimeCreated": "__T__"},
             off=2, ents={"hosts": tgts}, asset=("production", "high", c.team()))
+    c.alert("zeek", "SMB admin-share writes from one server to many", "high",
+            {"_path": "smb_files", "ts": "__TEPOCH__", "id.orig_h": int_ip("10.10"), "id.resp_h": int_ip("10.10"), "action": "SMB::FILE_WRITE",
+             "path": "\\\\%s\\ADMIN$" % tgts[-1], "name": "%s.exe" % alnum(8), "size": rng.randint(280000, 420000), "distinct_targets_10m": len(tgts)},
+            off=1, ents={"hosts": [src] + tgts[-1:]}, asset=("production", "high", c.team()))
     notes = pick([
         "PsExec from %s to %d servers in ten minutes using %s's DA credentials, copying the same random-named exe to ADMIN$. This is pre-ransomware staging. Isolated all targets and %s, disabled the account, blocked SMB from server VLAN to server VLAN temporarily." % (src, len(tgts), u.sam, src),
         "SMB admin-share lateral spread from %s: %s. Contained; binary is a Cobalt Strike service exe." % (src, ", ".join(tgts)),
@@ -3864,8 +3919,8 @@ def winrm_ansible(c):
                     "C:\\Windows\\System32\\wsmprovhost.exe"), ents={"hosts": [tgt], "service_accounts": ["svc-ansible-win"]},
             asset=("production", "low", "platform-eng"))
     notes = pick([
-        "Ansible's WinRM connection plugin (svc-ansible-win from the AWX nodes) running the baseline playbook. Benign.",
-        "Config management over WinRM on %s. Expected." % tgt,
+        "svc-ansible-win from the AWX nodes running the Windows baseline playbook on %s; the encoded block is Ansible's standard module wrapper." % tgt,
+        "Ansible over WinRM on %s (wsmprovhost parent, svc-ansible-win). Expected configuration management." % tgt,
     ])
     return out("Ansible WinRM session on %s" % tgt, "informational", ["T1021.006"], notes, [])
 
@@ -3875,12 +3930,12 @@ def winrm_scom(c):
     tgt = c.winsrv()
     c.alert("windows-security", "WinRM network logon from unexpected host", "low",
             winsec(4624, tgt, LogonType=3, TargetUserName="svc-scom-action", IpAddress=int_ip("10.10.2"), WorkstationName="SRV-SCOM02"),
-            ents={"hosts": [tgt], "service_accounts": ["svc-scom-action"]}, asset=("production", "low", "sre"))
+            ents={"hosts": [tgt, "SRV-SCOM02"], "service_accounts": ["svc-scom-action"]}, asset=("production", "low", "sre"))
     notes = pick([
-        "SCOM management server SRV-SCOM02 was added last month and isn't in the WinRM allowlist yet. Monitoring action account. FP.",
-        "SCOM action account polling over WinRM. Expected; allowlist updated.",
+        "svc-scom-action logging on to %s from SRV-SCOM02, the management server added last month and not yet in the WinRM allowlist." % tgt,
+        "SCOM polling %s over WinRM with its action account. Allowlist updated with SRV-SCOM02." % tgt,
     ])
-    return out("SCOM WinRM polling on %s" % tgt, "informational", ["T1021.006"], notes, [])
+    return out("SCOM action account on %s from SRV-SCOM02" % tgt, "informational", ["T1021.006"], notes, [])
 
 
 @scenario("rb-ssh-lateral-movement", "true_positive")
@@ -3905,25 +3960,28 @@ def ssh_hop_chain(c):
 @scenario("rb-ssh-lateral-movement", "benign")
 def ssh_ansible_fanout(c):
     host = c.lnx()
+    src = int_ip("10.10.5")
+    n = rng.randint(60, 400)
     c.alert("zeek", "One host SSHing to many internal hosts", "medium",
-            dict(zeek_conn(int_ip("10.10.5"), int_ip("10.60"), 22, 4300, 9100, 12.4, service="ssh"), distinct_dests_10m=rng.randint(60, 400)),
-            ents={"hosts": [host]}, asset=("production", "low", "platform-eng"))
+            dict(zeek_conn(src, int_ip("10.60"), 22, 4300, 9100, 12.4, service="ssh"), distinct_dests_10m=n),
+            ents={"hosts": [host], "ips": [src]}, asset=("production", "low", "platform-eng"))
     notes = pick([
-        "Fan-out is the AWX execution node running the weekly patch playbook against the prod inventory; schedule matches. Benign.",
-        "Ansible patch run, expected SSH fan-out from the automation subnet.",
+        "%s is an AWX execution node running the weekly patch playbook against %d prod hosts (including %s); the job schedule and start time match." % (src, n, host),
+        "SSH fan-out from the automation subnet (%s) to %d hosts is Ansible patching. Benign." % (src, n),
     ])
-    return out("Ansible patch-run SSH fan-out", "informational", ["T1021.004"], notes, [])
+    return out("Ansible patch fan-out from %s (%d hosts)" % (src, n), "informational", ["T1021.004"], notes, [])
 
 
 @scenario("rb-ssh-lateral-movement", "false_positive")
 def ssh_monitoring(c):
     host = c.lnx()
+    poller = int_ip("10.10.3")
     c.alert("auditd", "SSH from server to server", "low",
-            sshd_log(host, "Accepted publickey for nagios from %s port %d ssh2" % (int_ip("10.10.3"), rng.randint(30000, 60000))),
-            ents={"hosts": [host], "service_accounts": ["nagios"]}, asset=("production", "low", "sre"))
+            sshd_log(host, "Accepted publickey for nagios from %s port %d ssh2" % (poller, rng.randint(30000, 60000))),
+            ents={"hosts": [host], "service_accounts": ["nagios"], "ips": [poller]}, asset=("production", "low", "sre"))
     notes = pick([
-        "check_by_ssh from the Nagios poller. Forced-command key, restricted to check scripts. FP.",
-        "Monitoring SSH checks; command= restricted key. Benign.",
+        "check_by_ssh from the Nagios poller %s into %s; the nagios key is restricted with command= to the check wrapper." % (poller, host),
+        "Monitoring SSH to %s by nagios from %s, every 5 minutes for years. FP." % (host, poller),
     ])
     return out("Nagios check_by_ssh to %s" % host, "informational", ["T1021.004"], notes, [])
 
@@ -3946,6 +4004,12 @@ def beacon_https(c):
             proxy(u.email, int_ip("10.20"), "https://%s/%s" % (dom, pick(["jquery-3.3.1.min.js", "api/v2/status", "submit.php", "pixel.gif"])), method="POST",
                   category="Uncategorized", bytes_out=rng.randint(200, 900), bytes_in=rng.randint(100, 400)),
             off=5, ents={"users": [u.email], "urls": ["https://%s/" % dom]}, asset=("corporate", "medium", c.team()))
+    sl_exe = "C:\\Users\\%s\\AppData\\Local\\%s\\%s.exe" % (u.sam, pick(["ZoomHelper", "TeamsCache", "OneDriveSync"]), pick(["ZoomUpdate", "Update", "FileSyncHelper"]))
+    c.alert("crowdstrike", "Signed binary loading unsigned DLL from user-writable path", "high",
+            cs(host, u.sam, "DLLSideLoading", "Defense Evasion", "Hijack Execution Flow", '"%s"' % sl_exe, sl_exe, "explorer.exe",
+               extra={"LoadedModule": sl_exe.rsplit("\\", 1)[0] + "\\" + pick(["version.dll", "dbghelp.dll", "winhttp.dll"]),
+                      "LoadedModuleSigned": False}),
+            off=-90, ents={"hosts": [host], "users": [u.win]}, asset=("corporate", "medium", c.team()))
     notes = pick([
         "%s contacted %s every ~%ds with <12%% jitter since %s; only one host in the org talks to this 5-day-old domain, and the URI mimics a jQuery file (malleable profile). EDR found a beacon DLL in a sideloaded signed binary. Isolated, domain blocked, memory captured." % (host, dom, iv, c.day()),
         "Low-jitter HTTPS beacon from %s to %s. Confirmed implant; %s's device contained and credentials reset." % (host, dom, u.name),
@@ -4057,6 +4121,9 @@ def exfil_rclone_mega(c):
             proxy(u.email, int_ip("10.10"), "https://g.api.mega.example/cs?id=%d" % rng.randint(10 ** 6, 10 ** 7), method="POST", category="Online Storage",
                   bytes_out=int(gb * 1024 ** 3), bytes_in=rng.randint(10 ** 5, 10 ** 6)),
             off=30, ents={"users": [u.email], "hosts": [host]}, asset=("production", "critical", "finance-systems"))
+    c.alert("sysmon", "rclone configuration file written", "medium",
+            sysmon11(host, u.win, "C:\\ProgramData\\rclone.exe", "C:\\Users\\%s\\AppData\\Roaming\\rclone\\rclone.conf" % u.sam),
+            off=-3, ents={"hosts": [host], "users": [u.win]}, asset=("production", "critical", "finance-systems"))
     notes = pick([
         "rclone (renamed) copying Finance share documents to a cloud storage remote: %.1f GB uploaded from %s before we cut it. Classic pre-ransomware double-extortion step. Killed the process, isolated, legal engaged." % (gb, host),
         "Data theft via rclone from %s (%.1f GB). Account %s was compromised. Contained; breach assessment opened." % (host, gb, u.sam),
@@ -4217,28 +4284,30 @@ def backup_catalog_delete(c):
 def vss_resize(c):
     host = c.winsrv("FS")
     u = c.person()
+    i = inc()
     c.alert("sysmon", "vssadmin shadow storage modified", "medium",
             sysmon1(host, u.win + "-adm", "C:\\Windows\\System32\\vssadmin.exe", "vssadmin resize shadowstorage /for=D: /on=D: /maxsize=15%", CMD),
             ents={"hosts": [host], "users": [u.win + "-adm"]}, asset=("production", "medium", "corp-it"))
     notes = pick([
-        "%s increasing VSS storage on the file server's D: volume after the 'previous versions not available' ticket %s. Resize only, no deletion. Benign." % (u.name, inc()),
-        "Shadow storage resize by sysadmin %s. Expected maintenance." % u.sam,
+        "%s-adm enlarged shadow storage on %s D: to 15%% after %s ('previous versions missing'). Resize only; shadow count went up afterwards, not down." % (u.sam, host, i),
+        "Storage resize by sysadmin %s on %s under %s. Expected maintenance." % (u.name, host, i),
     ])
-    return out("VSS storage resize on %s" % host, "informational", ["T1490"], notes, [])
+    return out("VSS storage resize on %s by %s" % (host, u.sam), "informational", ["T1490"], notes, [])
 
 
 @scenario("rb-shadow-copy-deletion", "false_positive")
 def vss_backup_agent(c):
     host = c.winsrv()
+    sid = guid()
     c.alert("sysmon", "Shadow copies deleted", "high",
-            sysmon1(host, "NT AUTHORITY\\SYSTEM", "C:\\Windows\\System32\\vssadmin.exe", "vssadmin delete shadows /shadow={%s} /quiet" % guid(),
+            sysmon1(host, "NT AUTHORITY\\SYSTEM", "C:\\Windows\\System32\\vssadmin.exe", "vssadmin delete shadows /shadow={%s} /quiet" % sid,
                     "C:\\Program Files\\Veeam\\Endpoint Backup\\Veeam.EndPoint.Service.exe", integrity="System"),
             ents={"hosts": [host]}, asset=("production", "medium", "sre"))
     notes = pick([
-        "Veeam agent deleting the single snapshot it created for this backup job (specific /shadow={GUID}, not /all). Normal cleanup. FP.",
-        "Backup agent removing its own VSS snapshot by ID. Benign.",
+        "Veeam agent on %s deleting the one snapshot ({%s...}) it created for tonight's job; /shadow= with a specific id, not /all, and the parent is Veeam.EndPoint.Service." % (host, sid[:8]),
+        "Backup agent cleanup of its own VSS snapshot on %s. Other shadow copies untouched. FP." % host,
     ])
-    return out("Backup agent snapshot cleanup on %s" % host, "informational", ["T1490"], notes, [])
+    return out("Veeam snapshot cleanup on %s" % host, "informational", ["T1490"], notes, [])
 
 
 @scenario("rb-mass-file-encryption", "true_positive")
@@ -4256,6 +4325,9 @@ def mass_encrypt_fileserver(c):
             winsec(5145, fs, SubjectUserName=u.sam, ShareName="\\\\*\\Shares", RelativeTargetName="Projects\\2024\\plan.xlsx" + ext,
                    AccessMask="0x10080", renames_per_min=rng.randint(800, 4000), new_extension=ext, ransom_note="README_RESTORE.txt"),
             off=0.5, ents={"hosts": [fs], "users": [u.win]}, asset=("production", "critical", "corp-it"))
+    c.alert("sysmon", "Shadow copies deleted before file activity burst", "critical",
+            sysmon1(host, u.win, "C:\\Windows\\System32\\vssadmin.exe", "vssadmin.exe delete shadows /all /quiet", CMD, integrity="High"),
+            off=-2, ents={"hosts": [host], "users": [u.win]}, asset=("corporate", "critical", c.team()))
     notes = pick([
         "Encryption running from %s over SMB against \\\\%s\\Shares, renaming files to %s and dropping README_RESTORE.txt; ~%d files hit before the process was killed. Isolated %s, disconnected the share, restoring from last night's immutable snapshot." % (host, fs, ext, n, host),
         "Active ransomware from %s (user %s) against %s. Contained in ~4 minutes; %d files to restore. Major incident declared." % (host, u.sam, fs, n),
@@ -4352,24 +4424,25 @@ def disco_admin_inventory(c):
             sysmon1(host, u.win + "-adm", "C:\\Tools\\AdFind\\AdFind.exe", "AdFind.exe -f objectcategory=computer -csv name lastLogonTimestamp", CMD),
             ents={"hosts": [host], "users": [u.win + "-adm"]}, asset=("corporate", "medium", "corp-it"))
     notes = pick([
-        "%s running the quarterly stale-computer report from the admin jump host using the sanctioned copy in C:\\Tools. Benign." % u.name,
-        "AD hygiene report by sysadmin %s from %s. Expected." % (u.sam, host),
+        "%s-adm running the quarterly stale-computer report from %s with the sanctioned AdFind in C:\\Tools; output is computers + lastLogonTimestamp only, no trusts or user dump." % (u.sam, host),
+        "AD hygiene report by sysadmin %s from the admin jump host %s. Same query every quarter. Benign." % (u.name, host),
     ])
-    return out("Sysadmin AdFind stale-computer report", "informational", ["T1087.002"], notes, [])
+    return out("Stale-computer AdFind report by %s on %s" % (u.sam, host), "informational", ["T1087.002"], notes, [])
 
 
 @scenario("rb-ransomware-discovery-tooling", "false_positive")
 def disco_net_view(c):
     host = c.ws()
     u = c.person()
+    share = "\\\\SRV-FS%02d\\%s" % (rng.randint(1, 6), pick(["Teams", "Projects", "Finance"]))
     c.alert("sysmon", "Net view / net group discovery commands", "low",
-            sysmon1(host, u.win, "C:\\Windows\\System32\\net.exe", "net use Z: \\\\SRV-FS02\\Teams /persistent:yes", CMD),
+            sysmon1(host, u.win, "C:\\Windows\\System32\\net.exe", "net use Z: %s /persistent:yes" % share, CMD),
             ents={"hosts": [host], "users": [u.win]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "'net use' drive mapping from the logon script, not discovery. Rule grouped all net.exe verbs. FP.",
-        "Drive mapping via net use. Benign.",
+        "'net use Z: %s' from the logon script on %s; drive mapping, not discovery. The rule groups every net.exe verb together." % (share, host),
+        "%s's logon script mapping %s. FP; 'net use' removed from the discovery rule." % (u.sam, share),
     ])
-    return out("net use drive mapping on %s" % host, "informational", ["T1018"], notes, [])
+    return out("Drive mapping via net use on %s" % host, "informational", ["T1018"], notes, [])
 
 
 @scenario("rb-windows-log-clearing", "true_positive")
@@ -4396,8 +4469,8 @@ def log_clear_reimage(c):
     c.alert("windows-security", "Security event log cleared", "medium",
             winsec(1102, host, SubjectUserName="SYSTEM"), ents={"hosts": [host]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "Cleared by the imaging task sequence during the OS refresh of %s (SCCM deployment record at the same time). Benign." % host,
-        "Log clear as part of reimaging. Expected.",
+        "1102 on %s logged by SYSTEM during the OS refresh task sequence; SCCM shows the deployment running at that time and the device re-enrolled 20 minutes later." % host,
+        "Log cleared as part of reimaging %s. Expected." % host,
     ])
     return out("Log clear during reimage of %s" % host, "informational", ["T1070.001"], notes, [])
 
@@ -4409,10 +4482,10 @@ def log_rollover(c):
             {"EventID": 1105, "Channel": "Security", "Computer": host + "." + AD_DOMAIN, "BackupPath": "C:\\Windows\\System32\\Winevt\\Logs\\Archive-Security-%s.evtx" % c.day(),
              "TimeCreated": "__T__"}, ents={"hosts": [host]}, asset=("production", "critical", "identity-team"))
     notes = pick([
-        "Event 1105 is auto-backup on rollover (AutoBackupLogFiles is set on DCs), not a clear. Rule included 1105 by mistake. FP.",
-        "Log archive on rollover on %s. Not a clear." % host,
+        "Event 1105 on %s is automatic backup on rollover (AutoBackupLogFiles is set on DCs); the archive file exists on disk. Not a clear. Removed 1105 from the rule." % host,
+        "Security log rollover archive on %s. FP." % host,
     ])
-    return out("Log rollover archive on %s" % host, "informational", ["T1070.001"], notes, ["create_ticket"])
+    return out("Security log rollover archive on %s" % host, "informational", ["T1070.001"], notes, ["create_ticket"])
 
 
 @scenario("rb-edr-tampering", "true_positive")
@@ -4465,8 +4538,8 @@ def edr_defender_passive(c):
             {"EventID": 5001, "Channel": "Microsoft-Windows-Windows Defender/Operational", "Computer": host + "." + AD_DOMAIN, "TimeCreated": "__T__"},
             ents={"hosts": [host]}, asset=("corporate", "low", "corp-it"))
     notes = pick([
-        "Defender switches to passive mode when the third-party EDR registers as primary AV; 5001 fires at that moment. Expected on new builds. FP.",
-        "Defender passive mode after EDR install on %s. Benign." % host,
+        "Defender on %s switched to passive mode when the EDR registered as primary AV; 5001 fires at that moment on every new build. FP." % host,
+        "5001 on %s is Defender going passive after the EDR install; real-time protection is provided by the EDR. FP." % host,
     ])
     return out("Defender passive mode on %s" % host, "informational", ["T1562.001"], notes, [])
 
@@ -4609,13 +4682,13 @@ def saas_sharepoint_bulk(c):
 def saas_confluence_scrape(c):
     u = c.person()
     ip = ext_ip()
-    c.alert("proxy", "Confluence API scraping with personal API token", "high",
+    c.alert("atlassian-audit", "Confluence API scraping with personal API token", "high",
             {"source_system": "atlassian-audit", "action": "content.viewed", "actor": u.email, "ip": ip, "api_token": "ATATT****",
              "pages_viewed_1h": rng.randint(3000, 20000), "user_agent": "python-requests/2.31.0", "spaces": ["ENG", "SEC", "OPS"], "date": "__T__"},
             ents={"users": [u.email], "ips": [ip], "tokens": ["ATATT****"]}, asset=("corporate", "high", "devex"))
     notes = pick([
         "Confluence API token for %s used from %s to walk ENG/SEC/OPS spaces via script; the token was in a leaked .env. The SEC space includes network diagrams. Token revoked, user informed, hunting for use of the documented internal hostnames." % (u.email, ip),
-        "Scripted scraping of Confluence with a stolen API token. Revoked and investigated.",
+        "Scripted scraping of Confluence with %s's stolen API token from %s. Token revoked; the list of ENG/SEC/OPS pages read went to the space owners for review." % (u.email, ip),
     ])
     return out("Confluence scraping with %s's API token" % u.sam, "high", ["T1213.001", "T1552.001"], notes,
                ["revoke_token", "block_indicator", "notify_owner"])
@@ -4624,27 +4697,29 @@ def saas_confluence_scrape(c):
 @scenario("rb-saas-mass-download", "benign")
 def saas_ediscovery(c):
     u = c.person()
+    t = ticket()
     c.alert("o365", "Mass download from SharePoint site", "medium",
             o365("FileDownloaded", u.upn, int_ip(), workload="SharePoint", extra={"FileCount_1h": rng.randint(2000, 8000), "SiteUrl": "https://examplecorp.sharepoint.com/sites/Legal"}),
             ents={"users": [u.upn]}, asset=("corporate", "medium", "legal-ops"))
     notes = pick([
-        "%s (legal ops) exporting an eDiscovery hold set for litigation, case %s. Expected role activity." % (u.name, ticket()),
-        "eDiscovery export by legal. Benign.",
+        "%s (legal ops, eDiscovery manager role) exporting the hold set for matter %s from /sites/Legal. Role-appropriate and logged in Purview." % (u.upn, t),
+        "eDiscovery export by %s for %s; download volume matches the export job size. Benign." % (u.sam, t),
     ])
-    return out("eDiscovery export by %s" % u.sam, "informational", ["T1213.002"], notes, [])
+    return out("eDiscovery export by %s (%s)" % (u.sam, t), "informational", ["T1213.002"], notes, [])
 
 
 @scenario("rb-saas-mass-download", "false_positive")
 def saas_sync_client(c):
     u = c.person()
+    n = rng.randint(1000, 5000)
     c.alert("google-workspace", "Mass download from Drive", "medium",
-            gws("drive", "download", u.email, int_ip(), {"doc_count_1h": rng.randint(1000, 5000), "originating_app_id": "drivefs"}),
+            gws("drive", "download", u.email, int_ip(), {"doc_count_1h": n, "originating_app_id": "drivefs"}),
             ents={"users": [u.email]}, asset=("corporate", "low", c.team()))
     notes = pick([
-        "Drive for desktop initial sync on %s's new laptop; originating_app is drivefs. FP, sync client excluded." % u.name,
-        "Desktop sync client first sync. Not a mass download.",
+        "%d 'downloads' for %s are Drive for desktop doing its first sync on the user's new laptop (originating_app_id drivefs). FP; sync client excluded." % (n, u.email),
+        "Desktop sync client initial pull for %s, not a browser or API bulk export. Benign." % u.sam,
     ])
-    return out("Drive desktop sync for %s" % u.sam, "informational", ["T1530"], notes, [])
+    return out("Drive desktop first sync for %s" % u.sam, "informational", ["T1530"], notes, [])
 
 
 # ===================================== web-facing ====================================
@@ -4660,6 +4735,11 @@ def webshell_aspx(c):
     c.alert("sysmon", "ASPX file created in web root", "high",
             sysmon11(host, "IIS APPPOOL\\DefaultAppPool", "C:\\Windows\\System32\\inetsrv\\w3wp.exe", shell), off=-30,
             ents={"hosts": [host], "files": [shell]}, asset=("production", "critical", "web-team"))
+    wip = ext_ip()
+    c.alert("waf", "POST to static aspnet_client path returning 200", "high",
+            waf(wip, pick(["NL", "US", "HK"]), "POST", "/" + shell.split("\\")[-1], "", "ALLOW", "Custom-Rules", "aspx-write-monitor", "Mozilla/5.0 (Windows NT 10.0; Win64; x64)",
+                "mail.example.com" if host.startswith("EXCH") else "portal.example.com", status=200), off=-1,
+            ents={"ips": [wip], "hosts": [host]}, asset=("production", "critical", "web-team"))
     notes = pick([
         "w3wp spawning cmd with whoami/ipconfig, and %s was written by w3wp 30 minutes earlier. Webshell confirmed (one-line eval of a POST parameter). Removed, server taken out of the pool, patched, and IIS logs show 3 source IPs using it, all blocked." % shell.split("\\")[-1],
         "ASPX webshell on %s at %s. Contained; server rebuilt from clean image." % (host, shell),
@@ -4689,27 +4769,29 @@ def webshell_jsp(c):
 @scenario("rb-webshell", "benign")
 def webshell_cms_plugin(c):
     host = c.lnx("web", "prod")
+    plugin = pick(["wordfence", "yoast-seo", "wp-super-cache"])
+    f = "/var/www/html/wp-content/plugins/%s/lib/%s.php" % (plugin, alnum(6))
     c.alert("auditd", "PHP file created in web root", "medium",
             auditd(host, "PATH", "/usr/bin/php8.2", "php-fpm8.2", ["php-fpm: pool www"], auid="4294967295", uid="33", key="webroot_write", tty="(none)"),
-            ents={"hosts": [host], "files": ["/var/www/html/wp-content/plugins/wordfence/lib/wfUpdateCheck.php"]}, asset=("production", "low", "marketing-ops"))
+            ents={"hosts": [host], "files": [f]}, asset=("production", "low", "marketing-ops"))
     notes = pick([
-        "WordPress auto-updating the Wordfence plugin on the marketing site; file matches the plugin release checksum. Benign.",
-        "Plugin auto-update writing PHP. Checksums verified against the release.",
+        "WordPress auto-update of %s on %s; every written file matches the release checksums from the plugin repository." % (plugin, host),
+        "%s plugin update wrote PHP under wp-content/plugins on %s. Checksums verified, no other writes. Benign." % (plugin, host),
     ])
-    return out("WordPress plugin auto-update on %s" % host, "informational", ["T1505.003"], notes, [])
+    return out("%s auto-update on %s" % (plugin, host), "informational", ["T1505.003"], notes, [])
 
 
 @scenario("rb-webshell", "false_positive")
 def webshell_healthcheck(c):
-    host = pick(["SRV-IIS%02d" % rng.randint(1, 9)])
+    host = "SRV-IIS%02d" % rng.randint(1, 9)
     c.alert("sysmon", "IIS worker spawned command shell", "high",
             sysmon1(host, "IIS APPPOOL\\ReportsPool", CMD, "cmd.exe /c \"C:\\Apps\\Reports\\bin\\wkhtmltopdf.exe\" --quiet report.html report.pdf",
                     "C:\\Windows\\System32\\inetsrv\\w3wp.exe"), ents={"hosts": [host]}, asset=("production", "medium", "finance-systems"))
     notes = pick([
-        "Reports app shells out to wkhtmltopdf for PDF rendering, by design; same command line thousands of times a day. FP, parent/child pair allowlisted.",
-        "Legit PDF renderer invocation from the Reports app pool. Benign.",
+        "ReportsPool on %s shells out to wkhtmltopdf for PDF export by design; identical command line thousands of times a day and no new files in the web root." % host,
+        "w3wp -> cmd -> wkhtmltopdf on %s is the Reports app's renderer. Allowlisted that exact parent/child/command." % host,
     ])
-    return out("Reports app PDF rendering via cmd on %s" % host, "informational", ["T1505.003"], notes, [])
+    return out("Reports PDF rendering via cmd on %s" % host, "informational", ["T1505.003"], notes, [])
 
 
 @scenario("rb-public-app-exploitation", "true_positive")
@@ -4757,7 +4839,7 @@ def exploit_path_traversal(c):
                 matched=("PATH_TRAVERSAL", "URI", "..%2f")), ents={"ips": [ip], "hosts": [host]}, asset=("production", "high", "web-team"))
     notes = pick([
         "Traversal through the nginx alias misconfig on %s returned /etc/passwd (200, 2.1KB) to %s; follow-up requests fetched the app's .env with DB creds. Fixed the alias, rotated DB creds, blocked IP." % (host, ip),
-        "Successful path traversal on files.example.com leading to config disclosure. Secrets rotated, config fixed.",
+        "Successful path traversal on files.example.com (%s) from %s led to config disclosure. Secrets rotated, alias fixed, IP blocked." % (host, ip),
     ])
     return out("Path traversal file disclosure on %s" % host, "high", ["T1190", "T1552.001"], notes,
                ["block_indicator", "rotate_secret", "create_ticket"])
@@ -4786,14 +4868,14 @@ def sqli_union_dump(c):
             waf(ip, pick(["BR", "VN", "US"]), "GET", "/api/v1/products", "id=1%20UNION%20SELECT%20email,password_hash,3%20FROM%20users--", "COUNT",
                 "AWSManagedRulesSQLiRuleSet", "SQLi_QUERYARGUMENTS", "sqlmap/1.8#stable (https://sqlmap.org)", "shop.example.com", status=200,
                 matched=("SQL_INJECTION", "QUERY_STRING", "UNION SELECT")), ents={"ips": [ip], "hosts": [host]}, asset=("production", "critical", "web-team"))
-    c.alert("proxy", "Database error rate spike on API", "medium",
+    c.alert("app-logs", "Database error rate spike on API", "medium",
             {"source_system": "app-logs", "service": "products-api", "host": host, "error": "psycopg2.errors.SyntaxError", "count_5m": rng.randint(300, 3000), "client_ip": ip, "date": "__T__"},
             off=-5, ents={"hosts": [host], "ips": [ip]}, asset=("production", "critical", "web-team"))
     notes = pick([
         "sqlmap from %s against /api/v1/products?id; the rule group was in COUNT mode after a tuning change, so the UNION SELECT reached %s and returned 200 with user emails and hashes. Switched WAF to BLOCK, parametrised the query, forced password reset for affected users, privacy team engaged." % (ip, host),
-        "Successful SQLi data extraction from products-api. Blocked, fixed, breach process started.",
+        "Successful SQLi data extraction from products-api on %s by %s (sqlmap UA). Rule group back to BLOCK, query parametrised, breach process started." % (host, ip),
     ])
-    return out("SQL injection dumped users table via products API", "critical", ["T1190", "T1005"], notes,
+    return out("SQL injection from %s dumped users table via products API" % ip, "critical", ["T1190", "T1005"], notes,
                ["block_indicator", "change_org_policy", "create_ticket", "notify_owner"])
 
 
@@ -4804,8 +4886,8 @@ def sqli_blocked_scan(c):
             waf(ip, "US", "GET", "/login", "user=admin'%20OR%20'1'='1", "BLOCK", "AWSManagedRulesSQLiRuleSet", "SQLi_QUERYARGUMENTS", "Mozilla/5.0", "www.example.com", status=403),
             ents={"ips": [ip]}, asset=("production", "low", "web-team"))
     notes = pick([
-        "Generic OR 1=1 probe, blocked 403, no successful responses from %s; app uses prepared statements. Noise." % ip,
-        "Blocked SQLi probe. Nothing further.",
+        "Generic admin' OR '1'='1 against /login from %s, 403 from the WAF, and nothing from that IP ever got a 200 on an app path. The login handler uses prepared statements anyway." % ip,
+        "%s sent a handful of textbook SQLi probes, all blocked. No follow-on. Noise." % ip,
     ])
     return out("Blocked SQLi probe from %s" % ip, "low", ["T1190"], notes, [])
 
@@ -4813,27 +4895,29 @@ def sqli_blocked_scan(c):
 @scenario("rb-sql-injection", "benign")
 def sqli_bugbounty(c):
     ip = ext_ip()
+    handle = "researcher-" + alnum(5)
     c.alert("waf", "SQL injection time-based payload", "medium",
-            waf(ip, "IN", "POST", "/graphql", "", "BLOCK", "AWSManagedRulesSQLiRuleSet", "SQLi_BODY", "Mozilla/5.0 (X-Bug-Bounty: researcher-%s)" % alnum(5), "api.example.com", status=403,
+            waf(ip, "IN", "POST", "/graphql", "", "BLOCK", "AWSManagedRulesSQLiRuleSet", "SQLi_BODY", "Mozilla/5.0 (X-Bug-Bounty: %s)" % handle, "api.example.com", status=403,
                 matched=("SQL_INJECTION", "BODY", "SLEEP(5)")), ents={"ips": [ip]}, asset=("production", "medium", "web-team"))
     notes = pick([
-        "Bug bounty researcher (identifying header, in-scope target, program rules allow testing api.example.com). Blocked by WAF; researcher's report will come through the platform. Benign.",
-        "In-scope bug bounty testing with identifying header. Expected.",
+        "Time-based SLEEP(5) payloads against /graphql from %s carry the program's identifying header (%s); api.example.com is in scope. WAF blocked them; any finding will come through the platform." % (ip, handle),
+        "Bug bounty testing by %s from %s, in scope and rate-limited per the program rules. Nothing to action." % (handle, ip),
     ])
-    return out("Bug bounty SQLi testing on api.example.com", "informational", ["T1190"], notes, [])
+    return out("Bug bounty SQLi testing by %s" % handle, "informational", ["T1190"], notes, [])
 
 
 @scenario("rb-sql-injection", "false_positive")
 def sqli_fp_content(c):
     u = c.person()
+    slugt = pick(["postgres-partitioning-lessons", "debugging-slow-joins", "our-migration-to-citus"])
     c.alert("waf", "SQL injection attempt blocked", "medium",
-            waf(int_ip("10.20"), "GB", "POST", "/cms/articles", "", "BLOCK", "AWSManagedRulesSQLiRuleSet", "SQLi_BODY", pick(UA_BROWSER), "cms.example.com", status=403,
+            waf(int_ip("10.20"), "GB", "POST", "/cms/articles/%s" % slugt, "", "BLOCK", "AWSManagedRulesSQLiRuleSet", "SQLi_BODY", pick(UA_BROWSER), "cms.example.com", status=403,
                 matched=("SQL_INJECTION", "BODY", "SELECT * FROM")), ents={"users": [u.email]}, asset=("production", "low", "web-team"))
     notes = pick([
-        "%s writing an engineering blog post that contains SQL examples; WAF blocked the save. FP, CMS editor path now excluded for authenticated staff." % u.name,
-        "Blog post body with SQL snippet. Not an attack.",
+        "%s saving the engineering blog draft '%s', which contains SQL examples; WAF blocked the save. Authenticated staff session from the office. Excluded the CMS editor path for SSO-authenticated users." % (u.email, slugt),
+        "Blog post body with SELECT examples from %s tripped SQLi_BODY. Not an attack." % u.sam,
     ])
-    return out("CMS article with SQL snippet blocked", "informational", ["T1190"], notes, ["create_ticket"])
+    return out("CMS draft '%s' blocked by SQLi rule" % slugt, "informational", ["T1190"], notes, ["create_ticket"])
 
 
 # ===================================== supply chain / CI =============================
@@ -4892,7 +4976,7 @@ def pkg_scanner_fp(c):
             ents={"repositories": [r]}, asset=("development", "low", "devex"))
     notes = pick([
         "Advisory covers event-stream 3.3.6 (flatmap-stream); %s uses 4.0.1, which is clean. SCA range matching bug. FP." % r,
-        "Version outside the affected range. Dismissed.",
+        "event-stream 4.0.1 in %s is outside the advisory's affected range (3.3.6 only). Dismissed." % r,
     ])
     return out("SCA malicious-package alert on clean version in %s" % r, "informational", ["T1195.001"], notes, [])
 
@@ -4921,12 +5005,13 @@ def ci_workflow_modified(c):
 def ci_rogue_runner(c):
     u = c.person()
     r = c.repo()
+    runner = "DESKTOP-%s" % upper_alnum(7)
     c.alert("github-audit", "Self-hosted runner registered from unknown host", "high",
-            gh("repo.register_self_hosted_runner", u.gh, ext_ip(), repo=r, extra={"runner_name": "DESKTOP-%s" % upper_alnum(7), "labels": ["self-hosted", "linux", "x64", "prod"]}),
+            gh("repo.register_self_hosted_runner", u.gh, ext_ip(), repo=r, extra={"runner_name": runner, "labels": ["self-hosted", "linux", "x64", "prod"]}),
             ents={"users": [u.gh], "repositories": [r]}, asset=("production", "high", "devex"))
     notes = pick([
-        "Runner DESKTOP-%s registered to %s with the 'prod' label by %s's compromised token, so deploy jobs would land on the attacker's machine. Removed the runner, revoked the token, restricted runner registration to org admins." % ("***", r, u.gh),
-        "Rogue runner registration on %s to capture prod deploy jobs. Removed before any job ran." % r,
+        "Runner %s registered to %s with the 'prod' label by %s's compromised token, so deploy jobs would land on the attacker's machine. Removed the runner, revoked the token, restricted runner registration to org admins." % (runner, r, u.gh),
+        "Rogue runner registration on %s with %s's token to capture prod deploy jobs. Removed before any job was scheduled on it; token revoked." % (r, u.gh),
     ])
     return out("Rogue self-hosted runner on %s" % r, "high", ["T1195.002", "T1677"], notes, ["delete_resource", "revoke_token", "change_org_policy"])
 
@@ -5004,13 +5089,13 @@ def sudo_admin(c):
 
 @scenario("rb-sudo-privilege-escalation", "false_positive")
 def sudo_pkexec_fp(c):
-    host = c.lnx()
+    host = c.lnx(pick(["dev", "desk"]), "stg")
     c.alert("auditd", "pkexec execution", "medium",
             auditd(host, "EXECVE", "/usr/bin/pkexec", "pkexec", ["/usr/bin/pkexec", "/usr/lib/update-notifier/package-system-locked"], auid="1000", uid="0", key="priv_esc"),
             ents={"hosts": [host]}, asset=("development", "low", "devex"))
     notes = pick([
-        "update-notifier's normal pkexec helper on a desktop dev VM; polkit patched. FP.",
-        "Benign update-notifier pkexec call.",
+        "update-notifier's package-system-locked helper via pkexec on %s; polkit is on the patched version and there's no GCONV/env abuse in argv. FP." % host,
+        "Routine pkexec call by update-notifier on desktop VM %s. Benign." % host,
     ])
     return out("update-notifier pkexec on %s" % host, "informational", ["T1548"], notes, [])
 
@@ -5070,27 +5155,29 @@ def exec_probe(c):
 @scenario("rb-internal-scanner-benign", "benign")
 def scanner_nessus(c):
     ip = int_ip("10.250")
+    n = rng.randint(200, 2000)
     c.alert("suricata", "Internal host scanning many ports", "medium",
             suricata(ip, rng.randint(40000, 60000), int_ip("10.10"), pick([22, 445, 3389, 8080]), "ET SCAN Nessus User Agent", "Attempted Information Leak", sev=2,
-                     extra={"distinct_dests_10m": rng.randint(200, 2000)}), ents={"ips": [ip]}, asset=("corporate", "low", "secops"))
+                     extra={"distinct_dests_10m": n}), ents={"ips": [ip]}, asset=("corporate", "low", "secops"))
     notes = pick([
-        "%s is the Tenable scanner in the 10.250 security VLAN, weekly credentialed scan window (Tue 01:00-05:00). Benign." % ip,
-        "Vulnerability scanner %s on schedule. Expected." % ip,
+        "%s is the Tenable scanner in the 10.250 security VLAN; %d targets in 10 minutes is the weekly credentialed scan (Tue 01:00-05:00)." % (ip, n),
+        "Scheduled vulnerability scan from %s. Scanner inventory match, schedule match." % ip,
     ])
-    return out("Scheduled vulnerability scan from %s" % ip, "informational", ["T1595.002", "T1046"], notes, [])
+    return out("Scheduled Tenable scan from %s" % ip, "informational", ["T1595.002", "T1046"], notes, [])
 
 
 @scenario("rb-internal-scanner-benign", "benign")
 def scanner_pentest(c):
     ip = int_ip("10.250")
+    t = ticket()
     c.alert("zeek", "Internal port sweep from workstation", "high",
             dict(zeek_conn(ip, int_ip("10.10"), 445, 0, 0, 0.0, state="S0"), distinct_dests_5m=rng.randint(500, 4000), ports=[21, 22, 80, 443, 445, 1433, 3389]),
             ents={"ips": [ip]}, asset=("corporate", "low", "secops"))
     notes = pick([
-        "External pentest firm's drop box (%s), engagement %s running %s. Rules of engagement on file. Benign." % (ip, ticket(), c.day()),
-        "Authorised pentest sweep from %s. Confirmed with the engagement lead." % ip,
+        "%s is the external pentest firm's drop box; engagement %s runs %s and the rules of engagement list this address." % (ip, t, c.day()),
+        "Authorised internal pentest sweep from %s (%s). Confirmed with the engagement lead by phone." % (ip, t),
     ])
-    return out("Authorised pentest sweep from %s" % ip, "informational", ["T1046"], notes, [])
+    return out("Pentest sweep from %s (%s)" % (ip, t), "informational", ["T1046"], notes, [])
 
 
 @scenario("rb-internal-scanner-benign", "true_positive")
@@ -5115,10 +5202,10 @@ def scanner_new_ip(c):
             suricata(ip, rng.randint(40000, 60000), int_ip("10.10"), 443, "ET SCAN Qualys scanner activity", "Attempted Information Leak"),
             ents={"ips": [ip]}, asset=("corporate", "low", "secops"))
     notes = pick([
-        "New Qualys scanner appliance (%s) deployed by VM team; inventory not updated yet. FP, added to scanner list." % ip,
-        "Newly deployed scanner appliance at %s. Benign." % ip,
+        "%s is the Qualys appliance the VM team racked this week; it isn't in the scanner inventory yet. Confirmed with them and added it." % ip,
+        "New scanner appliance at %s in the security VLAN, scanning on the VM team's schedule. FP." % ip,
     ])
-    return out("New scanner appliance %s" % ip, "informational", ["T1595.002"], notes, ["create_ticket"])
+    return out("New Qualys appliance %s" % ip, "informational", ["T1595.002"], notes, ["create_ticket"])
 
 
 # --------------------------------------------------------------------------------------
@@ -5170,13 +5257,14 @@ def random_time():
 
 
 def build_case(family, disp, fn):
+    CURRENT.clear()
     c = Case(random_time())
     r = fn(c)
     assert 1 <= len(c.alerts) <= 3, (fn.__name__, len(c.alerts))
-    first = min(dt.datetime.strptime(a["time"], "%Y-%m-%dT%H:%M:%SZ") for a in c.alerts)
-    opened = first.replace(tzinfo=dt.timezone.utc) + dt.timedelta(minutes=rng.randint(2, 35))
-    for a in c.alerts:
-        a["time"] = a["time"]
+    first = min(dt.datetime.strptime(a["time"], "%Y-%m-%dT%H:%M:%SZ") for a in c.alerts).replace(tzinfo=dt.timezone.utc)
+    # The case is opened a few minutes after its main alert (offset 0); precursor alerts
+    # were attached during triage, later ones (offset > 0) correlated into the open case.
+    opened = max(c.t0, first) + dt.timedelta(minutes=rng.randint(2, 35))
     return {"_opened": opened, "title": r["title"], "opened": iso(opened), "alerts": c.alerts, "disposition": disp,
             "severity": r["severity"], "techniques": r["techniques"], "notes": r["notes"],
             "actions_taken": r["actions"], "runbook": family, "_scenario": fn.__name__}

@@ -152,6 +152,15 @@ impl Alert {
         crate::jsonpath::resolve(&self.raw, path)
     }
 
+    /// Where the rule's name sits in `raw`, for citing it: `rule.name` in the native form,
+    /// the attribute it was mapped from in OCSF.
+    pub fn rule_name_path(&self) -> &'static str {
+        ["rule.name", "finding_info.title", "finding_info.analytic.name", "message"]
+            .into_iter()
+            .find(|p| self.value_at(p).and_then(Value::as_str) == Some(self.rule.name.as_str()))
+            .unwrap_or("rule.name")
+    }
+
     /// Highest of the alert's own severity signals: the rule's severity.
     pub fn rule_severity(&self) -> Option<Severity> {
         self.rule.severity

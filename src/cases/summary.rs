@@ -52,8 +52,10 @@ pub fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, StoreE
             .and_then(Value::as_str)
             .unwrap_or("alert");
         let time = crate::jsonpath::resolve(&a.alert, "time").map(crate::jsonpath::text_of).unwrap_or_else(|| a.received_at.clone());
-        timeline.push(TimelineEntry { time, kind: "alert".into(), text: format!("Alert {}: {name}", a.alert_id), doc_ref: Some(format!("alert:{}#rule.name", a.alert_id)) });
-        if let Ok(parsed) = crate::alert::Alert::parse(0, &a.alert) {
+        let parsed = crate::alert::Alert::parse(0, &a.alert).ok();
+        let name_path = parsed.as_ref().map(|p| p.rule_name_path()).unwrap_or("rule.name");
+        timeline.push(TimelineEntry { time, kind: "alert".into(), text: format!("Alert {}: {name}", a.alert_id), doc_ref: Some(format!("alert:{}#{name_path}", a.alert_id)) });
+        if let Some(parsed) = parsed {
             for (kind, value) in parsed.entities.targets() {
                 let list = entities.entry(format!("{kind}s")).or_default();
                 if !list.iter().any(|v| v == value) {

@@ -258,7 +258,7 @@ fn evidence(alerts: &[Alert], runbook: Option<&Hit>, similar: &[&Hit], retrieved
     let mut out = Vec::new();
     let alert_words = words(&crate::validate::alerts_text(alerts));
     for a in alerts.iter().take(4) {
-        out.push(ModelEvidence { doc_ref: format!("alert:{}#rule.name", a.id), quote: clip_quote(&a.rule.name) });
+        out.push(ModelEvidence { doc_ref: format!("alert:{}#{}", a.id, a.rule_name_path()), quote: clip_quote(&a.rule.name) });
         if let Some((path, text)) = salient_field(a) {
             out.push(ModelEvidence { doc_ref: format!("alert:{}#{path}", a.id), quote: clip_quote(&text) });
         }

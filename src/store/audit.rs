@@ -52,6 +52,11 @@ pub(crate) fn append(tx: &Transaction, actor: &str, kind: &str, subject: &str, d
         "INSERT INTO audit (seq, time, actor, kind, subject, data, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![seq, time, actor, kind, subject, data, prev, hash],
     )?;
+    // The head lets verification notice entries cut off the end of the chain.
+    tx.execute(
+        "INSERT INTO audit_head (id, seq, hash) VALUES (1, ?1, ?2) ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+        params![seq, hash],
+    )?;
     Ok(seq)
 }
 
@@ -101,6 +106,16 @@ impl Store {
             }
             prev = hash.clone();
             expected_seq += 1;
+        }
+        let head: Option<(i64, String)> = {
+            let conn = self.conn()?;
+            conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).ok()
+        };
+        if let Some((head_seq, head_hash)) = head {
+            let last = rows.last().map(|r| (r.0, r.7.clone()));
+            if last.as_ref().map(|l| l.0) != Some(head_seq) || last.map(|l| l.1) != Some(head_hash) {
+                return Ok(Err(ChainBreak { seq: expected_seq.min(head_seq), reason: format!("the chain ends before its recorded head (entry {head_seq})") }));
+            }
         }
         Ok(Ok(rows.len()))
     }

@@ -89,6 +89,16 @@ pub struct CaseRecord {
     pub closed: Option<ClosedCase>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct RecommendationMeta {
+    /// Every raw answer, separated by `\n---\n` when a repair was asked for.
+    pub raw_output: Option<String>,
+    pub prompt_tokens: u32,
+    pub completion_tokens: u32,
+    pub latency_ms: u64,
+    pub engine: String,
+}
+
 /// Everything one pipeline run writes, in one transaction.
 pub struct NewRecommendation<'a> {
     pub id: &'a str,
@@ -230,6 +240,18 @@ impl Store {
             Some(t) => Some(serde_json::from_str(&t)?),
             None => None,
         })
+    }
+
+    /// What producing a recommendation cost: raw output(s), tokens and latency.
+    pub fn recommendation_meta(&self, id: &str) -> Result<Option<RecommendationMeta>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_row(
+            "SELECT raw_output, prompt_tokens, completion_tokens, latency_ms, engine FROM recommendations WHERE id = ?1",
+            params![id],
+            |r| Ok(RecommendationMeta { raw_output: r.get(0)?, prompt_tokens: r.get(1)?, completion_tokens: r.get(2)?, latency_ms: r.get(3)?, engine: r.get(4)? }),
+        )
+        .optional()
+        .map_err(StoreError::from)
     }
 
     /// Raw model output kept with a recommendation (for reviewers), if any.

@@ -17,7 +17,7 @@ use rusqlite::Connection;
 pub use approvals::{ActionRecord, ActionStatus, ApprovalKind, ApprovalRecord, ApprovalStatus, Decision, DecisionError};
 pub use audit::{AuditEntry, ChainBreak};
 pub use approvals::{NewAction, NewApproval, binding_hash};
-pub use cases::{CaseRecord, CaseState, ClosedCase, HistoryEntry, NewRecommendation, StoredAlert};
+pub use cases::{CaseRecord, CaseState, ClosedCase, HistoryEntry, NewRecommendation, RecommendationMeta, StoredAlert};
 pub use keys::{Identity, Role};
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +96,9 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE TABLE IF NOT EXISTS audit (
     seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
     subject TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1), seq INTEGER NOT NULL, hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS approvals_status ON approvals(status);
 CREATE INDEX IF NOT EXISTS actions_status ON actions(status);

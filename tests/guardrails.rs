@@ -1,0 +1,112 @@
+//! The guardrail corpus: model outputs that must be refused (each with the reason it must
+//! give) and legitimate ones that must pass with the right tiers. Prints the figures.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use triage::alert::Alert;
+use triage::attack::Catalog;
+use triage::corpus::{DocKind, Document};
+use triage::policy::ActionCatalog;
+use triage::validate::{self, Context, Schemas};
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/guardrails");
+
+fn documents(ctx: &Value) -> Vec<Document> {
+    ctx["retrieved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            let (kind, id) = d["ref"].as_str().unwrap().split_once(':').unwrap();
+            Document {
+                kind: kind.parse::<DocKind>().unwrap(),
+                id: id.to_string(),
+                title: d["title"].as_str().unwrap_or_default().to_string(),
+                text: d["text"].as_str().unwrap().to_string(),
+                techniques: Vec::new(),
+                actions: Vec::new(),
+                severity: d["severity"].as_str().and_then(|s| s.parse().ok()),
+                disposition: d["disposition"].as_str().and_then(|s| s.parse().ok()),
+                keywords: String::new(),
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn rejection_corpus_is_fully_rejected_and_legitimate_outputs_pass() {
+    let shared: Value = serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/context.json")).unwrap()).unwrap();
+    let catalog = Catalog::embedded().unwrap();
+    let actions = ActionCatalog::embedded().unwrap();
+    let schemas = Schemas::compile().unwrap();
+    let lines = std::fs::read_to_string(format!("{FIXTURES}/outputs.jsonl")).unwrap();
+
+    let mut rejected_right = 0;
+    let mut rejects = 0;
+    let mut passed = 0;
+    let mut passes = 0;
+    let mut by_reason: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let id = case["id"].as_str().unwrap();
+        let ctx_value = case.get("context").filter(|c| !c.is_null()).unwrap_or(&shared);
+        let alerts: Vec<Alert> = ctx_value["alerts"].as_array().unwrap().iter().enumerate().map(|(i, a)| Alert::parse(i, a).unwrap()).collect();
+        let docs = documents(ctx_value);
+        let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas };
+        let raw = match case.get("raw").and_then(Value::as_str) {
+            Some(r) => r.to_string(),
+            None => case["output"].to_string(),
+        };
+        let result = validate::check(&raw, &ctx);
+        match case["expect"].as_str().unwrap() {
+            "reject" => {
+                rejects += 1;
+                let want = case["reason"].as_str().unwrap();
+                let entry = by_reason.entry(want.to_string()).or_default();
+                entry.1 += 1;
+                match result {
+                    Err(reasons) if reasons.iter().any(|r| r.code == want) => {
+                        rejected_right += 1;
+                        entry.0 += 1;
+                    }
+                    Err(reasons) => failures.push(format!("{id}: wanted {want}, got {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>())),
+                    Ok(_) => failures.push(format!("{id}: wanted {want}, but it passed")),
+                }
+            }
+            _ => {
+                passes += 1;
+                match result {
+                    Ok(checked) => {
+                        let tiers = validate::tiers(&checked.recommendation);
+                        let mut ok = true;
+                        if let Some(want) = case.get("tiers").and_then(Value::as_object) {
+                            for (k, v) in want {
+                                let got = tiers.get(k).map(|t| t.as_str());
+                                if got != v.as_str() {
+                                    ok = false;
+                                    failures.push(format!("{id}: tier of `{k}` is {got:?}, wanted {v}"));
+                                }
+                            }
+                        }
+                        if ok {
+                            passed += 1;
+                        }
+                    }
+                    Err(reasons) => failures.push(format!("{id}: false rejection {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>())),
+                }
+            }
+        }
+    }
+    println!("guardrail corpus: {rejected_right}/{rejects} unsafe outputs rejected with the right code; {passed}/{passes} legitimate outputs passed ({} false rejections)", passes - passed);
+    for (reason, (ok, n)) in &by_reason {
+        println!("  {reason:<28} {ok}/{n}");
+    }
+    for f in &failures {
+        println!("  FAIL {f}");
+    }
+    assert!(rejects >= 60 && passes >= 40, "corpus too small: {rejects} rejects, {passes} passes");
+    assert!(failures.is_empty(), "{} failures", failures.len());
+}
