@@ -262,29 +262,53 @@ impl SearchIndex {
         self.search(&q, limits)
     }
 
+    /// Searches each kind in turn. ATT&CK techniques are searched last, expanded with the
+    /// techniques that the best runbooks, cases and rules carry: technique prose shares too
+    /// many generic words with alerts to be found by text alone.
     pub fn search(&self, q: &AlertQuery, limits: Limits) -> Result<Vec<Hit>, IndexError> {
-        let text_query = q.to_query(&self.index, self.fields.title, self.fields.body, self.fields.keywords, self.fields.techniques);
-        let Some(text_query) = text_query else {
-            return Ok(Vec::new());
-        };
         let searcher = self.reader.searcher();
-        let mut hits = Vec::new();
+        let mut hits: Vec<Hit> = Vec::new();
         for kind in DocKind::ALL {
             let n = limits.of(kind);
             if n == 0 {
                 continue;
             }
+            let mut query = q.clone();
+            if kind == DocKind::Attack {
+                query = query.with_expansion(&expansion(&hits));
+            }
+            let Some(text_query) = query.to_query(&self.index, self.fields.title, self.fields.body, self.fields.keywords, self.fields.techniques) else {
+                continue;
+            };
             let kind_q: Box<dyn Query> = Box::new(TermQuery::new(
                 Term::from_field_text(self.fields.kind, kind.as_str()),
                 IndexRecordOption::Basic,
             ));
-            let q = BooleanQuery::new(vec![(Occur::Must, text_query.box_clone()), (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(kind_q, 0.0)) as Box<dyn Query>)]);
+            let q = BooleanQuery::new(vec![
+                (Occur::Must, text_query),
+                (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(kind_q, 0.0)) as Box<dyn Query>),
+            ]);
             for (score, addr) in searcher.search(&q, &TopDocs::with_limit(n))? {
                 hits.push(Hit { doc: self.load(&searcher.doc(addr)?)?, score });
             }
         }
         Ok(hits)
     }
+}
+
+/// Techniques of the two best hits of each kind, for expanding the ATT&CK search.
+fn expansion(hits: &[Hit]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for kind in [DocKind::Runbook, DocKind::Case, DocKind::Sigma] {
+        for h in hits.iter().filter(|h| h.doc.kind == kind).take(2) {
+            for t in &h.doc.techniques {
+                if !out.contains(t) {
+                    out.push(t.clone());
+                }
+            }
+        }
+    }
+    out
 }
 
 /// Where the index lives inside a data dir.

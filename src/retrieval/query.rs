@@ -16,12 +16,15 @@ const MAX_TERMS: usize = 96;
 const TITLE_BOOST: f32 = 2.0;
 const KEYWORDS_BOOST: f32 = 1.5;
 const TECHNIQUE_BOOST: f32 = 2.5;
+/// Expansion terms must outweigh the incidental word overlap of technique prose.
+const EXPANSION_BOOST: f32 = 12.0;
 
 /// Text parts with their weights, before tokenisation.
 #[derive(Debug, Clone, Default)]
 pub struct AlertQuery {
     parts: Vec<(String, f32)>,
     techniques: Vec<String>,
+    expansion: Vec<String>,
 }
 
 impl AlertQuery {
@@ -53,11 +56,17 @@ impl AlertQuery {
 
     /// A query from free text (used by tests and `triage search`).
     pub fn from_text(text: &str) -> AlertQuery {
-        AlertQuery { parts: vec![(text.to_string(), 1.0)], techniques: Vec::new() }
+        AlertQuery { parts: vec![(text.to_string(), 1.0)], ..AlertQuery::default() }
     }
 
     pub fn with_techniques(mut self, ids: &[String]) -> AlertQuery {
         self.techniques.extend(ids.iter().cloned());
+        self
+    }
+
+    /// Techniques suggested by other retrieved documents, weighted above plain text.
+    pub fn with_expansion(mut self, ids: &[String]) -> AlertQuery {
+        self.expansion = ids.to_vec();
         self
     }
 
@@ -92,6 +101,10 @@ impl AlertQuery {
         for id in &self.techniques {
             let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::Basic);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), TECHNIQUE_BOOST))));
+        }
+        for id in &self.expansion {
+            let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::Basic);
+            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), EXPANSION_BOOST))));
         }
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
     }
