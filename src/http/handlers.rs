@@ -70,6 +70,11 @@ pub async fn not_found() -> AppError {
     AppError::not_found("no such route")
 }
 
+/// Who the presented key belongs to, so clients can adapt to the role.
+pub async fn whoami(caller: Caller) -> Json<Value> {
+    Json(json!({"key_id": caller.0.key_id, "name": caller.0.name, "role": caller.0.role}))
+}
+
 pub async fn recommend(State(s): State<AppState>, caller: Caller, headers: HeaderMap, Body(req, bytes): Body<RecommendRequest>) -> Result<Json<Value>, AppError> {
     let who = caller.require(&[Role::CaseEngine, Role::Analyst, Role::Admin])?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
@@ -240,6 +245,19 @@ pub async fn audit_verify(State(s): State<AppState>, caller: Caller) -> Result<J
 /// A retrieved document, so analysts can read what a recommendation cites.
 pub async fn document(State(s): State<AppState>, caller: Caller, Path(doc_ref): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Analyst, Role::Approver, Role::Admin, Role::CaseEngine])?;
-    let doc = s.app.index.get(&doc_ref).map_err(AppError::internal)?.ok_or_else(|| AppError::not_found(format!("document {doc_ref} not found")))?;
-    Ok(Json(json!({"ref": doc.doc_ref(), "title": doc.title, "kind": doc.kind, "text": doc.text, "techniques": doc.techniques})))
+    if let Some(doc) = s.app.index.get(&doc_ref).map_err(AppError::internal)? {
+        return Ok(Json(json!({"ref": doc.doc_ref(), "title": doc.title, "kind": doc.kind, "text": doc.text, "techniques": doc.techniques})));
+    }
+    // Techniques not imported into the index still have their catalog facts.
+    let technique = doc_ref
+        .strip_prefix("attack:")
+        .and_then(|id| crate::attack::TechniqueId::parse(id).ok())
+        .and_then(|id| s.app.catalog.get(&id).cloned());
+    match technique {
+        Some(t) => Ok(Json(json!({
+            "ref": doc_ref, "title": format!("{} {}", t.id, t.name), "kind": "attack", "techniques": [t.id],
+            "text": format!("{} {}\nTactics: {}\nPlatforms: {}\n{}", t.id, t.name, t.tactics.join(", "), t.platforms.join(", "), t.url),
+        }))),
+        None => Err(AppError::not_found(format!("document {doc_ref} not found"))),
+    }
 }

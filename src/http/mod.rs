@@ -35,6 +35,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(handlers::metrics))
         .route("/openapi.json", get(openapi::openapi))
         .route("/ui", get(ui::page))
+        .route("/v1/whoami", get(handlers::whoami))
         .route("/v1/recommend", post(handlers::recommend))
         .route("/v1/schema/recommendation", get(handlers::schema))
         .route("/v1/recommendations/{id}", get(handlers::recommendation))

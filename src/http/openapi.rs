@@ -21,6 +21,7 @@ pub async fn openapi(State(s): State<AppState>) -> Json<Value> {
             "/healthz": {"get": {"summary": "Liveness", "responses": {"200": {"description": "OK"}}}},
             "/readyz": {"get": {"summary": "Readiness (store and index open)", "responses": {"200": {"description": "OK"}, "503": {"description": "Not ready"}}}},
             "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "OK"}}}},
+            "/v1/whoami": {"get": op("The caller's key id, name and role", "any")},
             "/v1/recommend": {"post": op("Recommend for 1–100 alerts (body ≤ 1 MiB; Idempotency-Key honoured)", "case_engine, analyst, admin")},
             "/v1/schema/recommendation": {"get": op("JSON Schema (2020-12) of `recommendation`", "any")},
             "/v1/recommendations/{id}": {"get": op("A stored response", "case_engine, analyst, approver, admin")},

@@ -384,14 +384,11 @@ fn actions(alerts: &[Alert], runbook: Option<&Hit>, benign_leaning: bool, case_i
         if out.iter().any(|x| x.action == a.action && x.target == target) {
             continue;
         }
-        let when = match a.when.trim().trim_end_matches('.') {
-            "" | "always" => String::new(),
-            w => format!(" when {w}"),
-        };
+        let when = a.when.trim().trim_end_matches('.');
         out.push(ModelAction {
             action: a.action.clone(),
             target,
-            rationale: clip(&format!("{} proposes this{}.", rb.doc_ref(), when), 300),
+            rationale: clip(&if when.is_empty() { format!("Per {}.", rb.doc_ref()) } else { format!("Per {}: {when}.", rb.doc_ref()) }, 300),
         });
         if out.len() == 4 {
             break;

@@ -86,7 +86,10 @@ pub enum Decision {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionRecord {
+    /// Key id of the approver.
     pub actor: String,
+    /// The approver's key name, for people to read.
+    pub actor_name: Option<String>,
     pub decision: Decision,
     pub rationale: String,
     pub at: String,
@@ -264,7 +267,10 @@ fn approval_row(r: &rusqlite::Row) -> rusqlite::Result<ApprovalRow> {
 fn load_approval(tx: &Transaction, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
     let row = tx.query_row(&format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"), params![id], approval_row).optional()?;
     let Some(ApprovalRow { mut record, action_id }) = row else { return Ok(None) };
-    let mut stmt = tx.prepare("SELECT actor, decision, rationale, at FROM approval_decisions WHERE approval_id = ?1 ORDER BY at")?;
+    let mut stmt = tx.prepare(
+        "SELECT d.actor, d.decision, d.rationale, d.at, k.name FROM approval_decisions d LEFT JOIN api_keys k ON k.id = d.actor
+         WHERE d.approval_id = ?1 ORDER BY d.at",
+    )?;
     record.decisions = stmt
         .query_map(params![id], |r| {
             Ok(DecisionRecord {
@@ -272,6 +278,7 @@ fn load_approval(tx: &Transaction, id: &str) -> Result<Option<ApprovalRecord>, S
                 decision: if r.get::<_, String>(1)? == "approve" { Decision::Approve } else { Decision::Reject },
                 rationale: r.get(2)?,
                 at: r.get(3)?,
+                actor_name: r.get(4)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
