@@ -58,6 +58,8 @@ enum Command {
     },
     /// Print a case summary as JSON
     Summarize { case_id: String },
+    /// Offline evals: run datasets through the pipeline and score them; compare runs; retrieval quality
+    Eval(triage::eval::EvalCommand),
 }
 
 #[derive(Subcommand)]
@@ -151,6 +153,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&response)?);
         }
         Command::Index => {
+            // An explicit rebuild: forget what the index was built from.
+            let _ = std::fs::remove_file(triage::retrieval::manifest_path(&triage::retrieval::index_dir(&settings.data_dir)));
             let app = App::open(&settings, None, &progress_bar("indexing"))?;
             let r = &app.index_report;
             eprintln!("{} documents indexed ({}); content {}", r.documents, if r.rebuilt { "rebuilt" } else { "already up to date" }, &r.content_hash[..12]);
@@ -183,6 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
+        Command::Eval(cmd) => return Ok(triage::eval::main(&settings, cmd, &runtime)?),
         Command::Summarize { case_id } => {
             let app = App::open(&settings, None, &|_, _| {})?;
             let Some(summary) = triage::cases::summary::summarize(&app, &case_id)? else { bail!("case {case_id} not found") };

@@ -172,10 +172,3 @@ pub fn model_output_schema() -> serde_json::Value {
 pub fn recommendation_schema() -> serde_json::Value {
     serde_json::to_value(schemars::schema_for!(Recommendation)).unwrap_or_default()
 }
-
-impl Severity {
-    /// Severity never reaches the schema as anything but these five strings.
-    pub fn names() -> [&'static str; 5] {
-        Severity::ALL.map(Severity::as_str)
-    }
-}

@@ -41,6 +41,11 @@ impl Severity {
         Severity::from_rank(i32::from(self.rank()) + steps)
     }
 
+    /// The five names, in order.
+    pub fn names() -> [&'static str; 5] {
+        Severity::ALL.map(Severity::as_str)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Informational => "informational",

@@ -86,8 +86,8 @@ pub async fn recommend(State(s): State<AppState>, caller: Caller, headers: Heade
     Ok(Json(serde_json::to_value(result?).map_err(AppError::internal)?))
 }
 
-pub async fn schema(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
-    let _ = &caller.0;
+/// Any valid key may read the schema.
+pub async fn schema(State(s): State<AppState>, _caller: Caller) -> Result<Json<Value>, AppError> {
     Ok(Json(s.app.schemas.recommendation.clone()))
 }
 

@@ -158,7 +158,7 @@ impl SearchIndex {
     /// from different content. `progress` is told how many documents were written.
     pub fn open_or_build(dir: &Path, docs: &[Document], progress: &dyn Fn(usize, usize)) -> Result<(SearchIndex, OpenReport), IndexError> {
         let hash = content_hash(docs);
-        let manifest_path = dir.join("triage-manifest.json");
+        let manifest_path = manifest_path(dir);
         let current: Option<Manifest> = std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let fresh = current.as_ref().is_some_and(|m| m.schema_version == SCHEMA_VERSION && m.content_hash == hash);
         if fresh {
@@ -309,6 +309,11 @@ fn expansion(hits: &[Hit]) -> Vec<String> {
         }
     }
     out
+}
+
+/// The record of what an index was built from; removing it forces a rebuild.
+pub fn manifest_path(index_dir: &Path) -> PathBuf {
+    index_dir.join("triage-manifest.json")
 }
 
 /// Where the index lives inside a data dir.
