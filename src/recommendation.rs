@@ -49,7 +49,7 @@ pub struct ModelTechnique {
 #[serde(deny_unknown_fields)]
 pub struct ModelEvidence {
     #[serde(rename = "ref")]
-    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):[^\s]{1,190}$"), length(max = 200))]
+    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):[^ \t\r\n]{1,190}$"), length(max = 200))]
     pub doc_ref: String,
     #[schemars(length(max = 300))]
     pub quote: String,
@@ -98,7 +98,7 @@ pub struct AttackMapping {
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
     #[serde(rename = "ref")]
-    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):\S+$"))]
+    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):[^ \t\r\n]+$"))]
     pub doc_ref: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<String>,

@@ -206,12 +206,8 @@ impl Prompts {
         let documents = data.documents[..plan.documents]
             .iter()
             .map(|d| {
-                serde_json::to_string(&serde_json::json!({
-                    "ref": d.doc_ref,
-                    "title": cut(&d.title, TITLE_MAX),
-                    "excerpt": cut(&d.text, plan.excerpt_cap),
-                }))
-                .unwrap_or_default()
+                let shown = DocLine { doc_ref: &d.doc_ref, title: cut(&d.title, TITLE_MAX), excerpt: cut(&d.text, plan.excerpt_cap) };
+                serde_json::to_string(&shown).unwrap_or_default()
             })
             .collect();
         render(
@@ -280,6 +276,15 @@ struct Plan {
     string_cap: Option<usize>,
     documents: usize,
     alerts: usize,
+}
+
+/// A document as the model sees it, fields in this order.
+#[derive(Serialize)]
+struct DocLine<'a> {
+    #[serde(rename = "ref")]
+    doc_ref: &'a str,
+    title: String,
+    excerpt: String,
 }
 
 struct DocView {

@@ -57,7 +57,11 @@ pub fn parse_raw(raw: &str) -> Result<Value, ReviewReason> {
         .or_else(|| t.strip_prefix("```"))
         .and_then(|s| s.strip_suffix("```"))
         .unwrap_or(t);
-    serde_json::from_str(t.trim()).map_err(|e| reason(reason::INVALID_OUTPUT, format!("not JSON: {e}")))
+    serde_json::from_str(t.trim()).map_err(|e| {
+        // Say what came back: an engine's own note (a cut-off answer) or the start of the text.
+        let start: String = t.chars().take(160).collect();
+        reason(reason::INVALID_OUTPUT, format!("not JSON ({e}): {start}"))
+    })
 }
 
 pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
