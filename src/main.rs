@@ -190,7 +190,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Eval(cmd) => return Ok(triage::eval::main(&settings, cmd, &runtime)?),
         Command::Summarize { case_id } => {
             let app = App::open(&settings, None, &|_, _| {})?;
-            let Some(summary) = triage::cases::summary::summarize(&app, &case_id)? else { bail!("case {case_id} not found") };
+            let Some(summary) = runtime.block_on(triage::cases::summary::summarize(&app, &case_id))? else { bail!("case {case_id} not found") };
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
     }

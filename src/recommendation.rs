@@ -66,6 +66,27 @@ pub struct ModelAction {
     pub rationale: String,
 }
 
+pub const MAX_SUMMARY_MARKDOWN: usize = 2_000;
+
+/// What the model returns for a case summary: the prose, its citations, what is unknown.
+/// Timeline, entities and ATT&CK mapping come from checked data, not from the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "TriageSummaryOutput")]
+pub struct SummaryOutput {
+    #[schemars(length(min = 1, max = 2000))]
+    pub summary_markdown: String,
+    #[schemars(length(max = 12))]
+    pub evidence: Vec<ModelEvidence>,
+    #[schemars(length(max = 8), inner(length(min = 1, max = 300)))]
+    pub uncertainty: Vec<String>,
+}
+
+/// The JSON Schema (2020-12) of a summary answer.
+pub fn summary_output_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(SummaryOutput)).unwrap_or_default()
+}
+
 /// A checked recommendation: the model's proposal with names, tactics, tiers and approval
 /// ids added by the service.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -372,3 +372,62 @@ async fn an_idempotent_repeat_does_not_call_the_model_again() {
     assert_eq!(ids[0], ids[1]);
     assert_eq!(stub.calls(), 1);
 }
+
+/// Answers recommendations with a grounded answer and summaries with `summary(req)`.
+fn with_summary(summary: fn(&Value) -> Value) -> Step {
+    Box::new(move |req| {
+        let content = if req["response_format"]["json_schema"]["name"] == "triage_case_summary" { summary(req) } else { grounded_answer(req) };
+        Reply::Chat { content: content.to_string(), finish: "stop".into() }
+    })
+}
+
+fn cited_summary(req: &Value) -> Value {
+    let user = req["messages"][1]["content"].as_str().unwrap_or_default();
+    let first = fenced(user, "ALERTS").first().cloned().unwrap_or(Value::Null);
+    let id = first["id"].as_str().unwrap_or("missing");
+    json!({
+        "summary_markdown": "## What happened\nOn WS-042, CORP\\jdoe opened a document and Word started an encoded PowerShell command (model-written).",
+        "evidence": [{"ref": format!("alert:{id}#rule.name"), "quote": first["rule"]["name"]}],
+        "uncertainty": ["Whether the payload ran to completion is unknown."]
+    })
+}
+
+fn acting_summary(_req: &Value) -> Value {
+    json!({"summary_markdown": "I have isolated WS-042 and reset the password.", "evidence": [], "uncertainty": []})
+}
+
+#[tokio::test]
+async fn the_llm_writes_case_summaries_that_are_checked_like_recommendations() {
+    let stub = Stub::start(vec![with_summary(cited_summary), with_summary(cited_summary)]).await;
+    let t = app(&stub, &[]).await;
+    let (status, body, _) = recommend(&t).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ready")), "{body}");
+    let analyst = t.key("analyst", Role::Analyst);
+    let (s, summary) = t.get(&format!("/v1/cases/{}/summary", body["case_id"].as_str().unwrap()), &analyst).await;
+    assert_eq!(s, 200, "{summary}");
+    assert_eq!(summary["engine"]["name"], "llm", "{summary:#}");
+    assert!(summary["summary_markdown"].as_str().unwrap().contains("(model-written)"));
+    assert_eq!(summary["evidence"][0]["ref"], "alert:alrt-7f3a#rule.name");
+    assert_eq!(summary["timeline"].as_array().unwrap().iter().filter(|e| e["kind"] == "alert").count(), 1);
+    // The summary request was fenced and redacted like a recommendation.
+    let requests = stub.requests();
+    let last = requests.last().unwrap();
+    assert_eq!(last.body["response_format"]["json_schema"]["name"], "triage_case_summary");
+    assert!(nonce(last.user(), "ALERTS").is_some());
+    assert!(!last.system().contains("alrt-7f3a"));
+    assert!(!serde_json::to_string(&last.body).unwrap().contains(AWS_KEY));
+}
+
+#[tokio::test]
+async fn a_refused_summary_falls_back_to_the_checked_one() {
+    let stub = Stub::start(vec![with_summary(acting_summary), with_summary(acting_summary)]).await;
+    let t = app(&stub, &[]).await;
+    let (_, body, _) = recommend(&t).await;
+    let analyst = t.key("analyst", Role::Analyst);
+    let (s, summary) = t.get(&format!("/v1/cases/{}/summary", body["case_id"].as_str().unwrap()), &analyst).await;
+    assert_eq!(s, 200);
+    assert_eq!(summary["engine"]["name"], "baseline");
+    let md = summary["summary_markdown"].as_str().unwrap();
+    assert!(!md.contains("I have isolated"), "{md}");
+    assert!(summary["uncertainty"].to_string().contains("direct_execution_proposed"), "{summary:#}");
+}

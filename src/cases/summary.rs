@@ -7,7 +7,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::alert::Alert;
 use crate::app::App;
+use crate::corpus::Document;
+use crate::llm::EngineRequest;
+use crate::retrieval::Hit;
+use crate::validate::{self, CheckedSummary, Context};
 use crate::recommendation::{Evidence, Recommendation};
 use crate::store::StoreError;
 
@@ -38,7 +43,7 @@ pub struct CaseSummary {
     pub engine: Value,
 }
 
-pub fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, StoreError> {
+pub async fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, StoreError> {
     let Some(case) = app.store.case(case_id)? else { return Ok(None) };
     let alerts = app.store.case_alerts(case_id)?;
     let recs = app.store.recommendations_of(case_id)?;
@@ -93,7 +98,7 @@ pub fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, StoreE
     }
     timeline.sort_by(|a, b| a.time.cmp(&b.time));
 
-    let (attack, evidence, uncertainty, engine, severity, hypothesis) = match &latest {
+    let (attack, mut evidence, mut uncertainty, _, severity, hypothesis) = match &latest {
         Some((rec, engine)) => {
             let mut by_tactic: BTreeMap<String, Vec<Value>> = BTreeMap::new();
             for t in &rec.attack {
@@ -113,29 +118,118 @@ pub fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, StoreE
         None => (Vec::new(), Vec::new(), vec!["No recommendation of this case passed the checks yet.".to_string()], Value::Null, case.severity, String::new()),
     };
 
+    // The engine writes the prose when it can; what it writes is checked like a recommendation.
+    let written = match engine_summary(app, case_id, &alerts, &recs).await {
+        Some(Ok((checked, info))) => Some((checked, info)),
+        Some(Err(note)) => {
+            uncertainty.push(note);
+            None
+        }
+        None => None,
+    };
+    let (md, engine) = match written {
+        Some((checked, info)) => {
+            evidence = checked.evidence;
+            uncertainty = checked.uncertainty;
+            (checked.markdown, info)
+        }
+        None => {
+            let md = markdown(&case, severity, &hypothesis, &timeline, &entities, &attack, &evidence, &uncertainty);
+            (md, serde_json::json!({"name": "baseline", "model": "baseline", "prompt_version": DETERMINISTIC_VERSION, "degraded": false}))
+        }
+    };
+    Ok(Some(CaseSummary { case_id: case.case_id, summary_markdown: md, timeline, entities, attack, evidence, uncertainty, engine }))
+}
+
+const DETERMINISTIC_VERSION: &str = "summary-v1";
+
+/// Asks the engine for the prose of a summary, from the case's alerts and the documents its
+/// recommendations retrieved, and checks it. `None` when the engine writes no prose;
+/// `Err` carries a note on why the deterministic summary is shown instead.
+async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::StoredAlert], recs: &[Value]) -> Option<Result<(CheckedSummary, Value), String>> {
+    // The latest copy of each alert id, as the engine would have seen it.
+    let mut alerts: Vec<Alert> = Vec::new();
+    for a in stored.iter().rev() {
+        if let Ok(parsed) = Alert::parse(alerts.len(), &a.alert) {
+            if !alerts.iter().any(|x| x.id == parsed.id) {
+                alerts.push(parsed);
+            }
+        }
+    }
+    alerts.reverse();
+    let mut hits: Vec<Hit> = Vec::new();
+    for r in recs {
+        for item in r.get("retrieved").and_then(Value::as_array).into_iter().flatten() {
+            let Some(doc_ref) = item.get("ref").and_then(Value::as_str) else { continue };
+            if hits.iter().any(|h| h.doc_ref() == doc_ref) {
+                continue;
+            }
+            if let Ok(Some(doc)) = app.index.get(doc_ref) {
+                hits.push(Hit { doc, score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
+            }
+        }
+    }
+    hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+    let signals = crate::policy::injection::scan(&alerts);
+    let req = EngineRequest {
+        case_id,
+        alerts: &alerts,
+        retrieved: &hits,
+        catalog: &app.catalog,
+        actions: &app.actions,
+        schemas: &app.schemas,
+        injection: &signals,
+    };
+    let answer = match app.engine.summarize(&req).await? {
+        Ok(a) => a,
+        Err(e) => return Some(Err(format!("The model could not be reached for this summary ({e}); it is built from the checked recommendations."))),
+    };
+    let documents: Vec<Document> = hits.into_iter().map(|h| h.doc).collect();
+    let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
+    Some(match validate::check_summary(&answer.raw, &ctx) {
+        Ok(checked) => Ok((checked, serde_json::json!({"name": app.engine.name(), "model": answer.model, "prompt_version": answer.prompt_version, "degraded": false}))),
+        Err(reasons) => {
+            let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
+            tracing::warn!(case_id, reasons = ?reasons, "model summary refused");
+            Err(format!("The model's summary was refused ({}); this one is built from the checked recommendations.", codes.join(", ")))
+        }
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn markdown(
+    case: &crate::store::CaseRecord,
+    severity: Option<crate::severity::Severity>,
+    hypothesis: &str,
+    timeline: &[TimelineEntry],
+    entities: &BTreeMap<String, Vec<String>>,
+    attack: &[TacticGroup],
+    evidence: &[Evidence],
+    uncertainty: &[String],
+) -> String {
     let mut md = format!("## Case {} — {}\n\n", case.case_id, case.title);
     md.push_str(&format!("**State:** {} · **Severity:** {}\n\n", case.state.as_str(), severity.map(|s| s.as_str()).unwrap_or("unrated")));
     if !hypothesis.is_empty() {
         md.push_str(&format!("**Hypothesis:** {hypothesis}\n\n"));
     }
     md.push_str("### Timeline\n");
-    for t in &timeline {
+    for t in timeline {
         md.push_str(&format!("- {} — {}\n", t.time, t.text));
     }
     md.push_str("\n### Entities\n");
-    for (kind, values) in &entities {
+    for (kind, values) in entities {
         md.push_str(&format!("- {kind}: {}\n", values.join(", ")));
     }
     if !attack.is_empty() {
         md.push_str("\n### ATT&CK\n");
-        for g in &attack {
+        for g in attack {
             let names: Vec<String> = g.techniques.iter().map(|t| format!("{} {}", t["technique_id"].as_str().unwrap_or(""), t["name"].as_str().unwrap_or(""))).collect();
             md.push_str(&format!("- {}: {}\n", g.tactic, names.join("; ")));
         }
     }
     if !evidence.is_empty() {
         md.push_str("\n### Evidence\n");
-        for e in &evidence {
+        for e in evidence {
             match &e.quote {
                 Some(q) => md.push_str(&format!("- [{}] \"{}\"\n", e.doc_ref, q)),
                 None => md.push_str(&format!("- [{}]\n", e.doc_ref)),
@@ -144,11 +238,11 @@ pub fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, StoreE
     }
     if !uncertainty.is_empty() {
         md.push_str("\n### Uncertain\n");
-        for u in &uncertainty {
+        for u in uncertainty {
             md.push_str(&format!("- {u}\n"));
         }
     }
-    Ok(Some(CaseSummary { case_id: case.case_id, summary_markdown: md, timeline, entities, attack, evidence, uncertainty, engine }))
+    md
 }
 
 /// The creation time encoded in a UUIDv7-based id, as RFC 3339.

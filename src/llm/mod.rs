@@ -71,6 +71,14 @@ pub trait Engine: Send + Sync {
     async fn repair(&self, _req: &EngineRequest<'_>, _previous: &EngineAnswer, _reasons: &[ReviewReason]) -> Option<Result<EngineAnswer, EngineError>> {
         None
     }
+
+    /// A case summary written by the engine (a [`crate::recommendation::SummaryOutput`]),
+    /// from the case's alerts and the documents its recommendations cited. Engines that
+    /// don't write prose (the baseline) return `None`: the summary is then built from the
+    /// checked recommendations alone.
+    async fn summarize(&self, _req: &EngineRequest<'_>) -> Option<Result<EngineAnswer, EngineError>> {
+        None
+    }
 }
 
 pub type SharedEngine = Arc<dyn Engine>;

@@ -44,10 +44,11 @@ use tokio::sync::Semaphore;
 use super::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
 use crate::config::{LlmSettings, ResponseFormatKind};
 use crate::prompt::{Prompts, cut};
-use crate::recommendation::{ReviewReason, model_output_schema};
+use crate::recommendation::{ReviewReason, model_output_schema, summary_output_schema};
 
 /// The `json_schema.name` sent with every request.
 pub const SCHEMA_NAME: &str = "triage_model_output";
+pub const SUMMARY_SCHEMA_NAME: &str = "triage_case_summary";
 /// How an answer that did not finish normally starts. It is not JSON, so the validator
 /// refuses it as `invalid_output`, and a reviewer reading the raw output sees why.
 pub const INCOMPLETE_PREFIX: &str = "incomplete answer: finish_reason=";
@@ -289,6 +290,28 @@ impl Engine for OpenAiEngine {
             messages.push(ChatCompletionRequestAssistantMessage::from(cut(&previous.raw, PREVIOUS_MAX)).into());
             messages.push(ChatCompletionRequestUserMessage::from(repair).into());
             let done = self.complete(&self.chat_request(messages), deadline).await?;
+            Ok(self.answer(done))
+        };
+        Some(result.await)
+    }
+
+    async fn summarize(&self, req: &EngineRequest<'_>) -> Option<Result<EngineAnswer, EngineError>> {
+        let result = async {
+            let mut messages = self.messages(req)?;
+            messages[0] = ChatCompletionRequestSystemMessage::from(self.prompts.summary_system().to_string()).into();
+            let mut body = self.chat_request(messages);
+            body.response_format = Some(match self.settings.response_format {
+                ResponseFormatKind::JsonSchema => ResponseFormat::JsonSchema {
+                    json_schema: ResponseFormatJsonSchema {
+                        description: Some("A case summary for analysts, to be checked before it is shown.".into()),
+                        name: SUMMARY_SCHEMA_NAME.into(),
+                        schema: summary_output_schema(),
+                        strict: Some(true),
+                    },
+                },
+                ResponseFormatKind::JsonObject => ResponseFormat::JsonObject,
+            });
+            let done = self.complete(&body, Instant::now() + self.total_budget()).await?;
             Ok(self.answer(done))
         };
         Some(result.await)

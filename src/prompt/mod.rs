@@ -27,10 +27,11 @@ use crate::recommendation::ReviewReason;
 use crate::severity::Severity;
 
 /// `(name, text)` of every template, in the order they are hashed into the version.
-const TEMPLATES: [(&str, &str); 3] = [
+const TEMPLATES: [(&str, &str); 4] = [
     ("system", include_str!("../../prompts/system.j2")),
     ("user", include_str!("../../prompts/user.j2")),
     ("repair", include_str!("../../prompts/repair.j2")),
+    ("summary", include_str!("../../prompts/summary.j2")),
 ];
 
 /// Longest document excerpt shown when the budget allows it, in characters.
@@ -59,6 +60,7 @@ pub struct PromptError {
 pub struct Prompts {
     env: Environment<'static>,
     system: String,
+    summary_system: String,
     version: String,
 }
 
@@ -102,6 +104,11 @@ struct UserVars<'a> {
     documents_omitted: usize,
     actions: &'a [String],
     signals: &'a [String],
+}
+
+#[derive(Serialize)]
+struct SummaryVars {
+    max_markdown: usize,
 }
 
 #[derive(Serialize)]
@@ -166,7 +173,8 @@ impl Prompts {
         )?;
         let reasons = [ReviewReason { code: "invalid_output".into(), detail: "sample".into() }];
         render(&env, "repair", RepairVars { reasons: &reasons, cut_off: true })?;
-        Ok(Prompts { env, system, version: version() })
+        let summary_system = render(&env, "summary", SummaryVars { max_markdown: crate::recommendation::MAX_SUMMARY_MARKDOWN })?;
+        Ok(Prompts { env, system, summary_system, version: version() })
     }
 
     pub fn version(&self) -> &str {
@@ -176,6 +184,11 @@ impl Prompts {
     /// The system message: instructions only, the same for every request.
     pub fn system(&self) -> &str {
         &self.system
+    }
+
+    /// The system message of case summaries: instructions only.
+    pub fn summary_system(&self) -> &str {
+        &self.summary_system
     }
 
     /// The prompt for one request, trimmed to at most `max_chars` characters (system and

@@ -14,7 +14,7 @@ use crate::alert::Alert;
 use crate::attack::{Catalog, Lookup, TechniqueId};
 use crate::corpus::{DocKind, Document, Disposition, fold_whitespace};
 use crate::policy::{ActionCatalog, ActionError, Target, Tier, execution};
-use crate::recommendation::{AttackMapping, Evidence, ModelOutput, ProposedAction, Recommendation, ReviewReason};
+use crate::recommendation::{AttackMapping, Evidence, ModelEvidence, ModelOutput, ProposedAction, Recommendation, ReviewReason, SummaryOutput};
 use crate::severity::Severity;
 
 pub use schema::Schemas;
@@ -89,7 +89,7 @@ pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
 
     let mut uncertainty = output.uncertainty.clone();
     let attack = check_techniques(&output, ctx.catalog, &mut reasons, &mut uncertainty);
-    let evidence = check_evidence(&output, ctx, &mut reasons);
+    let evidence = check_evidence(&output.evidence, ctx, &mut reasons);
     let proposed_actions = check_actions(&output, ctx, &mut reasons);
     if let Some(floor) = severity_floor(ctx.alerts, ctx.retrieved) {
         if output.severity.rank() + 2 <= floor.severity.rank() {
@@ -114,6 +114,47 @@ pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
             summary: output.summary,
         },
     })
+}
+
+/// A checked case summary from an engine.
+#[derive(Debug, Clone)]
+pub struct CheckedSummary {
+    pub markdown: String,
+    pub evidence: Vec<Evidence>,
+    pub uncertainty: Vec<String>,
+}
+
+/// Checks a summary answer the way a recommendation is checked: JSON, execution keys,
+/// schema, commands and execution wording in the prose, citations and quotes. Markdown
+/// images and links are refused too: a summary is pasted into tickets, where they would
+/// load or lead somewhere.
+pub fn check_summary(raw: &str, ctx: &Context) -> Result<CheckedSummary, Vec<ReviewReason>> {
+    let value = parse_raw(raw).map_err(|r| vec![r])?;
+    let keys = execution::scan_keys(&value);
+    if !keys.is_empty() {
+        return Err(keys.into_iter().map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail))).collect());
+    }
+    let schema_errors = ctx.schemas.summary_errors(&value);
+    if !schema_errors.is_empty() {
+        return Err(schema_errors.into_iter().map(|e| reason(reason::INVALID_OUTPUT, e)).collect());
+    }
+    let out: SummaryOutput = serde_json::from_value(value).map_err(|e| vec![reason(reason::INVALID_OUTPUT, e.to_string())])?;
+    let alert_text = alerts_text(ctx.alerts);
+    let mut fields = vec![("summary_markdown".to_string(), out.summary_markdown.as_str())];
+    fields.extend(out.uncertainty.iter().enumerate().map(|(i, u)| (format!("uncertainty[{i}]"), u.as_str())));
+    let mut reasons: Vec<ReviewReason> = fields
+        .into_iter()
+        .flat_map(|(path, text)| execution::scan_text(&path, text, &alert_text))
+        .map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail)))
+        .collect();
+    if out.summary_markdown.contains("](") {
+        reasons.push(reason(reason::INVALID_OUTPUT, "summary_markdown: links and images are not allowed"));
+    }
+    let evidence = check_evidence(&out.evidence, ctx, &mut reasons);
+    if !reasons.is_empty() {
+        return Err(reasons);
+    }
+    Ok(CheckedSummary { markdown: out.summary_markdown, evidence, uncertainty: out.uncertainty })
 }
 
 /// Every free-text field of an output with its path. `evidence[].quote` is not among them:
@@ -192,9 +233,9 @@ pub fn cited_text(doc_ref: &str, alerts: &[Alert], retrieved: &[Document]) -> Re
         .ok_or_else(|| format!("`{doc_ref}` was not retrieved for this request"))
 }
 
-fn check_evidence(o: &ModelOutput, ctx: &Context, reasons: &mut Vec<ReviewReason>) -> Vec<Evidence> {
+fn check_evidence(items: &[ModelEvidence], ctx: &Context, reasons: &mut Vec<ReviewReason>) -> Vec<Evidence> {
     let mut out = Vec::new();
-    for (i, e) in o.evidence.iter().enumerate() {
+    for (i, e) in items.iter().enumerate() {
         match cited_text(&e.doc_ref, ctx.alerts, ctx.retrieved) {
             Err(why) => reasons.push(reason(reason::UNSUPPORTED_CITATION, format!("evidence[{i}]: {why}"))),
             Ok(text) => {
