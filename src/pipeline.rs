@@ -84,13 +84,11 @@ pub async fn recommend(
         Some(id) => return Err(PipelineError::InvalidCaseId(id)),
         None => new_id("case"),
     };
-    if let Some(key) = idempotency_key {
-        if let Some(stored) = app.store.idempotent(&who.key_id, key, body_sha256)? {
-            if let Ok(resp) = serde_json::from_value(stored) {
+    if let Some(key) = idempotency_key
+        && let Some(stored) = app.store.idempotent(&who.key_id, key, body_sha256)?
+            && let Ok(resp) = serde_json::from_value(stored) {
                 return Ok(resp);
             }
-        }
-    }
     let request_id = new_id("req");
     app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts)?;
 
@@ -126,9 +124,9 @@ pub async fn recommend(
     let mut raw_outputs = vec![answer.raw.clone()];
     let mut final_answer: EngineAnswer = answer;
     let mut checked = validate::check(&final_answer.raw, &ctx);
-    if let Err(reasons) = &checked {
-        if !degraded && repairable(reasons) {
-            if let Some(repaired) = app.engine.repair(&engine_request, &final_answer, reasons).await {
+    if let Err(reasons) = &checked
+        && !degraded && repairable(reasons)
+            && let Some(repaired) = app.engine.repair(&engine_request, &final_answer, reasons).await {
                 match repaired {
                     Ok(second) => {
                         calls += second.calls;
@@ -141,8 +139,6 @@ pub async fn recommend(
                     Err(e) => tracing::warn!(error = %e, "repair request failed"),
                 }
             }
-        }
-    }
     let engine = EngineInfo {
         name: if degraded { "baseline".into() } else { app.engine.name().into() },
         model: final_answer.model.clone(),

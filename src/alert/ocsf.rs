@@ -155,11 +155,10 @@ fn technique_hints(root: &Value) -> Vec<String> {
 }
 
 fn push(list: &mut Vec<String>, value: Option<String>) {
-    if let Some(v) = value {
-        if !list.contains(&v) {
+    if let Some(v) = value
+        && !list.contains(&v) {
             list.push(v);
         }
-    }
 }
 
 #[cfg(test)]

@@ -150,11 +150,10 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
     // The latest copy of each alert id, as the engine would have seen it.
     let mut alerts: Vec<Alert> = Vec::new();
     for a in stored.iter().rev() {
-        if let Ok(parsed) = Alert::parse(alerts.len(), &a.alert) {
-            if !alerts.iter().any(|x| x.id == parsed.id) {
+        if let Ok(parsed) = Alert::parse(alerts.len(), &a.alert)
+            && !alerts.iter().any(|x| x.id == parsed.id) {
                 alerts.push(parsed);
             }
-        }
     }
     alerts.reverse();
     let mut hits: Vec<Hit> = Vec::new();

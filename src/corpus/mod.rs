@@ -250,18 +250,6 @@ pub fn fold_whitespace(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn embedded_corpus_loads_with_unique_refs() {
-        let c = Corpus::load(None).unwrap();
-        assert!(c.runbooks().count() >= 1);
-        assert_eq!(c.hash.len(), 64);
-    }
-}
-
 /// An ATT&CK technique as an `attack:<ID>` document. Its description comes from the bundle
 /// the operator imported and stays in their data dir.
 pub fn attack_document(t: &crate::attack::stix::TechniqueDoc) -> Document {
@@ -287,5 +275,17 @@ pub fn attack_document(t: &crate::attack::stix::TechniqueDoc) -> Document {
         severity: None,
         disposition: None,
         keywords: t.tactics.join(" "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_corpus_loads_with_unique_refs() {
+        let c = Corpus::load(None).unwrap();
+        assert!(c.runbooks().count() >= 1);
+        assert_eq!(c.hash.len(), 64);
     }
 }

@@ -54,7 +54,7 @@ impl Engine for Baseline {
     }
 }
 
-fn of_kind<'a>(hits: &'a [Hit], kind: DocKind) -> Vec<&'a Hit> {
+fn of_kind(hits: &[Hit], kind: DocKind) -> Vec<&Hit> {
     let mut v: Vec<&Hit> = hits.iter().filter(|h| h.doc.kind == kind).collect();
     v.sort_by(|a, b| b.score.total_cmp(&a.score));
     v
@@ -85,11 +85,10 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
             None => "No runbook matched this alert; no containment is proposed.".into(),
         }),
         Some(rb) => {
-            if let Some(second) = runbooks.get(1) {
-                if second.score >= rb.score * 0.9 {
+            if let Some(second) = runbooks.get(1)
+                && second.score >= rb.score * 0.9 {
                     uncertainty.push(format!("Two runbooks match almost equally: {} and {}.", rb.doc_ref(), second.doc_ref()));
                 }
-            }
         }
     }
     if verdicts.total() >= 2 && verdicts.true_positive > 0 && verdicts.true_positive < verdicts.total() {
@@ -188,12 +187,11 @@ fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, note
             verdicts.benign,
             verdicts.total()
         ));
-    } else if let Some(max_tp) = verdicts.tp_severities.iter().max() {
-        if *max_tp > sev && verdicts.true_positive >= 2 {
+    } else if let Some(max_tp) = verdicts.tp_severities.iter().max()
+        && *max_tp > sev && verdicts.true_positive >= 2 {
             notes.push(format!("Similar true-positive cases were rated up to {max_tp}, above the rule's {sev}."));
             sev = sev.shifted(1).min(*max_tp);
         }
-    }
     let docs: Vec<Document> = req.retrieved.iter().map(|h| h.doc.clone()).collect();
     if let Some(floor) = severity_floor(alerts, &docs) {
         sev = sev.max(floor.severity.shifted(-1));
@@ -263,11 +261,10 @@ fn evidence(alerts: &[Alert], runbook: Option<&Hit>, similar: &[&Hit], retrieved
             out.push(ModelEvidence { doc_ref: format!("alert:{}#{path}", a.id), quote: clip_quote(&text) });
         }
     }
-    if let Some(rb) = runbook {
-        if let Some(line) = best_line(&rb.doc, &alert_words) {
+    if let Some(rb) = runbook
+        && let Some(line) = best_line(&rb.doc, &alert_words) {
             out.push(ModelEvidence { doc_ref: rb.doc_ref(), quote: line });
         }
-    }
     for case in similar.iter().take(2) {
         // The verdict line and the analyst's note that follows it: contiguous in the text.
         let mut lines = case.doc.text.lines().skip_while(|l| !l.starts_with("Disposition:"));
@@ -292,11 +289,10 @@ fn salient_field(a: &Alert) -> Option<(String, String)> {
     let prefix = if a.format == crate::alert::AlertFormat::Native { "fields." } else { "" };
     for key in SALIENT_FIELDS {
         let path = format!("{prefix}{key}");
-        if let Some(v) = a.value_at(&path).and_then(|v| v.as_str()) {
-            if !v.trim().is_empty() {
+        if let Some(v) = a.value_at(&path).and_then(|v| v.as_str())
+            && !v.trim().is_empty() {
                 return Some((path, v.to_string()));
             }
-        }
     }
     let mut best: Option<(String, String)> = None;
     crate::jsonpath::for_each_scalar(&a.fields, "", &mut |path, text| {

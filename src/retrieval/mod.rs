@@ -161,13 +161,12 @@ impl SearchIndex {
         let manifest_path = manifest_path(dir);
         let current: Option<Manifest> = std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let fresh = current.as_ref().is_some_and(|m| m.schema_version == SCHEMA_VERSION && m.content_hash == hash);
-        if fresh {
-            if let Ok(index) = Index::open_in_dir(dir) {
+        if fresh
+            && let Ok(index) = Index::open_in_dir(dir) {
                 let opened = Self::from_index(index)?;
                 let documents = opened.len();
                 return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash }));
             }
-        }
         let io = |source| IndexError::Io { path: dir.display().to_string(), source };
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(io)?;

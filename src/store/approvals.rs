@@ -364,11 +364,10 @@ impl Store {
         if approval.decisions.iter().any(|d| d.actor == who.key_id) {
             return Err(DecisionError::AlreadyDecidedByYou);
         }
-        if let Some(action) = &approval.action {
-            if binding_hash(&action.recommendation_id, &action.action, &action.target, action.tier) != approval.binding_hash {
+        if let Some(action) = &approval.action
+            && binding_hash(&action.recommendation_id, &action.action, &action.target, action.tier) != approval.binding_hash {
                 return Err(DecisionError::BindingMismatch);
             }
-        }
         tx.execute(
             "INSERT INTO approval_decisions (approval_id, actor, decision, rationale, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, who.key_id, if decision == Decision::Approve { "approve" } else { "reject" }, rationale, at],

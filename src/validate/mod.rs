@@ -91,14 +91,13 @@ pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
     let attack = check_techniques(&output, ctx.catalog, &mut reasons, &mut uncertainty);
     let evidence = check_evidence(&output.evidence, ctx, &mut reasons);
     let proposed_actions = check_actions(&output, ctx, &mut reasons);
-    if let Some(floor) = severity_floor(ctx.alerts, ctx.retrieved) {
-        if output.severity.rank() + 2 <= floor.severity.rank() {
+    if let Some(floor) = severity_floor(ctx.alerts, ctx.retrieved)
+        && output.severity.rank() + 2 <= floor.severity.rank() {
             reasons.push(reason(
                 reason::SEVERITY_DOWNGRADE,
                 format!("severity {} is two or more levels below {} ({})", output.severity, floor.severity, floor.why),
             ));
         }
-    }
     if !reasons.is_empty() {
         return Err(reasons);
     }
