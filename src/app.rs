@@ -81,6 +81,9 @@ impl App {
             (Some(e), _) => e,
             (None, EngineKind::Baseline) => Arc::new(Baseline),
             (None, EngineKind::Llm) => Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| OpenError::Engine(e.to_string()))?),
+            (None, EngineKind::Replay) => {
+                return Err(OpenError::Engine("the replay engine answers only in `triage eval --engine replay --replay <recording>`".into()));
+            }
         };
         Ok(App {
             store,

@@ -11,6 +11,8 @@ use clap::{Args, ValueEnum};
 pub enum EngineKind {
     Baseline,
     Llm,
+    /// Recorded answers; `triage eval` only (with `--replay <recording>`).
+    Replay,
 }
 
 /// How the model is asked for structured output.

@@ -59,7 +59,7 @@ enum Command {
     /// Print a case summary as JSON
     Summarize { case_id: String },
     /// Offline evals: run datasets through the pipeline and score them; compare runs; retrieval quality
-    Eval(triage::eval::EvalCommand),
+    Eval(Box<triage::eval::EvalCommand>),
 }
 
 #[derive(Subcommand)]
@@ -187,7 +187,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 }
             }
         }
-        Command::Eval(cmd) => return Ok(triage::eval::main(&settings, cmd, &runtime)?),
+        Command::Eval(cmd) => return Ok(triage::eval::main(&settings, *cmd, &runtime)?),
         Command::Summarize { case_id } => {
             let app = App::open(&settings, None, &|_, _| {})?;
             let Some(summary) = runtime.block_on(triage::cases::summary::summarize(&app, &case_id))? else { bail!("case {case_id} not found") };

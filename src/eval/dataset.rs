@@ -66,7 +66,7 @@ pub struct BadLine {
 }
 
 /// What loading a dataset file found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DatasetInfo {
     pub path: String,
     pub sha256: String,
