@@ -98,8 +98,7 @@ pub fn for_each_scalar(value: &Value, prefix: &str, f: &mut dyn FnMut(&str, &str
     match value {
         Value::Object(o) => {
             for (k, v) in o {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                for_each_scalar(v, &path, f);
+                for_each_scalar(v, &join(prefix, k), f);
             }
         }
         Value::Array(a) => {
@@ -111,6 +110,16 @@ pub fn for_each_scalar(value: &Value, prefix: &str, f: &mut dyn FnMut(&str, &str
         Value::Number(n) => f(prefix, &n.to_string()),
         Value::Bool(b) => f(prefix, if *b { "true" } else { "false" }),
         Value::Null => {}
+    }
+}
+
+/// `prefix.key`, or `prefix["key"]` when the key has characters the dotted form can't carry.
+pub fn join(prefix: &str, key: &str) -> String {
+    let plain = !key.is_empty() && !key.contains(['.', '[', ']', '"', '\'', ' ', '#']);
+    match (prefix.is_empty(), plain) {
+        (true, true) => key.to_string(),
+        (false, true) => format!("{prefix}.{key}"),
+        (_, false) => format!("{prefix}[\"{key}\"]"),
     }
 }
 
@@ -126,5 +135,16 @@ mod tests {
         assert_eq!(resolve(&v, "e.f"), Some(&json!(2)));
         assert_eq!(resolve(&v, "a.missing"), None);
         assert_eq!(resolve(&v, "a[\"b c\"][9]"), None);
+    }
+
+    #[test]
+    fn every_scalar_path_resolves_back_to_its_value() {
+        let v = json!({"fields": {"output_fields": {"proc.cmdline": "bash -i", "k8s ns": "prod", "a": [{"b.c": 1}]}}});
+        let mut seen = 0;
+        for_each_scalar(&v, "", &mut |path, text| {
+            seen += 1;
+            assert_eq!(text_of(resolve(&v, path).unwrap_or(&Value::Null)), text, "{path}");
+        });
+        assert_eq!(seen, 3);
     }
 }

@@ -76,8 +76,10 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
     let severity = severity(alerts, req, &verdicts, &mut uncertainty);
     let attack = techniques(req, &mut uncertainty);
     let evidence = evidence(alerts, best_runbook.or(runbooks.first().copied()), &similar, req.retrieved);
-    let benign_leaning = verdicts.benign_leaning();
-    let proposed_actions = actions(alerts, best_runbook, benign_leaning, req.case_id);
+    // Disruptive proposals need the analysts' past verdicts on similar alerts to lean
+    // malicious; otherwise only non-disruptive steps are proposed.
+    let automatic_only = verdicts.total() > 0 && verdicts.true_positive <= verdicts.benign;
+    let proposed_actions = actions(alerts, best_runbook, automatic_only, req.case_id);
 
     match best_runbook {
         None => uncertainty.push(match runbooks.first() {
@@ -364,7 +366,7 @@ fn is_internal_ip(ip: &str) -> bool {
 /// Destructive, organisation-wide actions are left to people: the baseline never proposes them.
 const NEVER_PROPOSED: [&str; 2] = ["delete_resource", "change_org_policy"];
 
-fn actions(alerts: &[Alert], runbook: Option<&Hit>, benign_leaning: bool, case_id: &str) -> Vec<ModelAction> {
+fn actions(alerts: &[Alert], runbook: Option<&Hit>, automatic_only: bool, case_id: &str) -> Vec<ModelAction> {
     let Some(rb) = runbook else {
         return target_for("create_ticket", alerts, case_id)
             .map(|t| vec![ModelAction { action: "create_ticket".into(), target: t, rationale: "No runbook matched; an analyst should look.".into() }])
@@ -373,7 +375,7 @@ fn actions(alerts: &[Alert], runbook: Option<&Hit>, benign_leaning: bool, case_i
     let automatic = ["enrich_alert", "create_ticket", "collect_forensics", "notify_owner", "add_to_watchlist"];
     let mut out: Vec<ModelAction> = Vec::new();
     for a in &rb.doc.actions {
-        if NEVER_PROPOSED.contains(&a.action.as_str()) || (benign_leaning && !automatic.contains(&a.action.as_str())) {
+        if NEVER_PROPOSED.contains(&a.action.as_str()) || (automatic_only && !automatic.contains(&a.action.as_str())) {
             continue;
         }
         let Some(target) = target_for(&a.action, alerts, case_id) else { continue };
