@@ -137,28 +137,18 @@ pub fn markdown(s: &Summary, records: &[SampleRecord]) -> String {
     }
 
     let c = &s.calibration;
-    let est = |e: &super::bootstrap::Estimate| match (e.value, e.ci) {
-        (Some(v), Some([a, b])) => format!("{v:.3} [{a:.3}, {b:.3}]"),
-        (Some(v), None) => format!("{v:.3}"),
-        _ => "n/a".into(),
-    };
     let _ = writeln!(o, "\n## Calibration\n\nCorrectness event: {}. Brier {}; ECE {}.\n", c.event, est(&c.brier), est(&c.ece));
     let _ = writeln!(o, "| confidence | n | mean confidence | observed |\n|---|---:|---:|---:|");
     for b in c.bins.iter().filter(|b| b.count > 0) {
         let f = |v: Option<f64>| v.map(|v| format!("{v:.3}")).unwrap_or_default();
         let _ = writeln!(o, "| {:.1}–{:.1} | {} | {} | {} |", b.lo, b.hi, b.count, f(b.mean_confidence), f(b.observed));
     }
+    let [lat, tok] = latency_and_tokens(s);
     let _ = writeln!(
         o,
-        "\n## Latency and tokens\n\n| | mean | p50 | p95 | max |\n|---|---:|---:|---:|---:|\n| latency ms | {} | {} | {} | {} |\n| tokens | {} | {} | {} | {} |",
-        est(&s.latency_ms.mean),
-        est(&s.latency_ms.p50),
-        est(&s.latency_ms.p95),
-        s.latency_ms.max.map(|v| format!("{v:.0}")).unwrap_or_default(),
-        est(&s.tokens.mean),
-        est(&s.tokens.p50),
-        est(&s.tokens.p95),
-        s.tokens.max.map(|v| format!("{v:.0}")).unwrap_or_default(),
+        "\n## Latency and tokens\n\n| | mean | p50 | p95 | max |\n|---|---:|---:|---:|---:|\n| latency ms | {} |\n| tokens | {} |",
+        lat.join(" | "),
+        tok.join(" | "),
     );
 
     let _ = writeln!(o, "\n## By tag\n");
@@ -207,6 +197,24 @@ fn esc(s: &str) -> String {
 }
 
 /// Heat map of the severity confusion matrix, shaded by the share of each gold row.
+/// An estimate with its interval, as both reports print it.
+fn est(e: &super::bootstrap::Estimate) -> String {
+    match (e.value, e.ci) {
+        (Some(v), Some([a, b])) => format!("{v:.3} [{a:.3}, {b:.3}]"),
+        (Some(v), None) => format!("{v:.3}"),
+        _ => "n/a".into(),
+    }
+}
+
+/// `[latency cells, token cells]`: mean, p50, p95 and max as shown in both reports.
+fn latency_and_tokens(s: &Summary) -> [[String; 4]; 2] {
+    let max = |v: Option<f64>| v.map(|v| format!("{v:.0}")).unwrap_or_default();
+    [
+        [est(&s.latency_ms.mean), est(&s.latency_ms.p50), est(&s.latency_ms.p95), max(s.latency_ms.max)],
+        [est(&s.tokens.mean), est(&s.tokens.p50), est(&s.tokens.p95), max(s.tokens.max)],
+    ]
+}
+
 pub fn confusion_svg(s: &Summary) -> String {
     let c = &s.confusion;
     let (cw, ch, left, top) = (78.0, 34.0, 110.0, 52.0);
@@ -343,11 +351,6 @@ pub fn html(s: &Summary, records: &[SampleRecord]) -> String {
     o.push_str("</table>");
 
     let c = &s.calibration;
-    let est = |e: &super::bootstrap::Estimate| match (e.value, e.ci) {
-        (Some(v), Some([a, b])) => format!("{v:.3} [{a:.3}, {b:.3}]"),
-        (Some(v), None) => format!("{v:.3}"),
-        _ => "n/a".into(),
-    };
     let _ = write!(o, "<h2>Charts</h2><div class=\"charts\">");
     let _ = write!(o, "<figure><figcaption>Severity: gold × predicted</figcaption>{}</figure>", confusion_svg(s));
     let _ = write!(o, "<figure><figcaption>ATT&amp;CK F1 per tactic (exact IDs; support in brackets)</figcaption>{}</figure>", tactic_svg(s));
@@ -359,17 +362,12 @@ pub fn html(s: &Summary, records: &[SampleRecord]) -> String {
         est(&c.brier),
         est(&c.ece)
     );
+    let [lat, tok] = latency_and_tokens(s);
     let _ = write!(
         o,
-        "<h2>Latency and tokens</h2><table><tr><th></th><th>mean</th><th>p50</th><th>p95</th><th>max</th></tr><tr><td>latency ms</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr><tr><td>tokens</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
-        est(&s.latency_ms.mean),
-        est(&s.latency_ms.p50),
-        est(&s.latency_ms.p95),
-        s.latency_ms.max.map(|v| format!("{v:.0}")).unwrap_or_default(),
-        est(&s.tokens.mean),
-        est(&s.tokens.p50),
-        est(&s.tokens.p95),
-        s.tokens.max.map(|v| format!("{v:.0}")).unwrap_or_default()
+        "<h2>Latency and tokens</h2><table><tr><th></th><th>mean</th><th>p50</th><th>p95</th><th>max</th></tr><tr><td>latency ms</td><td>{}</td></tr><tr><td>tokens</td><td>{}</td></tr></table>",
+        lat.join("</td><td>"),
+        tok.join("</td><td>"),
     );
 
     let _ = write!(o, "<h2>By tag</h2><table><tr><th>tag</th><th>n</th>");

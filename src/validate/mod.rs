@@ -64,25 +64,34 @@ pub fn parse_raw(raw: &str) -> Result<Value, ReviewReason> {
     })
 }
 
-pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
+/// The checks every engine answer passes first, whatever its shape: JSON, no key that asks
+/// for execution, the JSON Schema, then the Rust type.
+fn parse_typed<T: serde::de::DeserializeOwned>(raw: &str, schema_errors: impl Fn(&Value) -> Vec<String>) -> Result<T, Vec<ReviewReason>> {
     let value = parse_raw(raw).map_err(|r| vec![r])?;
-
     let keys = execution::scan_keys(&value);
     if !keys.is_empty() {
         return Err(keys.into_iter().map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail))).collect());
     }
-    let schema_errors = ctx.schemas.model_output_errors(&value);
-    if !schema_errors.is_empty() {
-        return Err(schema_errors.into_iter().map(|e| reason(reason::INVALID_OUTPUT, e)).collect());
+    let errors = schema_errors(&value);
+    if !errors.is_empty() {
+        return Err(errors.into_iter().map(|e| reason(reason::INVALID_OUTPUT, e)).collect());
     }
-    let output: ModelOutput = serde_json::from_value(value).map_err(|e| vec![reason(reason::INVALID_OUTPUT, e.to_string())])?;
+    serde_json::from_value(value).map_err(|e| vec![reason(reason::INVALID_OUTPUT, e.to_string())])
+}
 
-    let alert_text = alerts_text(ctx.alerts);
-    let mut reasons: Vec<ReviewReason> = text_fields(&output)
+/// Commands and execution claims in free-text fields, judged against the alerts' text.
+fn scan_prose(fields: Vec<(String, &str)>, alerts: &[Alert]) -> Vec<ReviewReason> {
+    let alert_text = alerts_text(alerts);
+    fields
         .into_iter()
         .flat_map(|(path, text)| execution::scan_text(&path, text, &alert_text))
         .map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail)))
-        .collect();
+        .collect()
+}
+
+pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
+    let output: ModelOutput = parse_typed(raw, |v| ctx.schemas.model_output_errors(v))?;
+    let mut reasons = scan_prose(text_fields(&output), ctx.alerts);
     if !reasons.is_empty() {
         return Err(reasons);
     }
@@ -128,24 +137,10 @@ pub struct CheckedSummary {
 /// images and links are refused too: a summary is pasted into tickets, where they would
 /// load or lead somewhere.
 pub fn check_summary(raw: &str, ctx: &Context) -> Result<CheckedSummary, Vec<ReviewReason>> {
-    let value = parse_raw(raw).map_err(|r| vec![r])?;
-    let keys = execution::scan_keys(&value);
-    if !keys.is_empty() {
-        return Err(keys.into_iter().map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail))).collect());
-    }
-    let schema_errors = ctx.schemas.summary_errors(&value);
-    if !schema_errors.is_empty() {
-        return Err(schema_errors.into_iter().map(|e| reason(reason::INVALID_OUTPUT, e)).collect());
-    }
-    let out: SummaryOutput = serde_json::from_value(value).map_err(|e| vec![reason(reason::INVALID_OUTPUT, e.to_string())])?;
-    let alert_text = alerts_text(ctx.alerts);
+    let out: SummaryOutput = parse_typed(raw, |v| ctx.schemas.summary_errors(v))?;
     let mut fields = vec![("summary_markdown".to_string(), out.summary_markdown.as_str())];
     fields.extend(out.uncertainty.iter().enumerate().map(|(i, u)| (format!("uncertainty[{i}]"), u.as_str())));
-    let mut reasons: Vec<ReviewReason> = fields
-        .into_iter()
-        .flat_map(|(path, text)| execution::scan_text(&path, text, &alert_text))
-        .map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail)))
-        .collect();
+    let mut reasons = scan_prose(fields, ctx.alerts);
     if out.summary_markdown.contains("](") {
         reasons.push(reason(reason::INVALID_OUTPUT, "summary_markdown: links and images are not allowed"));
     }
