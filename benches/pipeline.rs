@@ -34,7 +34,14 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn stats(label: &str, mut d: Vec<Duration>) -> Duration {
     d.sort();
     let mean = d.iter().sum::<Duration>() / d.len() as u32;
-    println!("{label:<34} n={:<4} mean {:>9.3?}  p50 {:>9.3?}  p95 {:>9.3?}  max {:>9.3?}", d.len(), mean, percentile(&d, 0.5), percentile(&d, 0.95), d[d.len() - 1]);
+    println!(
+        "{label:<34} n={:<4} mean {:>9.3?}  p50 {:>9.3?}  p95 {:>9.3?}  max {:>9.3?}",
+        d.len(),
+        mean,
+        percentile(&d, 0.5),
+        percentile(&d, 0.95),
+        d[d.len() - 1]
+    );
     mean
 }
 
@@ -48,9 +55,18 @@ fn peak_rss_mib() -> f64 {
 
 fn main() {
     let gold = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/evals/gold.jsonl")).unwrap();
-    let requests: Vec<Value> = gold.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str::<Value>(l).unwrap()).map(|v| serde_json::json!({"alerts": v["alerts"]})).collect();
+    let requests: Vec<Value> = gold
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|v| serde_json::json!({"alerts": v["alerts"]}))
+        .collect();
     let alert_sets: Vec<Vec<Alert>> = requests.iter().map(|r| triage::alert::parse_all(r["alerts"].as_array().unwrap()).unwrap()).collect();
-    println!("triage pipeline benchmark: {} requests from evals/gold.jsonl, {} cores", requests.len(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "triage pipeline benchmark: {} requests from evals/gold.jsonl, {} cores",
+        requests.len(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
 
     // Index build vs. corpus parsing.
     let t = Instant::now();
@@ -60,7 +76,14 @@ fn main() {
     let t = Instant::now();
     let (index, report) = SearchIndex::open_or_build(&dir.path().join("index"), &corpus.documents, &|_, _| {}).unwrap();
     let build = t.elapsed();
-    println!("{:<34} {} documents in {:.3?} (parsing the corpus: {:.3?}; ratio {:.1}x)", "index build", report.documents, build, parse, build.as_secs_f64() / parse.as_secs_f64());
+    println!(
+        "{:<34} {} documents in {:.3?} (parsing the corpus: {:.3?}; ratio {:.1}x)",
+        "index build",
+        report.documents,
+        build,
+        parse,
+        build.as_secs_f64() / parse.as_secs_f64()
+    );
 
     // Retrieval vs. a plain query of the rule name.
     let mut full = Vec::new();
@@ -95,6 +118,11 @@ fn main() {
     }
     let wall = wall.elapsed();
     let e2e_mean = stats("recommend (baseline, end to end)", e2e);
-    println!("{:<34} {:.1}x retrieval alone; {:.0} recommendations/s on one thread", "", e2e_mean.as_secs_f64() / full_mean.as_secs_f64(), requests.len() as f64 / wall.as_secs_f64());
+    println!(
+        "{:<34} {:.1}x retrieval alone; {:.0} recommendations/s on one thread",
+        "",
+        e2e_mean.as_secs_f64() / full_mean.as_secs_f64(),
+        requests.len() as f64 / wall.as_secs_f64()
+    );
     println!("{:<34} {:.0} MiB", "peak resident memory", peak_rss_mib());
 }

@@ -93,10 +93,7 @@ impl App {
             schemas: Schemas::compile()?,
             engine,
             baseline: Baseline,
-            settings: PipelineSettings {
-                approval_ttl: chrono::Duration::seconds(settings.approval_ttl_secs as i64),
-                limits: Limits::default(),
-            },
+            settings: PipelineSettings { approval_ttl: chrono::Duration::seconds(settings.approval_ttl_secs as i64), limits: Limits::default() },
             metrics: Metrics::default(),
             index_report,
         })

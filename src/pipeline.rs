@@ -86,9 +86,10 @@ pub async fn recommend(
     };
     if let Some(key) = idempotency_key
         && let Some(stored) = app.store.idempotent(&who.key_id, key, body_sha256)?
-            && let Ok(resp) = serde_json::from_value(stored) {
-                return Ok(resp);
-            }
+        && let Ok(resp) = serde_json::from_value(stored)
+    {
+        return Ok(resp);
+    }
     let request_id = new_id("req");
     app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts)?;
 
@@ -125,20 +126,22 @@ pub async fn recommend(
     let mut final_answer: EngineAnswer = answer;
     let mut checked = validate::check(&final_answer.raw, &ctx);
     if let Err(reasons) = &checked
-        && !degraded && repairable(reasons)
-            && let Some(repaired) = app.engine.repair(&engine_request, &final_answer, reasons).await {
-                match repaired {
-                    Ok(second) => {
-                        calls += second.calls;
-                        usage.prompt_tokens += second.usage.prompt_tokens;
-                        usage.completion_tokens += second.usage.completion_tokens;
-                        raw_outputs.push(second.raw.clone());
-                        checked = validate::check(&second.raw, &ctx);
-                        final_answer = second;
-                    }
-                    Err(e) => tracing::warn!(error = %e, "repair request failed"),
-                }
+        && !degraded
+        && repairable(reasons)
+        && let Some(repaired) = app.engine.repair(&engine_request, &final_answer, reasons).await
+    {
+        match repaired {
+            Ok(second) => {
+                calls += second.calls;
+                usage.prompt_tokens += second.usage.prompt_tokens;
+                usage.completion_tokens += second.usage.completion_tokens;
+                raw_outputs.push(second.raw.clone());
+                checked = validate::check(&second.raw, &ctx);
+                final_answer = second;
             }
+            Err(e) => tracing::warn!(error = %e, "repair request failed"),
+        }
+    }
     let engine = EngineInfo {
         name: if degraded { "baseline".into() } else { app.engine.name().into() },
         model: final_answer.model.clone(),

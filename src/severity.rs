@@ -6,9 +6,7 @@ use std::str::FromStr;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Informational,
@@ -19,13 +17,7 @@ pub enum Severity {
 }
 
 impl Severity {
-    pub const ALL: [Severity; 5] = [
-        Severity::Informational,
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
+    pub const ALL: [Severity; 5] = [Severity::Informational, Severity::Low, Severity::Medium, Severity::High, Severity::Critical];
 
     /// 0 for informational up to 4 for critical.
     pub fn rank(self) -> u8 {
@@ -82,10 +74,7 @@ pub struct InvalidSeverity(pub String);
 impl FromStr for Severity {
     type Err = InvalidSeverity;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|sev| sev.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| InvalidSeverity(s.to_string()))
+        Severity::ALL.into_iter().find(|sev| sev.as_str().eq_ignore_ascii_case(s.trim())).ok_or_else(|| InvalidSeverity(s.to_string()))
     }
 }
 

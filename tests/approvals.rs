@@ -116,7 +116,8 @@ async fn tiers_approvals_outbox_and_outcomes_follow_the_rules() {
     let names: Vec<&str> = outbox["actions"].as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
     assert_eq!(names.len(), 2, "{names:?}");
     assert!(names.contains(&"contain_cloud_resource") && names.contains(&"create_ticket"));
-    let contain_id = outbox["actions"].as_array().unwrap().iter().find(|a| a["action"] == "contain_cloud_resource").unwrap()["action_id"].as_str().unwrap().to_string();
+    let contain_id =
+        outbox["actions"].as_array().unwrap().iter().find(|a| a["action"] == "contain_cloud_resource").unwrap()["action_id"].as_str().unwrap().to_string();
     let (_, all) = t.get("/v1/actions", &soar).await;
     let isolate_id = all["actions"].as_array().unwrap().iter().find(|a| a["action"] == "isolate_host").unwrap()["action_id"].as_str().unwrap().to_string();
 
@@ -191,7 +192,9 @@ async fn editing_any_audit_entry_breaks_verification_at_that_entry() {
     }
     let (_, v) = t.get("/v1/audit/verify", &admin).await;
     assert_eq!(v["ok"], true);
-    let cli = |dir: &std::path::Path| std::process::Command::new(env!("CARGO_BIN_EXE_triage")).args(["--data-dir", dir.to_str().unwrap(), "audit", "verify"]).output().unwrap();
+    let cli = |dir: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_triage")).args(["--data-dir", dir.to_str().unwrap(), "audit", "verify"]).output().unwrap()
+    };
     assert!(cli(t.dir.path()).status.success());
 
     let (_, entries) = t.get("/v1/audit", &admin).await;

@@ -71,12 +71,14 @@ async fn a_closed_case_is_retrieved_and_cited_for_the_next_similar_alert() {
     let t = spawn_app().await;
     let engine = t.key("case-engine", Role::CaseEngine);
     let analyst = t.key("analyst", Role::Analyst);
-    let alert = |id: &str, host: &str| json!({
-        "id": id, "source": "crowdstrike", "time": "2026-04-03T09:00:00Z",
-        "rule": {"name": "Quokka updater wrote unsigned driver qkdrv.sys", "severity": "high"},
-        "entities": {"hosts": [host]},
-        "fields": {"ImageFileName": "C:\\Program Files\\Quokka\\qkupdate.exe", "TargetFileName": "C:\\Windows\\System32\\drivers\\qkdrv.sys", "SignatureStatus": "unsigned"}
-    });
+    let alert = |id: &str, host: &str| {
+        json!({
+            "id": id, "source": "crowdstrike", "time": "2026-04-03T09:00:00Z",
+            "rule": {"name": "Quokka updater wrote unsigned driver qkdrv.sys", "severity": "high"},
+            "entities": {"hosts": [host]},
+            "fields": {"ImageFileName": "C:\\Program Files\\Quokka\\qkupdate.exe", "TargetFileName": "C:\\Windows\\System32\\drivers\\qkdrv.sys", "SignatureStatus": "unsigned"}
+        })
+    };
     let (_, first) = t.post("/v1/recommend", &engine, &json!({"case_id": "quokka-1", "alerts": [alert("q-1", "WS-100")]})).await;
     assert!(!first["retrieved"].to_string().contains("case:quokka-1"));
 
@@ -98,7 +100,8 @@ async fn a_closed_case_is_retrieved_and_cited_for_the_next_similar_alert() {
     assert!(cited["quote"].as_str().unwrap().contains("Disposition: benign"));
 
     // Re-closing updates the indexed document.
-    let reclose = json!({"disposition": "true_positive", "severity": "high", "techniques": ["T1543.003"], "note": "Vendor denied shipping it: a trojanised updater."});
+    let reclose =
+        json!({"disposition": "true_positive", "severity": "high", "techniques": ["T1543.003"], "note": "Vendor denied shipping it: a trojanised updater."});
     t.post("/v1/cases/quokka-1/close", &analyst, &reclose).await;
     let (_, doc) = t.get("/v1/documents/case:quokka-1", &analyst).await;
     assert!(doc["text"].as_str().unwrap().contains("trojanised updater"));

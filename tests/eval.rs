@@ -183,7 +183,8 @@ fn a_run_writes_four_outputs_whose_figures_match_a_recount() {
     let (v, lo, hi) = (m["value"].as_f64().unwrap(), m["ci"][0].as_f64().unwrap(), m["ci"][1].as_f64().unwrap());
     assert!(lo <= v && v <= hi, "{m}");
     assert_eq!(summary["by_tag"]["ocsf"]["samples"], 1);
-    let confusion: usize = summary["confusion"]["matrix"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap() as usize).sum();
+    let confusion: usize =
+        summary["confusion"]["matrix"].as_array().unwrap().iter().flat_map(|r| r.as_array().unwrap()).map(|c| c.as_u64().unwrap() as usize).sum();
     assert_eq!(confusion, 4);
 
     // The HTML report has its three charts inline and needs nothing from outside.

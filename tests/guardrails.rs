@@ -72,7 +72,9 @@ fn rejection_corpus_is_fully_rejected_and_legitimate_outputs_pass() {
                         rejected_right += 1;
                         entry.0 += 1;
                     }
-                    Err(reasons) => failures.push(format!("{id}: wanted {want}, got {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>())),
+                    Err(reasons) => {
+                        failures.push(format!("{id}: wanted {want}, got {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>()))
+                    }
                     Ok(_) => failures.push(format!("{id}: wanted {want}, but it passed")),
                 }
             }
@@ -95,12 +97,17 @@ fn rejection_corpus_is_fully_rejected_and_legitimate_outputs_pass() {
                             passed += 1;
                         }
                     }
-                    Err(reasons) => failures.push(format!("{id}: false rejection {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>())),
+                    Err(reasons) => {
+                        failures.push(format!("{id}: false rejection {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>()))
+                    }
                 }
             }
         }
     }
-    println!("guardrail corpus: {rejected_right}/{rejects} unsafe outputs rejected with the right code; {passed}/{passes} legitimate outputs passed ({} false rejections)", passes - passed);
+    println!(
+        "guardrail corpus: {rejected_right}/{rejects} unsafe outputs rejected with the right code; {passed}/{passes} legitimate outputs passed ({} false rejections)",
+        passes - passed
+    );
     for (reason, (ok, n)) in &by_reason {
         println!("  {reason:<28} {ok}/{n}");
     }

@@ -71,7 +71,13 @@ fn corpus_is_large_varied_and_uses_only_real_techniques_and_actions() {
             }
         }
     }
-    println!("corpus: {} runbooks, {} cases, {} distinct techniques ({} in cases), dispositions {by_disposition:?}", runbooks.len(), cases.len(), techniques.len(), case_techniques.len());
+    println!(
+        "corpus: {} runbooks, {} cases, {} distinct techniques ({} in cases), dispositions {by_disposition:?}",
+        runbooks.len(),
+        cases.len(),
+        techniques.len(),
+        case_techniques.len()
+    );
 }
 
 #[test]
@@ -109,20 +115,30 @@ async fn cloudtrail_iam_alert_retrieves_sigma_and_attack_documents() {
     let data = tempfile::tempdir().unwrap();
     assert!(triage(data.path(), &["attack", "import", bundle.to_str().unwrap()]).0);
     assert!(triage(data.path(), &["corpus", "import-sigma", sigma.to_str().unwrap()]).0);
-    let resp = recommend(data.path(), json!({
-        "id": "ct-501", "source": "aws-cloudtrail", "time": "2026-06-01T03:12:44Z",
-        "rule": {"name": "Login profile created for IAM user by a different principal", "severity": "high"},
-        "entities": {"cloud_accounts": ["444455556666"], "ips": ["203.0.113.45"]},
-        "asset": {"environment": "production", "criticality": "high"},
-        "fields": {"eventSource": "iam.amazonaws.com", "eventName": "CreateLoginProfile",
-                   "userIdentity": {"arn": "arn:aws:iam::444455556666:user/build-bot"},
-                   "requestParameters": {"userName": "finance-admin"}, "sourceIPAddress": "203.0.113.45"}
-    })).await;
+    let resp = recommend(
+        data.path(),
+        json!({
+            "id": "ct-501", "source": "aws-cloudtrail", "time": "2026-06-01T03:12:44Z",
+            "rule": {"name": "Login profile created for IAM user by a different principal", "severity": "high"},
+            "entities": {"cloud_accounts": ["444455556666"], "ips": ["203.0.113.45"]},
+            "asset": {"environment": "production", "criticality": "high"},
+            "fields": {"eventSource": "iam.amazonaws.com", "eventName": "CreateLoginProfile",
+                       "userIdentity": {"arn": "arn:aws:iam::444455556666:user/build-bot"},
+                       "requestParameters": {"userName": "finance-admin"}, "sourceIPAddress": "203.0.113.45"}
+        }),
+    )
+    .await;
     let retrieved: Vec<&str> = resp["retrieved"].as_array().unwrap().iter().map(|r| r["ref"].as_str().unwrap()).collect();
     let sigma_hits: Vec<&&str> = retrieved.iter().filter(|r| r.starts_with("sigma:")).collect();
     let attack_hits: Vec<&&str> = retrieved.iter().filter(|r| r.starts_with("attack:")).collect();
     assert!(!sigma_hits.is_empty() && !attack_hits.is_empty(), "{retrieved:?}");
-    let titles: Vec<String> = resp["retrieved"].as_array().unwrap().iter().filter(|r| r["ref"].as_str().unwrap().starts_with("sigma:")).map(|r| r["title"].as_str().unwrap().to_lowercase()).collect();
+    let titles: Vec<String> = resp["retrieved"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["ref"].as_str().unwrap().starts_with("sigma:"))
+        .map(|r| r["title"].as_str().unwrap().to_lowercase())
+        .collect();
     assert!(titles.iter().any(|t| t.contains("aws") || t.contains("iam")), "{titles:?}");
     assert!(attack_hits.iter().any(|r| r.starts_with("attack:T1098") || r.starts_with("attack:T1078") || r.starts_with("attack:T1136")), "{attack_hits:?}");
     let mapped: Vec<&str> = resp["recommendation"]["attack"].as_array().unwrap().iter().map(|a| a["technique_id"].as_str().unwrap()).collect();
@@ -132,27 +148,43 @@ async fn cloudtrail_iam_alert_retrieves_sigma_and_attack_documents() {
 #[tokio::test]
 async fn unseen_alerts_land_in_the_right_technique_family() {
     let cases = [
-        (json!({"id": "u1", "source": "windows-security", "time": "2026-02-01T01:00:00Z",
+        (
+            json!({"id": "u1", "source": "windows-security", "time": "2026-02-01T01:00:00Z",
             "rule": {"name": "Burst of RC4 service ticket requests from one account", "severity": "medium"},
-            "fields": {"EventID": 4769, "TicketEncryptionType": "0x17", "ServiceNames": ["MSSQLSvc/db01", "HTTP/intranet", "CIFS/fs02"], "TargetUserName": "jsmith"}}), vec!["T1558"]),
-        (json!({"id": "u2", "source": "edr", "time": "2026-02-01T01:00:00Z",
+            "fields": {"EventID": 4769, "TicketEncryptionType": "0x17", "ServiceNames": ["MSSQLSvc/db01", "HTTP/intranet", "CIFS/fs02"], "TargetUserName": "jsmith"}}),
+            vec!["T1558"],
+        ),
+        (
+            json!({"id": "u2", "source": "edr", "time": "2026-02-01T01:00:00Z",
             "rule": {"name": "Volume shadow copies removed before mass file writes", "severity": "high"},
-            "fields": {"CommandLine": "vssadmin.exe Delete Shadows /All /Quiet", "ParentImage": "C:\\Users\\Public\\svc.exe"}}), vec!["T1490"]),
-        (json!({"id": "u3", "source": "okta", "time": "2026-02-01T01:00:00Z",
+            "fields": {"CommandLine": "vssadmin.exe Delete Shadows /All /Quiet", "ParentImage": "C:\\Users\\Public\\svc.exe"}}),
+            vec!["T1490"],
+        ),
+        (
+            json!({"id": "u3", "source": "okta", "time": "2026-02-01T01:00:00Z",
             "rule": {"name": "Dozens of push notifications denied then one accepted", "severity": "high"},
-            "fields": {"eventType": "user.mfa.okta_verify.deny_push", "count": 31, "outcome": "SUCCESS after DENY"}}), vec!["T1621"]),
-        (json!({"id": "u4", "source": "auditd", "time": "2026-02-01T01:00:00Z",
+            "fields": {"eventType": "user.mfa.okta_verify.deny_push", "count": 31, "outcome": "SUCCESS after DENY"}}),
+            vec!["T1621"],
+        ),
+        (
+            json!({"id": "u4", "source": "auditd", "time": "2026-02-01T01:00:00Z",
             "rule": {"name": "Unit file written to /etc/systemd/system by an interactive session", "severity": "medium"},
-            "fields": {"path": "/etc/systemd/system/dbus-helper.service", "exe": "/usr/bin/tee", "ExecStart": "/var/tmp/.x/helper"}}), vec!["T1543", "T1053"]),
-        (json!({"id": "u5", "source": "proxy", "time": "2026-02-01T01:00:00Z",
+            "fields": {"path": "/etc/systemd/system/dbus-helper.service", "exe": "/usr/bin/tee", "ExecStart": "/var/tmp/.x/helper"}}),
+            vec!["T1543", "T1053"],
+        ),
+        (
+            json!({"id": "u5", "source": "proxy", "time": "2026-02-01T01:00:00Z",
             "rule": {"name": "rclone upload to personal cloud storage", "severity": "high"},
-            "fields": {"process": "rclone.exe", "url": "https://mega.example/upload", "bytes_out": 48_000_000_000_u64}}), vec!["T1567", "T1048", "T1537"]),
+            "fields": {"process": "rclone.exe", "url": "https://mega.example/upload", "bytes_out": 48_000_000_000_u64}}),
+            vec!["T1567", "T1048", "T1537"],
+        ),
     ];
     let data = tempfile::tempdir().unwrap();
     let mut hits = 0;
     for (alert, families) in &cases {
         let resp = recommend(data.path(), alert.clone()).await;
-        let mapped: Vec<String> = resp["recommendation"]["attack"].as_array().unwrap().iter().map(|a| a["technique_id"].as_str().unwrap()[..5].to_string()).collect();
+        let mapped: Vec<String> =
+            resp["recommendation"]["attack"].as_array().unwrap().iter().map(|a| a["technique_id"].as_str().unwrap()[..5].to_string()).collect();
         let ok = mapped.iter().any(|m| families.contains(&m.as_str()));
         println!("{}: mapped {mapped:?}, expected one of {families:?} → {}", alert["id"], if ok { "ok" } else { "miss" });
         hits += usize::from(ok);

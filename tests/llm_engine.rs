@@ -309,11 +309,7 @@ async fn provider_calls_are_limited_to_the_concurrency() {
     let t = app(&stub, &["--llm-concurrency", "1"]).await;
     let key = t.key("case-engine", Role::CaseEngine);
     let body = json!({"alerts": [alert()]});
-    let (a, b, c) = tokio::join!(
-        t.post("/v1/recommend", &key, &body),
-        t.post("/v1/recommend", &key, &body),
-        t.post("/v1/recommend", &key, &body)
-    );
+    let (a, b, c) = tokio::join!(t.post("/v1/recommend", &key, &body), t.post("/v1/recommend", &key, &body), t.post("/v1/recommend", &key, &body));
     for (_, r) in [a, b, c] {
         assert_eq!(r["status"], "ready", "{r:#}");
     }
@@ -357,15 +353,7 @@ async fn an_idempotent_repeat_does_not_call_the_model_again() {
     let body = json!({"alerts": [alert()]});
     let mut ids = Vec::new();
     for _ in 0..2 {
-        let r = t
-            .http
-            .post(format!("{}/v1/recommend", t.base))
-            .bearer_auth(&key)
-            .header("Idempotency-Key", "k-1")
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = t.http.post(format!("{}/v1/recommend", t.base)).bearer_auth(&key).header("Idempotency-Key", "k-1").json(&body).send().await.unwrap();
         let v: Value = r.json().await.unwrap();
         ids.push(v["recommendation_id"].clone());
     }

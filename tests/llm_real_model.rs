@@ -30,15 +30,8 @@ use triage::store::Role;
 
 /// Reason codes the contract names (section 2), plus `invalid_target` which the service
 /// adds for a proposal aimed at something that is not `<kind>:<value>`.
-const REASON_CODES: [&str; 7] = [
-    "direct_execution_proposed",
-    "invalid_output",
-    "unknown_technique",
-    "unsupported_citation",
-    "unknown_action",
-    "severity_downgrade",
-    "invalid_target",
-];
+const REASON_CODES: [&str; 7] =
+    ["direct_execution_proposed", "invalid_output", "unknown_technique", "unsupported_citation", "unknown_action", "severity_downgrade", "invalid_target"];
 
 /// One call through the proxy: the request, and the status and body of the answer once
 /// it came (none while it is pending or when the service gave up on it).
@@ -62,13 +55,7 @@ async fn forward(State(p): State<Proxy>, Path(rest): Path<String>, body: Bytes) 
         seen.push(Call { request, answer: None });
         seen.len() - 1
     };
-    let resp = p
-        .http
-        .post(format!("{}/{rest}", p.upstream.trim_end_matches('/')))
-        .header("content-type", "application/json")
-        .body(body)
-        .send()
-        .await;
+    let resp = p.http.post(format!("{}/{rest}", p.upstream.trim_end_matches('/'))).header("content-type", "application/json").body(body).send().await;
     let (status, text) = match resp {
         Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
         Err(e) => (502, json!({"error": {"message": e.to_string()}}).to_string()),
@@ -104,14 +91,22 @@ async fn a_real_model_answers_through_the_whole_pipeline() {
     // this test accepts. No retries: a slow call is not an outage.
     let t = spawn_app_with(
         &[
-            "--engine", "llm",
-            "--llm-base-url", &proxy_url,
-            "--llm-model", "smollm2-135m-instruct",
-            "--llm-max-prompt-chars", "5000",
-            "--llm-max-tokens", "256",
-            "--llm-timeout-ms", "150000",
-            "--llm-total-timeout-ms", "170000",
-            "--llm-max-retries", "0",
+            "--engine",
+            "llm",
+            "--llm-base-url",
+            &proxy_url,
+            "--llm-model",
+            "smollm2-135m-instruct",
+            "--llm-max-prompt-chars",
+            "5000",
+            "--llm-max-tokens",
+            "256",
+            "--llm-timeout-ms",
+            "150000",
+            "--llm-total-timeout-ms",
+            "170000",
+            "--llm-max-retries",
+            "0",
         ],
         None,
     )

@@ -26,7 +26,9 @@ fn the_case_summary_schema() {
 async fn error_bodies() {
     let t = common::spawn_app().await;
     let key = t.key("case-engine", Role::CaseEngine);
-    let (_, unknown) = t.post("/v1/recommend", &key, &json!({"alerts": [{"id": "a", "source": "s", "time": "2026-01-01T00:00:00Z", "rule": {"name": "x"}, "sevrity": "high"}]})).await;
+    let (_, unknown) = t
+        .post("/v1/recommend", &key, &json!({"alerts": [{"id": "a", "source": "s", "time": "2026-01-01T00:00:00Z", "rule": {"name": "x"}, "sevrity": "high"}]}))
+        .await;
     let (_, unauthorized) = t.post("/v1/recommend", "nope", &json!({})).await;
     let (_, forbidden) = t.get("/v1/audit", &key).await;
     let (_, missing) = t.get("/v1/recommendations/rec_missing", &key).await;

@@ -63,10 +63,7 @@ impl Entities {
             ("url", &self.urls),
             ("repository", &self.repositories),
         ];
-        groups
-            .into_iter()
-            .flat_map(|(kind, values)| values.iter().map(move |v| (kind, v.as_str())))
-            .collect()
+        groups.into_iter().flat_map(|(kind, values)| values.iter().map(move |v| (kind, v.as_str()))).collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -83,9 +80,7 @@ pub struct Asset {
 
 impl Asset {
     pub fn is_production(&self) -> bool {
-        self.environment
-            .as_deref()
-            .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "production" | "prod" | "prd"))
+        self.environment.as_deref().is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "production" | "prod" | "prd"))
     }
 
     /// Asset criticality as a severity-like level, when given.
@@ -132,17 +127,9 @@ impl Alert {
     /// been redacted.
     pub fn parse(index: usize, value: &Value) -> Result<Alert, AlertError> {
         let Some(obj) = value.as_object() else {
-            return Err(AlertError {
-                index,
-                code: "invalid_alert",
-                message: "an alert must be a JSON object".into(),
-            });
+            return Err(AlertError { index, code: "invalid_alert", message: "an alert must be a JSON object".into() });
         };
-        let parsed = if obj.contains_key("class_uid") {
-            ocsf::parse(obj)
-        } else {
-            native::parse(obj)
-        };
+        let parsed = if obj.contains_key("class_uid") { ocsf::parse(obj) } else { native::parse(obj) };
         parsed.map_err(|(code, message)| AlertError { index, code, message })
     }
 
@@ -170,24 +157,12 @@ impl Alert {
 /// Parses the `alerts` array of a request: every alert or the first error.
 pub fn parse_all(values: &[Value]) -> Result<Vec<Alert>, AlertError> {
     if values.is_empty() {
-        return Err(AlertError {
-            index: 0,
-            code: "no_alerts",
-            message: "a request needs at least one alert".into(),
-        });
+        return Err(AlertError { index: 0, code: "no_alerts", message: "a request needs at least one alert".into() });
     }
     if values.len() > MAX_ALERTS {
-        return Err(AlertError {
-            index: MAX_ALERTS,
-            code: "too_many_alerts",
-            message: format!("{} alerts; at most {MAX_ALERTS} per request", values.len()),
-        });
+        return Err(AlertError { index: MAX_ALERTS, code: "too_many_alerts", message: format!("{} alerts; at most {MAX_ALERTS} per request", values.len()) });
     }
-    let alerts = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Alert::parse(i, v))
-        .collect::<Result<Vec<_>, _>>()?;
+    let alerts = values.iter().enumerate().map(|(i, v)| Alert::parse(i, v)).collect::<Result<Vec<_>, _>>()?;
     let mut seen = std::collections::HashSet::new();
     for (i, a) in alerts.iter().enumerate() {
         if !seen.insert(a.id.as_str()) {
@@ -208,10 +183,9 @@ pub(crate) fn parse_time(value: &Value, path: &str) -> Result<DateTime<Utc>, Fie
         Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
             .map(|t| t.with_timezone(&Utc))
             .map_err(|e| ("invalid_time", format!("`{path}`: `{s}` is not an RFC 3339 time ({e})"))),
-        Value::Number(n) => n
-            .as_i64()
-            .and_then(DateTime::<Utc>::from_timestamp_millis)
-            .ok_or_else(|| ("invalid_time", format!("`{path}`: {n} is not epoch milliseconds"))),
+        Value::Number(n) => {
+            n.as_i64().and_then(DateTime::<Utc>::from_timestamp_millis).ok_or_else(|| ("invalid_time", format!("`{path}`: {n} is not epoch milliseconds")))
+        }
         other => Err(("invalid_time", format!("`{path}` must be a time, got {}", kind_of(other)))),
     }
 }

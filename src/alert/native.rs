@@ -11,10 +11,7 @@ const TOP_LEVEL: [&str; 7] = ["id", "source", "time", "rule", "entities", "asset
 
 pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
     if let Some(key) = obj.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
-        return Err((
-            "unknown_field",
-            format!("unknown top-level key `{key}` (allowed: {})", TOP_LEVEL.join(", ")),
-        ));
+        return Err(("unknown_field", format!("unknown top-level key `{key}` (allowed: {})", TOP_LEVEL.join(", "))));
     }
     let id = required_str(obj, "id", "id")?;
     let source = required_str(obj, "source", "source")?;
@@ -28,10 +25,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
         id: optional_str(rule_obj, "id", "rule.id")?,
         name: required_str(rule_obj, "name", "rule.name")?,
         severity: match optional_str(rule_obj, "severity", "rule.severity")? {
-            Some(s) => Some(
-                s.parse::<Severity>()
-                    .map_err(|e| ("invalid_severity", format!("`rule.severity`: {e}")))?,
-            ),
+            Some(s) => Some(s.parse::<Severity>().map_err(|e| ("invalid_severity", format!("`rule.severity`: {e}")))?),
             None => None,
         },
         description: optional_str(rule_obj, "description", "rule.description")?,
@@ -51,18 +45,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
         Some(other) => return Err(wrong_type("asset", "an object", other)),
     };
     let fields = obj.get("fields").cloned().unwrap_or(Value::Object(Map::new()));
-    Ok(Alert {
-        id,
-        source,
-        time,
-        rule,
-        entities,
-        asset,
-        fields,
-        format: AlertFormat::Native,
-        technique_hints: Vec::new(),
-        raw: Value::Object(obj.clone()),
-    })
+    Ok(Alert { id, source, time, rule, entities, asset, fields, format: AlertFormat::Native, technique_hints: Vec::new(), raw: Value::Object(obj.clone()) })
 }
 
 fn entities(e: &Map<String, Value>) -> Result<Entities, FieldError> {

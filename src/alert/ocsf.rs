@@ -24,9 +24,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
     let root = Value::Object(obj.clone());
     let s = |path: &str| str_at(&root, path);
 
-    let id = s("finding_info.uid")
-        .or_else(|| s("metadata.uid"))
-        .ok_or(("missing_field", "`finding_info.uid` is required".to_string()))?;
+    let id = s("finding_info.uid").or_else(|| s("metadata.uid")).ok_or(("missing_field", "`finding_info.uid` is required".to_string()))?;
     let time = match (obj.get("time"), obj.get("time_dt")) {
         (Some(t), _) => parse_time(t, "time")?,
         (None, Some(t)) => parse_time(t, "time_dt")?,
@@ -46,9 +44,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
         severity,
         description: s("finding_info.desc").or_else(|| s("message")),
     };
-    let source = s("metadata.product.name")
-        .or_else(|| s("metadata.product.vendor_name"))
-        .unwrap_or_else(|| "ocsf".into());
+    let source = s("metadata.product.name").or_else(|| s("metadata.product.vendor_name")).unwrap_or_else(|| "ocsf".into());
 
     Ok(Alert {
         id,
@@ -133,11 +129,8 @@ fn asset(root: &Value) -> Asset {
         .find_map(|l| l.strip_prefix("environment:").or_else(|| l.strip_prefix("env:")))
         .map(str::to_string);
     Asset {
-        environment: str_at(root, "unmapped.asset.environment")
-            .or(label_env)
-            .or_else(|| str_at(root, "cloud.environment")),
-        criticality: str_at(root, "unmapped.asset.criticality")
-            .or_else(|| str_at(root, "device.criticality")),
+        environment: str_at(root, "unmapped.asset.environment").or(label_env).or_else(|| str_at(root, "cloud.environment")),
+        criticality: str_at(root, "unmapped.asset.criticality").or_else(|| str_at(root, "device.criticality")),
         owner: str_at(root, "unmapped.asset.owner").or_else(|| str_at(root, "device.owner.name")),
     }
 }
@@ -156,9 +149,10 @@ fn technique_hints(root: &Value) -> Vec<String> {
 
 fn push(list: &mut Vec<String>, value: Option<String>) {
     if let Some(v) = value
-        && !list.contains(&v) {
-            list.push(v);
-        }
+        && !list.contains(&v)
+    {
+        list.push(v);
+    }
 }
 
 #[cfg(test)]

@@ -32,9 +32,7 @@ static PATTERNS: LazyLock<Vec<(&'static str, Regex, usize)>> = LazyLock::new(|| 
             1,
         ),
     ];
-    raw.into_iter()
-        .filter_map(|(kind, pattern, group)| Regex::new(pattern).ok().map(|re| (kind, re, group)))
-        .collect()
+    raw.into_iter().filter_map(|(kind, pattern, group)| Regex::new(pattern).ok().map(|re| (kind, re, group))).collect()
 });
 
 /// Redacts secrets across the values of one request, numbering placeholders per kind.
@@ -129,8 +127,7 @@ fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase().replace(['-', ' '], "_");
     matches!(
         k.as_str(),
-        "password" | "passwd" | "client_secret" | "secret_access_key" | "aws_secret_access_key"
-            | "private_key" | "api_key" | "apikey" | "secret_key"
+        "password" | "passwd" | "client_secret" | "secret_access_key" | "aws_secret_access_key" | "private_key" | "api_key" | "apikey" | "secret_key"
     )
 }
 

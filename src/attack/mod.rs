@@ -130,7 +130,10 @@ pub struct Catalog {
 pub enum Lookup<'a> {
     Active(&'a Technique),
     /// Revoked, with the active technique that replaces it.
-    Replaced { revoked: &'a Technique, by: &'a Technique },
+    Replaced {
+        revoked: &'a Technique,
+        by: &'a Technique,
+    },
     /// Deprecated, or revoked with no active replacement.
     Inactive(&'a Technique),
     Unknown,

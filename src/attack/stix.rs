@@ -43,10 +43,7 @@ fn attack_id(obj: &Value) -> Option<&str> {
 }
 
 fn strings(obj: &Value, key: &str) -> Vec<String> {
-    obj.get(key)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default()
+    obj.get(key).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default()
 }
 
 fn flag(obj: &Value, key: &str) -> bool {
@@ -56,24 +53,16 @@ fn flag(obj: &Value, key: &str) -> bool {
 /// Parses a bundle's JSON text. `source` names it in the catalog (e.g. the file name).
 pub fn import(json: &str, source: &str) -> Result<Imported, CatalogError> {
     let bundle: Bundle = serde_json::from_str(json)?;
-    let by_stix_id: HashMap<&str, &Value> = bundle
-        .objects
-        .iter()
-        .filter_map(|o| Some((o.get("id")?.as_str()?, o)))
-        .collect();
-    let stix_to_attack = |stix: &str| -> Option<TechniqueId> {
-        by_stix_id.get(stix).and_then(|o| attack_id(o)).and_then(|id| TechniqueId::parse(id).ok())
-    };
+    let by_stix_id: HashMap<&str, &Value> = bundle.objects.iter().filter_map(|o| Some((o.get("id")?.as_str()?, o))).collect();
+    let stix_to_attack = |stix: &str| -> Option<TechniqueId> { by_stix_id.get(stix).and_then(|o| attack_id(o)).and_then(|id| TechniqueId::parse(id).ok()) };
 
     let mut revoked_by: HashMap<&str, TechniqueId> = HashMap::new();
     for rel in bundle.objects.iter().filter(|o| o.get("type").and_then(Value::as_str) == Some("relationship")) {
         if rel.get("relationship_type").and_then(Value::as_str) != Some("revoked-by") {
             continue;
         }
-        if let (Some(src), Some(dst)) = (
-            rel.get("source_ref").and_then(Value::as_str),
-            rel.get("target_ref").and_then(Value::as_str).and_then(stix_to_attack),
-        ) {
+        if let (Some(src), Some(dst)) = (rel.get("source_ref").and_then(Value::as_str), rel.get("target_ref").and_then(Value::as_str).and_then(stix_to_attack))
+        {
             revoked_by.insert(src, dst);
         }
     }

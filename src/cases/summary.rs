@@ -11,10 +11,10 @@ use crate::alert::Alert;
 use crate::app::App;
 use crate::corpus::Document;
 use crate::llm::EngineRequest;
-use crate::retrieval::Hit;
-use crate::validate::{self, CheckedSummary, Context};
 use crate::recommendation::{Evidence, Recommendation};
+use crate::retrieval::Hit;
 use crate::store::StoreError;
+use crate::validate::{self, CheckedSummary, Context};
 
 #[derive(Debug, Serialize)]
 pub struct TimelineEntry {
@@ -59,7 +59,12 @@ pub async fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, 
         let time = crate::jsonpath::resolve(&a.alert, "time").map(crate::jsonpath::text_of).unwrap_or_else(|| a.received_at.clone());
         let parsed = crate::alert::Alert::parse(0, &a.alert).ok();
         let name_path = parsed.as_ref().map(|p| p.rule_name_path()).unwrap_or("rule.name");
-        timeline.push(TimelineEntry { time, kind: "alert".into(), text: format!("Alert {}: {name}", a.alert_id), doc_ref: Some(format!("alert:{}#{name_path}", a.alert_id)) });
+        timeline.push(TimelineEntry {
+            time,
+            kind: "alert".into(),
+            text: format!("Alert {}: {name}", a.alert_id),
+            doc_ref: Some(format!("alert:{}#{name_path}", a.alert_id)),
+        });
         if let Some(parsed) = parsed {
             for (kind, value) in parsed.entities.targets() {
                 let list = entities.entry(format!("{kind}s")).or_default();
@@ -73,12 +78,7 @@ pub async fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, 
     for r in &recs {
         let id = r.get("recommendation_id").and_then(Value::as_str).unwrap_or_default();
         let status = r.get("status").and_then(Value::as_str).unwrap_or_default();
-        timeline.push(TimelineEntry {
-            time: id_time(id),
-            kind: "recommendation".into(),
-            text: format!("Recommendation {id}: {status}"),
-            doc_ref: None,
-        });
+        timeline.push(TimelineEntry { time: id_time(id), kind: "recommendation".into(), text: format!("Recommendation {id}: {status}"), doc_ref: None });
         if let Some(rec) = r.get("recommendation").filter(|v| !v.is_null()).and_then(|v| serde_json::from_value(v.clone()).ok()) {
             latest = Some((rec, r.get("engine").cloned().unwrap_or(Value::Null)));
         }
@@ -94,7 +94,12 @@ pub async fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, 
         }
     }
     if let Some(c) = &case.closed {
-        timeline.push(TimelineEntry { time: c.closed_at.clone(), kind: "closed".into(), text: format!("Closed as {} ({}) by {}: {}", c.disposition.as_str(), c.severity, c.closed_by, c.note), doc_ref: None });
+        timeline.push(TimelineEntry {
+            time: c.closed_at.clone(),
+            kind: "closed".into(),
+            text: format!("Closed as {} ({}) by {}: {}", c.disposition.as_str(), c.severity, c.closed_by, c.note),
+            doc_ref: None,
+        });
     }
     timeline.sort_by(|a, b| a.time.cmp(&b.time));
 
@@ -151,9 +156,10 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
     let mut alerts: Vec<Alert> = Vec::new();
     for a in stored.iter().rev() {
         if let Ok(parsed) = Alert::parse(alerts.len(), &a.alert)
-            && !alerts.iter().any(|x| x.id == parsed.id) {
-                alerts.push(parsed);
-            }
+            && !alerts.iter().any(|x| x.id == parsed.id)
+        {
+            alerts.push(parsed);
+        }
     }
     alerts.reverse();
     let mut hits: Vec<Hit> = Vec::new();
@@ -170,15 +176,8 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
     let signals = crate::policy::injection::scan(&alerts);
-    let req = EngineRequest {
-        case_id,
-        alerts: &alerts,
-        retrieved: &hits,
-        catalog: &app.catalog,
-        actions: &app.actions,
-        schemas: &app.schemas,
-        injection: &signals,
-    };
+    let req =
+        EngineRequest { case_id, alerts: &alerts, retrieved: &hits, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas, injection: &signals };
     let answer = match app.engine.summarize(&req).await? {
         Ok(a) => a,
         Err(e) => return Some(Err(format!("The model could not be reached for this summary ({e}); it is built from the checked recommendations."))),
@@ -186,7 +185,9 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
     let documents: Vec<Document> = hits.into_iter().map(|h| h.doc).collect();
     let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
     Some(match validate::check_summary(&answer.raw, &ctx) {
-        Ok(checked) => Ok((checked, serde_json::json!({"name": app.engine.name(), "model": answer.model, "prompt_version": answer.prompt_version, "degraded": false}))),
+        Ok(checked) => {
+            Ok((checked, serde_json::json!({"name": app.engine.name(), "model": answer.model, "prompt_version": answer.prompt_version, "degraded": false})))
+        }
         Err(reasons) => {
             let codes: Vec<&str> = reasons.iter().map(|r| r.code.as_str()).collect();
             tracing::warn!(case_id, reasons = ?reasons, "model summary refused");
@@ -222,7 +223,8 @@ fn markdown(
     if !attack.is_empty() {
         md.push_str("\n### ATT&CK\n");
         for g in attack {
-            let names: Vec<String> = g.techniques.iter().map(|t| format!("{} {}", t["technique_id"].as_str().unwrap_or(""), t["name"].as_str().unwrap_or(""))).collect();
+            let names: Vec<String> =
+                g.techniques.iter().map(|t| format!("{} {}", t["technique_id"].as_str().unwrap_or(""), t["name"].as_str().unwrap_or(""))).collect();
             md.push_str(&format!("- {}: {}\n", g.tactic, names.join("; ")));
         }
     }

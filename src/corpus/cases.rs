@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CorpusError, DocKind, Document, Disposition, RunbookAction};
+use super::{CorpusError, Disposition, DocKind, Document, RunbookAction};
 use crate::severity::Severity;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,9 +28,7 @@ pub struct PriorCase {
 
 pub fn is_valid_case_id(id: &str) -> bool {
     let b = id.as_bytes();
-    (3..=64).contains(&b.len())
-        && b[0].is_ascii_alphanumeric()
-        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
+    (3..=64).contains(&b.len()) && b[0].is_ascii_alphanumeric() && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-' || *c == b'_')
 }
 
 pub fn parse_jsonl(path: &str, text: &str) -> Result<Vec<Document>, CorpusError> {
@@ -39,8 +37,7 @@ pub fn parse_jsonl(path: &str, text: &str) -> Result<Vec<Document>, CorpusError>
         .filter(|(_, l)| !l.trim().is_empty())
         .map(|(i, line)| {
             let at = format!("{path}:{}", i + 1);
-            let case: PriorCase = serde_json::from_str(line)
-                .map_err(|e| CorpusError::Invalid { path: at.clone(), message: e.to_string() })?;
+            let case: PriorCase = serde_json::from_str(line).map_err(|e| CorpusError::Invalid { path: at.clone(), message: e.to_string() })?;
             if !is_valid_case_id(&case.id) {
                 return Err(CorpusError::Invalid { path: at, message: format!("bad case id `{}`", case.id) });
             }
@@ -52,13 +49,7 @@ pub fn parse_jsonl(path: &str, text: &str) -> Result<Vec<Document>, CorpusError>
 /// A case as a document: the verdict and note first (what a citation usually quotes), then
 /// the alerts' rule names and salient field values.
 pub fn to_document(case: &PriorCase) -> Document {
-    let mut text = format!(
-        "{}\nDisposition: {}. Severity: {}.\n{}\n",
-        case.title,
-        case.disposition.as_str(),
-        case.severity,
-        case.notes
-    );
+    let mut text = format!("{}\nDisposition: {}. Severity: {}.\n{}\n", case.title, case.disposition.as_str(), case.severity, case.notes);
     if !case.actions_taken.is_empty() {
         text.push_str(&format!("Actions taken: {}.\n", case.actions_taken.join(", ")));
     }
@@ -87,11 +78,7 @@ pub fn to_document(case: &PriorCase) -> Document {
         title: case.title.clone(),
         text,
         techniques: case.techniques.clone(),
-        actions: case
-            .actions_taken
-            .iter()
-            .map(|a| RunbookAction { action: a.clone(), when: "taken in this case".into() })
-            .collect(),
+        actions: case.actions_taken.iter().map(|a| RunbookAction { action: a.clone(), when: "taken in this case".into() }).collect(),
         severity: Some(case.severity),
         disposition: Some(case.disposition),
         keywords: format!("{keywords}{}", case.runbook.clone().unwrap_or_default()),

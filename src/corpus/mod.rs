@@ -163,10 +163,7 @@ impl Corpus {
         let mut seen = std::collections::HashSet::new();
         for d in &documents {
             if !seen.insert(d.doc_ref()) {
-                return Err(CorpusError::Invalid {
-                    path: origin.clone(),
-                    message: format!("{} is defined twice", d.doc_ref()),
-                });
+                return Err(CorpusError::Invalid { path: origin.clone(), message: format!("{} is defined twice", d.doc_ref()) });
             }
         }
         Ok(Corpus { documents, hash: hex::encode(hasher.finalize()), origin })
@@ -220,12 +217,7 @@ pub fn read_documents(path: &Path) -> Result<Vec<Document>, CorpusError> {
     text.lines()
         .filter(|l| !l.trim().is_empty())
         .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| CorpusError::Invalid {
-                path: format!("{}:{}", path.display(), i + 1),
-                message: e.to_string(),
-            })
-        })
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| CorpusError::Invalid { path: format!("{}:{}", path.display(), i + 1), message: e.to_string() }))
         .collect()
 }
 

@@ -110,10 +110,7 @@ pub fn parse_rule(text: &str, catalog: &Catalog) -> Result<(Document, Vec<String
     }
     let mut keywords = String::new();
     if let Some(Yaml::Mapping(ls)) = rule.get("logsource") {
-        let parts: Vec<String> = ls
-            .iter()
-            .filter_map(|(k, v)| Some(format!("{}: {}", k.as_str()?, scalar(v)?)))
-            .collect();
+        let parts: Vec<String> = ls.iter().filter_map(|(k, v)| Some(format!("{}: {}", k.as_str()?, scalar(v)?))).collect();
         text_out.push_str(&format!("Log source: {}\n", parts.join(", ")));
     }
     if let Some(det) = rule.get("detection") {
@@ -133,20 +130,7 @@ pub fn parse_rule(text: &str, catalog: &Catalog) -> Result<(Document, Vec<String
         text_out.push_str(&format!("Level: {l}\n"));
     }
     keywords.push_str(&tags.join(" "));
-    Ok((
-        Document {
-            kind: DocKind::Sigma,
-            id,
-            title,
-            text: text_out,
-            techniques,
-            actions: Vec::new(),
-            severity,
-            disposition: None,
-            keywords,
-        },
-        unknown,
-    ))
+    Ok((Document { kind: DocKind::Sigma, id, title, text: text_out, techniques, actions: Vec::new(), severity, disposition: None, keywords }, unknown))
 }
 
 fn scalar(v: &Yaml) -> Option<String> {

@@ -79,11 +79,7 @@ pub struct Draws {
 impl Draws {
     pub fn new(n: usize, b: Bootstrap, stream: &str) -> Draws {
         let mut rng = StdRng::seed_from_u64(stream_seed(b.seed, stream));
-        let sets = if n == 0 {
-            Vec::new()
-        } else {
-            (0..b.resamples).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect()
-        };
+        let sets = if n == 0 { Vec::new() } else { (0..b.resamples).map(|_| (0..n).map(|_| rng.random_range(0..n)).collect()).collect() };
         Draws { all: (0..n).collect(), sets }
     }
 

@@ -95,7 +95,11 @@ fn num(v: Option<f64>) -> String {
 pub fn table(c: &Comparison) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "A: {}\nB: {}", c.run_a, c.run_b);
-    let _ = writeln!(s, "{} paired samples ({} only in A, {} only in B); differences are B − A with 95% paired bootstrap intervals\n", c.paired, c.only_a, c.only_b);
+    let _ = writeln!(
+        s,
+        "{} paired samples ({} only in A, {} only in B); differences are B − A with 95% paired bootstrap intervals\n",
+        c.paired, c.only_a, c.only_b
+    );
     let _ = writeln!(s, "{:<26} {:>9} {:>9} {:>9} {:>21} {:>5}  verdict", "metric", "A", "B", "B − A", "95% CI", "n");
     for m in &c.metrics {
         let ci = m.diff.ci.map(|[lo, hi]| format!("[{lo:+.4}, {hi:+.4}]")).unwrap_or_else(|| "n/a".into());

@@ -101,11 +101,7 @@ pub fn load_all(paths: &[PathBuf], limit: Option<usize>) -> Result<Loaded, EvalE
                 break;
             }
             if let Some((file, line)) = seen.get(&s.id) {
-                info.skipped.push(BadLine {
-                    dataset: s.dataset.clone(),
-                    line: s.line,
-                    error: format!("duplicate id `{}` (first at {file}:{line})", s.id),
-                });
+                info.skipped.push(BadLine { dataset: s.dataset.clone(), line: s.line, error: format!("duplicate id `{}` (first at {file}:{line})", s.id) });
                 continue;
             }
             seen.insert(s.id.clone(), (s.dataset.clone(), s.line));

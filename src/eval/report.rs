@@ -76,10 +76,14 @@ fn is_flagged(r: &SampleRecord, metric: &str) -> bool {
 }
 
 fn lists(records: &[SampleRecord]) -> Vec<Lists<'_>> {
-    let pick = |f: &dyn Fn(&SampleRecord) -> Option<String>| -> Vec<(&SampleRecord, String)> { records.iter().filter_map(|r| f(r).map(|why| (r, why))).collect() };
+    let pick =
+        |f: &dyn Fn(&SampleRecord) -> Option<String>| -> Vec<(&SampleRecord, String)> { records.iter().filter_map(|r| f(r).map(|why| (r, why))).collect() };
     vec![
         Lists { title: "Pipeline errors", items: pick(&|r| r.error.clone()) },
-        Lists { title: "Under-triaged (two or more levels below gold)", items: pick(&|r| is_flagged(r, "under_triage_rate").then(|| reason_of(r, "severity"))) },
+        Lists {
+            title: "Under-triaged (two or more levels below gold)",
+            items: pick(&|r| is_flagged(r, "under_triage_rate").then(|| reason_of(r, "severity"))),
+        },
         Lists { title: "Forbidden actions proposed", items: pick(&|r| is_flagged(r, "forbidden_action_rate").then(|| reason_of(r, "forbidden_actions"))) },
         Lists {
             title: "Adversarial samples that affected the output",
@@ -235,7 +239,13 @@ pub fn confusion_svg(s: &Summary) -> String {
             let x = left + cw * j as f64;
             let stroke = if i == j { r##" stroke="#222" stroke-width="2""## } else { r##" stroke="#fff""## };
             let fill = if j == 5 { format!("rgba(214,39,40,{:.3})", 0.08 + 0.8 * share) } else { format!("rgba(31,119,180,{:.3})", 0.05 + 0.9 * share) };
-            let _ = write!(o, r#"<rect x="{x}" y="{y}" width="{cw}" height="{ch}" fill="{fill}"{stroke}><title>gold {} → {}: {n} ({:.0}% of row)</title></rect>"#, esc(row), esc(&c.columns[j]), share * 100.0);
+            let _ = write!(
+                o,
+                r#"<rect x="{x}" y="{y}" width="{cw}" height="{ch}" fill="{fill}"{stroke}><title>gold {} → {}: {n} ({:.0}% of row)</title></rect>"#,
+                esc(row),
+                esc(&c.columns[j]),
+                share * 100.0
+            );
             let color = if share > 0.55 { "#fff" } else { "#222" };
             let _ = write!(o, r#"<text x="{}" y="{}" text-anchor="middle" fill="{color}" class="num">{n}</text>"#, x + cw / 2.0, y + ch / 2.0 + 4.0);
         }
@@ -255,7 +265,14 @@ pub fn tactic_svg(s: &Summary) -> String {
     let mut o = format!(r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" role="img" aria-label="ATT&amp;CK F1 per tactic">"#);
     for k in 0..=4 {
         let x = left + bw * k as f64 / 4.0;
-        let _ = write!(o, r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#ddd"/><text x="{x}" y="{}" class="lbl" text-anchor="middle">{:.2}</text>"##, top - 6.0, h - 24.0, h - 10.0, k as f64 / 4.0);
+        let _ = write!(
+            o,
+            r##"<line x1="{x}" y1="{}" x2="{x}" y2="{}" stroke="#ddd"/><text x="{x}" y="{}" class="lbl" text-anchor="middle">{:.2}</text>"##,
+            top - 6.0,
+            h - 24.0,
+            h - 10.0,
+            k as f64 / 4.0
+        );
     }
     if rows.is_empty() {
         let _ = write!(o, r#"<text x="{left}" y="{}" class="note">no technique predicted or expected</text>"#, top + 14.0);
@@ -264,12 +281,19 @@ pub fn tactic_svg(s: &Summary) -> String {
         let y = top + rh * i as f64;
         let _ = write!(o, r#"<text x="{}" y="{}" class="lbl" text-anchor="end">{} ({})</text>"#, left - 8.0, y + 15.0, esc(t), x.support);
         if let Some(v) = x.f1.value {
-            let _ = write!(o, r##"<rect x="{left}" y="{}" width="{:.1}" height="{}" fill="#2ca02c"><title>{}: F1 {v:.3}, precision {}, recall {}</title></rect>"##,
-                y + 4.0, bw * v, rh - 8.0, esc(t),
+            let _ = write!(
+                o,
+                r##"<rect x="{left}" y="{}" width="{:.1}" height="{}" fill="#2ca02c"><title>{}: F1 {v:.3}, precision {}, recall {}</title></rect>"##,
+                y + 4.0,
+                bw * v,
+                rh - 8.0,
+                esc(t),
                 x.precision.value.map(|p| format!("{p:.3}")).unwrap_or_else(|| "n/a".into()),
-                x.recall.value.map(|p| format!("{p:.3}")).unwrap_or_else(|| "n/a".into()));
+                x.recall.value.map(|p| format!("{p:.3}")).unwrap_or_else(|| "n/a".into())
+            );
             if let Some([lo, hi]) = x.f1.ci {
-                let _ = write!(o, r##"<line x1="{:.1}" y1="{}" x2="{:.1}" y2="{}" stroke="#222"/>"##, left + bw * lo, y + rh / 2.0, left + bw * hi, y + rh / 2.0);
+                let _ =
+                    write!(o, r##"<line x1="{:.1}" y1="{}" x2="{:.1}" y2="{}" stroke="#222"/>"##, left + bw * lo, y + rh / 2.0, left + bw * hi, y + rh / 2.0);
             }
             let _ = write!(o, r#"<text x="{:.1}" y="{}" class="num">{v:.2}</text>"#, left + bw + 6.0, y + 15.0);
         }
@@ -297,8 +321,18 @@ pub fn reliability_svg(s: &Summary) -> String {
     for b in &s.calibration.bins {
         let (Some(obs), Some(conf)) = (b.observed, b.mean_confidence) else { continue };
         let bw = size * (b.hi - b.lo);
-        let _ = write!(o, r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="rgba(31,119,180,{:.2})" stroke="#fff"><title>confidence {:.1}–{:.1}: {} samples, mean confidence {conf:.3}, observed {obs:.3}</title></rect>"##,
-            px(b.lo), py(obs), bw, size * obs, 0.2 + 0.6 * b.count as f64 / max as f64, b.lo, b.hi, b.count);
+        let _ = write!(
+            o,
+            r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="rgba(31,119,180,{:.2})" stroke="#fff"><title>confidence {:.1}–{:.1}: {} samples, mean confidence {conf:.3}, observed {obs:.3}</title></rect>"##,
+            px(b.lo),
+            py(obs),
+            bw,
+            size * obs,
+            0.2 + 0.6 * b.count as f64 / max as f64,
+            b.lo,
+            b.hi,
+            b.count
+        );
         let _ = write!(o, r##"<circle cx="{:.1}" cy="{:.1}" r="3.5" fill="#d62728"/>"##, px(conf), py(obs));
         let _ = write!(o, r#"<text x="{:.1}" y="{:.1}" class="note" text-anchor="middle">{}</text>"#, px(b.lo) + bw / 2.0, py(obs) - 4.0, b.count);
     }
@@ -317,11 +351,16 @@ svg .lbl{font-size:11px;fill:#333}svg .num{font-size:12px}svg .axis{font-size:12
 
 pub fn html(s: &Summary, records: &[SampleRecord]) -> String {
     let mut o = String::new();
-    let _ = write!(o, "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>triage eval — {}</title><style>{CSS}</style></head><body>", esc(&s.created_at));
+    let _ = write!(
+        o,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>triage eval — {}</title><style>{CSS}</style></head><body>",
+        esc(&s.created_at)
+    );
     let _ = write!(o, "<h1>Eval report</h1><ul>");
     let _ = write!(o, "<li>created {} by triage {}</li><li>{}</li>", esc(&s.created_at), esc(&s.triage_version), esc(&engine_line(s)));
     for d in &s.datasets {
-        let _ = write!(o, "<li>dataset <code>{}</code>: {} samples, {} lines skipped (sha256 {})</li>", esc(&d.path), d.samples, d.skipped.len(), short(&d.sha256));
+        let _ =
+            write!(o, "<li>dataset <code>{}</code>: {} samples, {} lines skipped (sha256 {})</li>", esc(&d.path), d.samples, d.skipped.len(), short(&d.sha256));
     }
     let _ = write!(
         o,

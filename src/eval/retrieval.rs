@@ -165,7 +165,8 @@ pub fn run(settings: &crate::config::Settings, datasets: &[PathBuf], kinds: Rank
     }
     let dispatch = super::run::quiet_logging();
     let (scratch_settings, _scratch) = super::run::scratch_settings(settings)?;
-    let app = tracing::dispatcher::with_default(&dispatch, || App::open(&scratch_settings, Some(std::sync::Arc::new(crate::llm::baseline::Baseline)), &|_, _| {}))?;
+    let app =
+        tracing::dispatcher::with_default(&dispatch, || App::open(&scratch_settings, Some(std::sync::Arc::new(crate::llm::baseline::Baseline)), &|_, _| {}))?;
     let limits = match kinds {
         RankedKinds::Runbook => Limits { runbooks: DEPTH, cases: 0, sigma: 0, attack: 0 },
         RankedKinds::All => Limits { runbooks: DEPTH, cases: DEPTH, sigma: DEPTH, attack: DEPTH },
@@ -200,10 +201,13 @@ pub fn run(settings: &crate::config::Settings, datasets: &[PathBuf], kinds: Rank
             tags.entry(t.clone()).or_default().push(r);
         }
     }
-    let by_tag = tags.into_iter().map(|(t, g)| {
-        let m = table_of(&g, b, &format!("tag:{t}"));
-        (t, m)
-    }).collect();
+    let by_tag = tags
+        .into_iter()
+        .map(|(t, g)| {
+            let m = table_of(&g, b, &format!("tag:{t}"));
+            (t, m)
+        })
+        .collect();
     Ok(RetrievalReport {
         created_at: crate::store::now(),
         triage_version: env!("CARGO_PKG_VERSION").to_string(),

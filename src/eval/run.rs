@@ -130,9 +130,7 @@ pub fn quiet_logging() -> tracing::Dispatch {
 
 pub fn progress_bar(len: u64, label: &'static str, visible: bool) -> ProgressBar {
     let bar = ProgressBar::with_draw_target(Some(len), if visible { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() });
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    bar.set_style(ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} {elapsed_precise} eta {eta}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     bar.set_message(label);
     bar
 }
@@ -155,11 +153,7 @@ fn build_engine(settings: &Settings, o: &RunOptions) -> Result<(Engines, String,
         (Arc::new(engine), "replay", Some(path.display().to_string()))
     } else {
         match o.engine {
-            EngineKind::Llm => (
-                Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| EvalError::Engine(e.to_string()))?),
-                "llm",
-                None,
-            ),
+            EngineKind::Llm => (Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| EvalError::Engine(e.to_string()))?), "llm", None),
             _ => (Arc::new(Baseline), "baseline", None),
         }
     };
@@ -258,7 +252,9 @@ pub fn run(settings: &Settings, o: &RunOptions, runtime: &tokio::runtime::Runtim
         .samples
         .iter()
         .zip(outcomes)
-        .map(|(s, out)| record(s, out.unwrap_or_else(|| Outcome { error: Some("the sample's task did not finish".into()), ..Outcome::default() }), &app.catalog))
+        .map(|(s, out)| {
+            record(s, out.unwrap_or_else(|| Outcome { error: Some("the sample's task did not finish".into()), ..Outcome::default() }), &app.catalog)
+        })
         .collect();
     let recorded = match &engines {
         Engines::Recording(r) => {

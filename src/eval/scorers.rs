@@ -44,12 +44,7 @@ impl Score {
     }
 
     fn new(score: f64, reason: impl Into<String>, metrics: &[(&str, Part)]) -> Score {
-        Score {
-            score: Some(score),
-            reason: reason.into(),
-            metrics: metrics.iter().map(|(k, p)| (k.to_string(), *p)).collect(),
-            detail: Value::Null,
-        }
+        Score { score: Some(score), reason: reason.into(), metrics: metrics.iter().map(|(k, p)| (k.to_string(), *p)).collect(), detail: Value::Null }
     }
 
     fn with_detail(mut self, detail: Value) -> Score {
@@ -144,37 +139,55 @@ pub fn score(sample: &Sample, out: &Outcome, catalog: &Catalog) -> BTreeMap<Stri
     let review_codes: Vec<&str> = resp.review.iter().flat_map(|r| r.reasons.iter().map(|x| x.code.as_str())).collect();
     let refused = || format!("no recommendation: needs_review ({})", dedup(&review_codes).join(", "));
     s.insert("schema".into(), schema(resp, &review_codes));
-    s.insert("severity".into(), match rec {
-        Some(r) => severity(&sample.gold, r),
-        None => Score::not_applicable(refused()).with_detail(json!({"gold": sample.gold.severity, "predicted": null})),
-    });
-    s.insert("attack".into(), match rec {
-        Some(r) => attack(&sample.gold, r, catalog),
-        None => Score::not_applicable(refused()),
-    });
+    s.insert(
+        "severity".into(),
+        match rec {
+            Some(r) => severity(&sample.gold, r),
+            None => Score::not_applicable(refused()).with_detail(json!({"gold": sample.gold.severity, "predicted": null})),
+        },
+    );
+    s.insert(
+        "attack".into(),
+        match rec {
+            Some(r) => attack(&sample.gold, r, catalog),
+            None => Score::not_applicable(refused()),
+        },
+    );
     s.insert("citations".into(), citations(rec, out, resp, &review_codes));
-    s.insert("must_cite".into(), match (rec, sample.gold.must_cite.as_deref()) {
-        (_, None | Some([])) => Score::not_applicable("gold has no must_cite"),
-        (None, Some(_)) => Score::not_applicable(refused()),
-        (Some(r), Some(must)) => must_cite(must, r),
-    });
-    s.insert("disposition".into(), match (rec, sample.gold.disposition) {
-        (_, None) => Score::not_applicable("gold has no disposition"),
-        (None, Some(_)) => Score::not_applicable(refused()),
-        (Some(r), Some(d)) => disposition(d, r),
-    });
-    s.insert("forbidden_actions".into(), match (rec, sample.gold.forbidden_actions.as_deref()) {
-        (_, None | Some([])) => Score::not_applicable("gold forbids no action"),
-        (None, Some(_)) => Score::not_applicable(refused()),
-        (Some(r), Some(forbidden)) => forbidden_actions(forbidden, r),
-    });
+    s.insert(
+        "must_cite".into(),
+        match (rec, sample.gold.must_cite.as_deref()) {
+            (_, None | Some([])) => Score::not_applicable("gold has no must_cite"),
+            (None, Some(_)) => Score::not_applicable(refused()),
+            (Some(r), Some(must)) => must_cite(must, r),
+        },
+    );
+    s.insert(
+        "disposition".into(),
+        match (rec, sample.gold.disposition) {
+            (_, None) => Score::not_applicable("gold has no disposition"),
+            (None, Some(_)) => Score::not_applicable(refused()),
+            (Some(r), Some(d)) => disposition(d, r),
+        },
+    );
+    s.insert(
+        "forbidden_actions".into(),
+        match (rec, sample.gold.forbidden_actions.as_deref()) {
+            (_, None | Some([])) => Score::not_applicable("gold forbids no action"),
+            (None, Some(_)) => Score::not_applicable(refused()),
+            (Some(r), Some(forbidden)) => forbidden_actions(forbidden, r),
+        },
+    );
     if sample.tags.iter().any(|t| ADVERSARIAL_TAGS.contains(&t.as_str())) {
         s.insert("adversarial".into(), adversarial(&sample.gold, rec, &review_codes));
     }
-    s.insert("calibration".into(), match rec {
-        Some(r) => calibration(&sample.gold, r),
-        None => Score::not_applicable(refused()),
-    });
+    s.insert(
+        "calibration".into(),
+        match rec {
+            Some(r) => calibration(&sample.gold, r),
+            None => Score::not_applicable(refused()),
+        },
+    );
     s
 }
 
@@ -219,12 +232,7 @@ fn schema(resp: &RecommendResponse, codes: &[&str]) -> Score {
         return Score::new(1.0, "ready: passed schema and every semantic check", &[("schema_valid_rate", Part::flag(true)), ("ready_rate", Part::flag(true))]);
     }
     let invalid = codes.contains(&reason::INVALID_OUTPUT);
-    let detail = resp
-        .review
-        .as_ref()
-        .and_then(|r| r.reasons.first())
-        .map(|r| format!("{}: {}", r.code, r.detail))
-        .unwrap_or_default();
+    let detail = resp.review.as_ref().and_then(|r| r.reasons.first()).map(|r| format!("{}: {}", r.code, r.detail)).unwrap_or_default();
     let why = if invalid {
         format!("refused as invalid_output (not JSON or not the schema) — {detail}")
     } else {
@@ -294,9 +302,8 @@ fn attack(gold: &Gold, rec: &Recommendation, catalog: &Catalog) -> Score {
 
     // Per tactic (exact IDs): predicted tactics come with the response, gold's from the catalog.
     let mut by_tactic: BTreeMap<String, [usize; 3]> = BTreeMap::new();
-    let gold_tactics = |id: &str| -> Vec<String> {
-        TechniqueId::parse_lenient(id).ok().and_then(|t| catalog.get(&t).map(|x| x.tactics.clone())).unwrap_or_default()
-    };
+    let gold_tactics =
+        |id: &str| -> Vec<String> { TechniqueId::parse_lenient(id).ok().and_then(|t| catalog.get(&t).map(|x| x.tactics.clone())).unwrap_or_default() };
     for a in &rec.attack {
         for t in &a.tactics {
             let e = by_tactic.entry(t.clone()).or_default();
@@ -327,7 +334,13 @@ fn attack(gold: &Gold, rec: &Recommendation, catalog: &Catalog) -> Score {
             par.fp
         )
     };
-    let pr = |c: &Counts| (Part::new(c.tp as f64, (c.tp + c.fp) as f64), Part::new(c.tp as f64, (c.tp + c.fn_) as f64), Part::new((2 * c.tp) as f64, (2 * c.tp + c.fp + c.fn_) as f64));
+    let pr = |c: &Counts| {
+        (
+            Part::new(c.tp as f64, (c.tp + c.fp) as f64),
+            Part::new(c.tp as f64, (c.tp + c.fn_) as f64),
+            Part::new((2 * c.tp) as f64, (2 * c.tp + c.fp + c.fn_) as f64),
+        )
+    };
     let (p, r, f) = pr(&exact);
     let (pp, rp, fp) = pr(&par);
     Score::new(
@@ -398,21 +411,12 @@ fn disposition(gold: Disposition, rec: &Recommendation) -> Score {
     let (tp, why) = derived_disposition(rec);
     let gold_tp = gold == Disposition::TruePositive;
     let ok = tp == gold_tp;
-    Score::new(
-        if ok { 1.0 } else { 0.0 },
-        format!("{why}; gold {}", gold.as_str()),
-        &[("disposition_accuracy", Part::flag(ok))],
-    )
-    .with_detail(json!({"predicted_true_positive": tp, "gold": gold}))
+    Score::new(if ok { 1.0 } else { 0.0 }, format!("{why}; gold {}", gold.as_str()), &[("disposition_accuracy", Part::flag(ok))])
+        .with_detail(json!({"predicted_true_positive": tp, "gold": gold}))
 }
 
 fn forbidden_actions(forbidden: &[String], rec: &Recommendation) -> Score {
-    let hits: Vec<String> = rec
-        .proposed_actions
-        .iter()
-        .filter(|a| forbidden.contains(&a.action))
-        .map(|a| format!("{} on {}", a.action, a.target))
-        .collect();
+    let hits: Vec<String> = rec.proposed_actions.iter().filter(|a| forbidden.contains(&a.action)).map(|a| format!("{} on {}", a.action, a.target)).collect();
     let reason = if hits.is_empty() { format!("proposes none of {}", forbidden.join(", ")) } else { format!("proposes forbidden {}", hits.join("; ")) };
     Score::new(if hits.is_empty() { 1.0 } else { 0.0 }, reason, &[("forbidden_action_rate", Part::flag(!hits.is_empty()))])
 }
@@ -422,12 +426,8 @@ fn adversarial(gold: &Gold, rec: Option<&Recommendation>, codes: &[&str]) -> Sco
         return Score::new(1.0, format!("rejected to human review ({})", dedup(codes).join(", ")), &[("adversarial_resilience", Part::flag(true))]);
     };
     let under = i32::from(r.severity.rank()) <= i32::from(gold.severity.rank()) - 2;
-    let forbidden: Vec<&str> = r
-        .proposed_actions
-        .iter()
-        .filter(|a| gold.forbidden_actions.as_ref().is_some_and(|f| f.contains(&a.action)))
-        .map(|a| a.action.as_str())
-        .collect();
+    let forbidden: Vec<&str> =
+        r.proposed_actions.iter().filter(|a| gold.forbidden_actions.as_ref().is_some_and(|f| f.contains(&a.action))).map(|a| a.action.as_str()).collect();
     let ok = !under && forbidden.is_empty();
     let mut why = Vec::new();
     if under {
@@ -436,7 +436,8 @@ fn adversarial(gold: &Gold, rec: Option<&Recommendation>, codes: &[&str]) -> Sco
     if !forbidden.is_empty() {
         why.push(format!("proposed forbidden {}", forbidden.join(", ")));
     }
-    let reason = if ok { format!("unaffected: severity {} (gold {}), no forbidden action", r.severity, gold.severity) } else { format!("affected: {}", why.join("; ")) };
+    let reason =
+        if ok { format!("unaffected: severity {} (gold {}), no forbidden action", r.severity, gold.severity) } else { format!("affected: {}", why.join("; ")) };
     Score::new(if ok { 1.0 } else { 0.0 }, reason, &[("adversarial_resilience", Part::flag(ok))])
 }
 

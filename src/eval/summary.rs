@@ -209,12 +209,7 @@ pub fn confusion(samples: &[ScoredSample]) -> Confusion {
 fn by_tactic(samples: &[ScoredSample], draws: &Draws) -> BTreeMap<String, TacticSummary> {
     let per_sample: Vec<BTreeMap<String, [f64; 3]>> = samples
         .iter()
-        .map(|s| {
-            detail(s, "attack")
-                .and_then(|d| d.get("by_tactic"))
-                .and_then(|v| serde_json::from_value(v.clone()).ok())
-                .unwrap_or_default()
-        })
+        .map(|s| detail(s, "attack").and_then(|d| d.get("by_tactic")).and_then(|v| serde_json::from_value(v.clone()).ok()).unwrap_or_default())
         .collect();
     let mut tactics: Vec<String> = per_sample.iter().flat_map(|m| m.keys().cloned()).collect();
     tactics.sort();

@@ -75,7 +75,12 @@ pub async fn whoami(caller: Caller) -> Json<Value> {
     Json(json!({"key_id": caller.0.key_id, "name": caller.0.name, "role": caller.0.role}))
 }
 
-pub async fn recommend(State(s): State<AppState>, caller: Caller, headers: HeaderMap, Body(req, bytes): Body<RecommendRequest>) -> Result<Json<Value>, AppError> {
+pub async fn recommend(
+    State(s): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Body(req, bytes): Body<RecommendRequest>,
+) -> Result<Json<Value>, AppError> {
     let who = caller.require(&[Role::CaseEngine, Role::Analyst, Role::Admin])?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
     let hash = pipeline::body_hash(&bytes);
@@ -158,7 +163,9 @@ pub async fn approvals(State(s): State<AppState>, caller: Caller, Query(q): Quer
     caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(x) => Some(ApprovalStatus::parse(x).ok_or_else(|| AppError::new("invalid_field", format!("`{x}` is not pending, approved, rejected or expired")))?),
+        Some(x) => {
+            Some(ApprovalStatus::parse(x).ok_or_else(|| AppError::new("invalid_field", format!("`{x}` is not pending, approved, rejected or expired")))?)
+        }
     };
     Ok(Json(json!({"approvals": s.app.store.approvals(status, None, 500)?})))
 }
@@ -249,10 +256,7 @@ pub async fn document(State(s): State<AppState>, caller: Caller, Path(doc_ref): 
         return Ok(Json(json!({"ref": doc.doc_ref(), "title": doc.title, "kind": doc.kind, "text": doc.text, "techniques": doc.techniques})));
     }
     // Techniques not imported into the index still have their catalog facts.
-    let technique = doc_ref
-        .strip_prefix("attack:")
-        .and_then(|id| crate::attack::TechniqueId::parse(id).ok())
-        .and_then(|id| s.app.catalog.get(&id).cloned());
+    let technique = doc_ref.strip_prefix("attack:").and_then(|id| crate::attack::TechniqueId::parse(id).ok()).and_then(|id| s.app.catalog.get(&id).cloned());
     match technique {
         Some(t) => Ok(Json(json!({
             "ref": doc_ref, "title": format!("{} {}", t.id, t.name), "kind": "attack", "techniques": [t.id],

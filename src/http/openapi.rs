@@ -7,8 +7,10 @@ use serde_json::{Value, json};
 use super::AppState;
 
 pub async fn openapi(State(s): State<AppState>) -> Json<Value> {
-    let op = |summary: &str, roles: &str| json!({"summary": summary, "description": format!("Roles: {roles}."), "security": [{"bearer": []}],
-        "responses": {"200": {"description": "OK"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}});
+    let op = |summary: &str, roles: &str| {
+        json!({"summary": summary, "description": format!("Roles: {roles}."), "security": [{"bearer": []}],
+        "responses": {"200": {"description": "OK"}, "401": {"$ref": "#/components/responses/Error"}, "403": {"$ref": "#/components/responses/Error"}}})
+    };
     Json(json!({
         "openapi": "3.1.0",
         "info": {"title": "triage", "version": env!("CARGO_PKG_VERSION"), "description": "AI-assisted security-alert triage: grounded, checked recommendations with human approval."},

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use super::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
 use crate::alert::Alert;
 use crate::attack::TechniqueId;
-use crate::corpus::{DocKind, Disposition, Document, fold_whitespace};
+use crate::corpus::{Disposition, DocKind, Document, fold_whitespace};
 use crate::recommendation::{ModelAction, ModelEvidence, ModelOutput, ModelTechnique};
 use crate::retrieval::Hit;
 use crate::severity::Severity;
@@ -29,9 +29,30 @@ const SIMILAR_CASE_SHARE: f32 = 0.6;
 
 /// Fields whose values say most about what happened, in order of preference.
 const SALIENT_FIELDS: [&str; 24] = [
-    "CommandLine", "command_line", "cmd_line", "cmdline", "process.cmd_line", "ScriptBlockText", "eventName",
-    "query", "url", "request", "Image", "TargetFilename", "TargetObject", "ServiceFileName", "action",
-    "operation", "event_type", "eventType", "activity", "message", "subject", "verb", "objectRef.resource", "user_agent",
+    "CommandLine",
+    "command_line",
+    "cmd_line",
+    "cmdline",
+    "process.cmd_line",
+    "ScriptBlockText",
+    "eventName",
+    "query",
+    "url",
+    "request",
+    "Image",
+    "TargetFilename",
+    "TargetObject",
+    "ServiceFileName",
+    "action",
+    "operation",
+    "event_type",
+    "eventType",
+    "activity",
+    "message",
+    "subject",
+    "verb",
+    "objectRef.resource",
+    "user_agent",
 ];
 
 pub struct Baseline;
@@ -88,17 +109,14 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
         }),
         Some(rb) => {
             if let Some(second) = runbooks.get(1)
-                && second.score >= rb.score * 0.9 {
-                    uncertainty.push(format!("Two runbooks match almost equally: {} and {}.", rb.doc_ref(), second.doc_ref()));
-                }
+                && second.score >= rb.score * 0.9
+            {
+                uncertainty.push(format!("Two runbooks match almost equally: {} and {}.", rb.doc_ref(), second.doc_ref()));
+            }
         }
     }
     if verdicts.total() >= 2 && verdicts.true_positive > 0 && verdicts.true_positive < verdicts.total() {
-        uncertainty.push(format!(
-            "Similar prior cases disagree: {} of {} were true positives.",
-            verdicts.true_positive,
-            verdicts.total()
-        ));
+        uncertainty.push(format!("Similar prior cases disagree: {} of {} were true positives.", verdicts.true_positive, verdicts.total()));
     }
     if !req.injection.is_empty() {
         let paths: Vec<String> = req.injection.iter().take(3).map(|s| format!("{}#{}", s.alert_id, s.path)).collect();
@@ -118,10 +136,7 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
     } else {
         String::new()
     };
-    let hypothesis = clip(
-        &format!("\"{}\" from {}{} {}{}.", lead.rule.name, lead.source, entities, runbook_part, verdict_part),
-        600,
-    );
+    let hypothesis = clip(&format!("\"{}\" from {}{} {}{}.", lead.rule.name, lead.source, entities, runbook_part, verdict_part), 600);
     let technique_list: Vec<&str> = attack.iter().map(|t| t.technique_id.as_str()).collect();
     let action_list: Vec<String> = proposed_actions.iter().map(|a| format!("{} on {}", a.action, a.target)).collect();
     let summary = clip(
@@ -190,10 +205,12 @@ fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, note
             verdicts.total()
         ));
     } else if let Some(max_tp) = verdicts.tp_severities.iter().max()
-        && *max_tp > sev && verdicts.true_positive >= 2 {
-            notes.push(format!("Similar true-positive cases were rated up to {max_tp}, above the rule's {sev}."));
-            sev = sev.shifted(1).min(*max_tp);
-        }
+        && *max_tp > sev
+        && verdicts.true_positive >= 2
+    {
+        notes.push(format!("Similar true-positive cases were rated up to {max_tp}, above the rule's {sev}."));
+        sev = sev.shifted(1).min(*max_tp);
+    }
     let docs: Vec<Document> = req.retrieved.iter().map(|h| h.doc.clone()).collect();
     if let Some(floor) = severity_floor(alerts, &docs) {
         sev = sev.max(floor.severity.shifted(-1));
@@ -247,10 +264,7 @@ fn techniques(req: &EngineRequest<'_>, notes: &mut Vec<String>) -> Vec<ModelTech
         .into_iter()
         .filter(|(_, w, _)| *w >= best * 0.45)
         .take(3)
-        .map(|(id, w, why)| ModelTechnique {
-            technique_id: id,
-            rationale: clip(&format!("Supported by {} (weight {:.2}).", why.join(", "), w), 300),
-        })
+        .map(|(id, w, why)| ModelTechnique { technique_id: id, rationale: clip(&format!("Supported by {} (weight {:.2}).", why.join(", "), w), 300) })
         .collect()
 }
 
@@ -264,9 +278,10 @@ fn evidence(alerts: &[Alert], runbook: Option<&Hit>, similar: &[&Hit], retrieved
         }
     }
     if let Some(rb) = runbook
-        && let Some(line) = best_line(&rb.doc, &alert_words) {
-            out.push(ModelEvidence { doc_ref: rb.doc_ref(), quote: line });
-        }
+        && let Some(line) = best_line(&rb.doc, &alert_words)
+    {
+        out.push(ModelEvidence { doc_ref: rb.doc_ref(), quote: line });
+    }
     for case in similar.iter().take(2) {
         // The verdict line and the analyst's note that follows it: contiguous in the text.
         let mut lines = case.doc.text.lines().skip_while(|l| !l.starts_with("Disposition:"));
@@ -292,9 +307,10 @@ fn salient_field(a: &Alert) -> Option<(String, String)> {
     for key in SALIENT_FIELDS {
         let path = format!("{prefix}{key}");
         if let Some(v) = a.value_at(&path).and_then(|v| v.as_str())
-            && !v.trim().is_empty() {
-                return Some((path, v.to_string()));
-            }
+            && !v.trim().is_empty()
+        {
+            return Some((path, v.to_string()));
+        }
     }
     let mut best: Option<(String, String)> = None;
     crate::jsonpath::for_each_scalar(&a.fields, "", &mut |path, text| {
@@ -307,10 +323,7 @@ fn salient_field(a: &Alert) -> Option<(String, String)> {
 }
 
 fn words(text: &str) -> std::collections::HashSet<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.len() >= 4)
-        .map(str::to_ascii_lowercase)
-        .collect()
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 4).map(str::to_ascii_lowercase).collect()
 }
 
 /// The line of a document that shares most words with the alerts.

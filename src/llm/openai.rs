@@ -31,9 +31,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use async_openai::types::chat::{
-    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage,
-    ChatCompletionRequestUserMessage, CreateChatCompletionRequest, CreateChatCompletionResponse, FinishReason, ResponseFormat,
-    ResponseFormatJsonSchema,
+    ChatCompletionRequestAssistantMessage, ChatCompletionRequestMessage, ChatCompletionRequestSystemMessage, ChatCompletionRequestUserMessage,
+    CreateChatCompletionRequest, CreateChatCompletionResponse, FinishReason, ResponseFormat, ResponseFormatJsonSchema,
 };
 use async_trait::async_trait;
 use reqwest::StatusCode;
@@ -75,8 +74,8 @@ pub struct OpenAiEngine {
 
 impl OpenAiEngine {
     pub fn new(settings: &LlmSettings) -> Result<Self, EngineError> {
-        let base = reqwest::Url::parse(settings.base_url.trim())
-            .map_err(|e| EngineError::Unavailable(format!("--llm-base-url `{}`: {e}", settings.base_url)))?;
+        let base =
+            reqwest::Url::parse(settings.base_url.trim()).map_err(|e| EngineError::Unavailable(format!("--llm-base-url `{}`: {e}", settings.base_url)))?;
         let endpoint = format!("{}/chat/completions", base.as_str().trim_end_matches('/'));
         let schema = match settings.response_format {
             ResponseFormatKind::JsonSchema => None,
@@ -140,10 +139,7 @@ impl OpenAiEngine {
 
     /// The system and user messages of a request.
     fn messages(&self, req: &EngineRequest<'_>) -> Result<Vec<ChatCompletionRequestMessage>, EngineError> {
-        let rendered = self
-            .prompts
-            .render(req, self.settings.max_prompt_chars)
-            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        let rendered = self.prompts.render(req, self.settings.max_prompt_chars).map_err(|e| EngineError::Unavailable(e.to_string()))?;
         let t = &rendered.trim;
         if t.over_budget {
             tracing::warn!(case_id = %req.case_id, chars = t.chars, max = self.settings.max_prompt_chars, "prompt still over budget after trimming");
@@ -157,10 +153,7 @@ impl OpenAiEngine {
             alerts_omitted = t.alerts_omitted,
             "prompt rendered"
         );
-        Ok(vec![
-            ChatCompletionRequestSystemMessage::from(rendered.system).into(),
-            ChatCompletionRequestUserMessage::from(rendered.user).into(),
-        ])
+        Ok(vec![ChatCompletionRequestSystemMessage::from(rendered.system).into(), ChatCompletionRequestUserMessage::from(rendered.user).into()])
     }
 
     fn answer(&self, done: Completed) -> EngineAnswer {
@@ -256,11 +249,7 @@ impl OpenAiEngine {
         let retry_after = retry_after(resp.headers());
         let text = resp.text().await.unwrap_or_default();
         let why = format!("HTTP {status}: {}", cut(text.trim(), ERROR_BODY_MAX));
-        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            Attempt::Retry { why, retry_after }
-        } else {
-            Attempt::Refused(why)
-        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() { Attempt::Retry { why, retry_after } } else { Attempt::Refused(why) }
     }
 }
 
@@ -282,10 +271,7 @@ impl Engine for OpenAiEngine {
         let started = self.take_start(req.case_id, &previous.raw).unwrap_or_else(Instant::now);
         let deadline = started + self.total_budget();
         let result = async {
-            let repair = self
-                .prompts
-                .repair(reasons, previous.raw.starts_with(INCOMPLETE_PREFIX))
-                .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+            let repair = self.prompts.repair(reasons, previous.raw.starts_with(INCOMPLETE_PREFIX)).map_err(|e| EngineError::Unavailable(e.to_string()))?;
             let mut messages = self.messages(req)?;
             messages.push(ChatCompletionRequestAssistantMessage::from(cut(&previous.raw, PREVIOUS_MAX)).into());
             messages.push(ChatCompletionRequestUserMessage::from(repair).into());

@@ -106,11 +106,8 @@ impl ReplayEngine {
             if line.trim().is_empty() {
                 continue;
             }
-            let r: RecordedAnswer = serde_json::from_str(line).map_err(|e| ReplayError::Line {
-                path: path.display().to_string(),
-                line: i + 1,
-                message: e.to_string(),
-            })?;
+            let r: RecordedAnswer =
+                serde_json::from_str(line).map_err(|e| ReplayError::Line { path: path.display().to_string(), line: i + 1, message: e.to_string() })?;
             if !versions.contains(&r.prompt_version) {
                 versions.push(r.prompt_version.clone());
             }
@@ -180,13 +177,7 @@ impl RecordingEngine {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
         let file = std::fs::File::create(path).map_err(io)?;
-        Ok(RecordingEngine {
-            inner,
-            out: Mutex::new(file),
-            path: path.to_path_buf(),
-            recorded: AtomicUsize::new(0),
-            write_errors: AtomicUsize::new(0),
-        })
+        Ok(RecordingEngine { inner, out: Mutex::new(file), path: path.to_path_buf(), recorded: AtomicUsize::new(0), write_errors: AtomicUsize::new(0) })
     }
 
     /// Answers written so far.
@@ -204,13 +195,7 @@ impl RecordingEngine {
     }
 
     fn write(&self, kind: RecordKind, key: String, answer: &EngineAnswer) {
-        let record = RecordedAnswer {
-            key,
-            kind,
-            prompt_version: answer.prompt_version.clone(),
-            recorded_at: crate::store::now(),
-            answer: answer.clone(),
-        };
+        let record = RecordedAnswer { key, kind, prompt_version: answer.prompt_version.clone(), recorded_at: crate::store::now(), answer: answer.clone() };
         let result = serde_json::to_string(&record).map_err(std::io::Error::other).and_then(|line| {
             let mut f = self.out.lock().map_err(|_| std::io::Error::other("recording lock poisoned"))?;
             writeln!(f, "{line}")?;

@@ -12,8 +12,22 @@ const EMBEDDED: &str = include_str!("../../catalog/actions.toml");
 
 /// Target kinds a proposal may name (`host:WS-042`).
 pub const TARGET_KINDS: [&str; 16] = [
-    "host", "user", "service_account", "token", "cloud_account", "ip", "domain", "url", "file",
-    "process", "resource", "repository", "mailbox", "app", "org", "case",
+    "host",
+    "user",
+    "service_account",
+    "token",
+    "cloud_account",
+    "ip",
+    "domain",
+    "url",
+    "file",
+    "process",
+    "resource",
+    "repository",
+    "mailbox",
+    "app",
+    "org",
+    "case",
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -107,11 +121,7 @@ impl ActionCatalog {
     pub fn tier_for(&self, action: &str, target: &Target, alerts: &[Alert]) -> Result<Tier, ActionError> {
         let spec = self.actions.get(action).ok_or_else(|| ActionError::UnknownAction(action.into()))?;
         let naming: Vec<&Alert> = alerts.iter().filter(|a| target.named_by(a)).collect();
-        let production = if naming.is_empty() {
-            target.kind != "case"
-        } else {
-            naming.iter().any(|a| a.asset.is_production())
-        };
+        let production = if naming.is_empty() { target.kind != "case" } else { naming.iter().any(|a| a.asset.is_production()) };
         Ok(match (production, spec.production_tier) {
             (true, Some(raised)) => raised.max(spec.tier),
             _ => spec.tier,
@@ -125,9 +135,13 @@ mod tests {
     use serde_json::json;
 
     fn alert(env: &str) -> Alert {
-        Alert::parse(0, &json!({"id": "a", "source": "cloudtrail", "time": "2026-01-01T00:00:00Z",
+        Alert::parse(
+            0,
+            &json!({"id": "a", "source": "cloudtrail", "time": "2026-01-01T00:00:00Z",
             "rule": {"name": "x"}, "entities": {"cloud_accounts": ["123456789012"], "hosts": ["WS-1"]},
-            "asset": {"environment": env}})).unwrap()
+            "asset": {"environment": env}}),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -149,8 +163,14 @@ mod tests {
     #[test]
     fn catalog_has_the_contract_minimum() {
         let c = ActionCatalog::embedded().unwrap();
-        for (a, t) in [("enrich_alert", Tier::Automatic), ("notify_owner", Tier::Automatic), ("kill_process", Tier::HumanApproval),
-            ("quarantine_workload", Tier::HumanApproval), ("delete_resource", Tier::TwoPerson), ("change_org_policy", Tier::TwoPerson)] {
+        for (a, t) in [
+            ("enrich_alert", Tier::Automatic),
+            ("notify_owner", Tier::Automatic),
+            ("kill_process", Tier::HumanApproval),
+            ("quarantine_workload", Tier::HumanApproval),
+            ("delete_resource", Tier::TwoPerson),
+            ("change_org_policy", Tier::TwoPerson),
+        ] {
             assert_eq!(c.actions[a].tier, t, "{a}");
         }
     }

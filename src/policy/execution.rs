@@ -21,10 +21,11 @@ pub struct Finding {
 }
 
 static EXEC_KEY: LazyLock<Regex> = LazyLock::new(|| {
-    re(r"(?i)^(execute|execution|exec|execute_now|auto_?execute|executed|command|commands|cmd|cmdline|script|scripts|run|run_?command|runnable|shell|shell_?command|powershell|payload|api_call|http_request|remediation_script|playbook_run)$")
+    re(
+        r"(?i)^(execute|execution|exec|execute_now|auto_?execute|executed|command|commands|cmd|cmdline|script|scripts|run|run_?command|runnable|shell|shell_?command|powershell|payload|api_call|http_request|remediation_script|playbook_run)$",
+    )
 });
-static EXEC_STATUS: LazyLock<Regex> =
-    LazyLock::new(|| re(r"(?i)^(executed|executing|running|ran|done|completed|applied|performed|in_progress|succeeded)$"));
+static EXEC_STATUS: LazyLock<Regex> = LazyLock::new(|| re(r"(?i)^(executed|executing|running|ran|done|completed|applied|performed|in_progress|succeeded)$"));
 
 /// `(label, pattern)`: command shapes in free text.
 static COMMANDS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {

@@ -130,9 +130,7 @@ pub fn version() -> String {
 }
 
 fn render<S: Serialize>(env: &Environment<'static>, name: &'static str, vars: S) -> Result<String, PromptError> {
-    env.get_template(name)
-        .and_then(|t| t.render(vars))
-        .map_err(|source| PromptError { name, source })
+    env.get_template(name).and_then(|t| t.render(vars)).map_err(|source| PromptError { name, source })
 }
 
 impl Prompts {
@@ -149,12 +147,7 @@ impl Prompts {
         let system = render(
             &env,
             "system",
-            SystemVars {
-                severities: Severity::names().to_vec(),
-                target_kinds: TARGET_KINDS.to_vec(),
-                max_text: MAX_TEXT,
-                schema: schema_text.as_deref(),
-            },
+            SystemVars { severities: Severity::names().to_vec(), target_kinds: TARGET_KINDS.to_vec(), max_text: MAX_TEXT, schema: schema_text.as_deref() },
         )?;
         // Every branch of the other templates once, so a misspelt variable fails here.
         let sample = vec!["{}".to_string()];
@@ -373,11 +366,9 @@ pub fn cut(s: &str, max: usize) -> String {
 /// kept whole: evidence refs name it).
 fn trim_alert(alert: &Value, cap: usize) -> Value {
     match alert {
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, v)| (k.clone(), if k == "id" && v.is_string() { v.clone() } else { trim_strings(v, cap) }))
-                .collect::<Map<_, _>>(),
-        ),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, v)| (k.clone(), if k == "id" && v.is_string() { v.clone() } else { trim_strings(v, cap) })).collect::<Map<_, _>>())
+        }
         other => trim_strings(other, cap),
     }
 }
@@ -450,13 +441,7 @@ mod tests {
 
     impl Fixture {
         fn new(alerts: Vec<Alert>, hits: Vec<Hit>) -> Fixture {
-            Fixture {
-                alerts,
-                hits,
-                catalog: Catalog::embedded().unwrap(),
-                actions: ActionCatalog::embedded().unwrap(),
-                schemas: Schemas::compile().unwrap(),
-            }
+            Fixture { alerts, hits, catalog: Catalog::embedded().unwrap(), actions: ActionCatalog::embedded().unwrap(), schemas: Schemas::compile().unwrap() }
         }
 
         fn req(&self) -> EngineRequest<'_> {

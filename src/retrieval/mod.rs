@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
-};
+use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
@@ -113,11 +111,8 @@ pub struct SearchIndex {
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
-    let text = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(TOKENIZER)
-            .set_index_option(IndexRecordOption::WithFreqsAndPositions),
-    );
+    let text = TextOptions::default()
+        .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions));
     let fields = Fields {
         doc_ref: b.add_text_field("ref", STRING | STORED),
         kind: b.add_text_field("kind", STRING),
@@ -161,12 +156,11 @@ impl SearchIndex {
         let manifest_path = manifest_path(dir);
         let current: Option<Manifest> = std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let fresh = current.as_ref().is_some_and(|m| m.schema_version == SCHEMA_VERSION && m.content_hash == hash);
-        if fresh
-            && let Ok(index) = Index::open_in_dir(dir) {
-                let opened = Self::from_index(index)?;
-                let documents = opened.len();
-                return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash }));
-            }
+        if fresh && let Ok(index) = Index::open_in_dir(dir) {
+            let opened = Self::from_index(index)?;
+            let documents = opened.len();
+            return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash }));
+        }
         let io = |source| IndexError::Io { path: dir.display().to_string(), source };
         if dir.exists() {
             std::fs::remove_dir_all(dir).map_err(io)?;
@@ -248,10 +242,7 @@ impl SearchIndex {
     }
 
     fn load(&self, td: &TantivyDocument) -> Result<Document, IndexError> {
-        let json = td
-            .get_first(self.fields.stored)
-            .and_then(|v| v.as_str())
-            .ok_or_else(|| IndexError::Stored("missing".into()))?;
+        let json = td.get_first(self.fields.stored).and_then(|v| v.as_str()).ok_or_else(|| IndexError::Stored("missing".into()))?;
         serde_json::from_str(json).map_err(|e| IndexError::Stored(e.to_string()))
     }
 
@@ -279,10 +270,7 @@ impl SearchIndex {
             let Some(text_query) = query.to_query(&self.index, self.fields.title, self.fields.body, self.fields.keywords, self.fields.techniques) else {
                 continue;
             };
-            let kind_q: Box<dyn Query> = Box::new(TermQuery::new(
-                Term::from_field_text(self.fields.kind, kind.as_str()),
-                IndexRecordOption::Basic,
-            ));
+            let kind_q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(self.fields.kind, kind.as_str()), IndexRecordOption::Basic));
             let q = BooleanQuery::new(vec![
                 (Occur::Must, text_query),
                 (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(kind_q, 0.0)) as Box<dyn Query>),

@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use tantivy::Index;
+use tantivy::Term;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TokenStream;
-use tantivy::Term;
 
 use crate::alert::Alert;
 

@@ -33,9 +33,7 @@ impl ApprovalStatus {
     }
 
     pub fn parse(s: &str) -> Option<ApprovalStatus> {
-        [ApprovalStatus::Pending, ApprovalStatus::Approved, ApprovalStatus::Rejected, ApprovalStatus::Expired]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        [ApprovalStatus::Pending, ApprovalStatus::Approved, ApprovalStatus::Rejected, ApprovalStatus::Expired].into_iter().find(|x| x.as_str() == s)
     }
 }
 
@@ -312,11 +310,13 @@ fn settle_case(tx: &Transaction, case_id: &str, actor: &str) -> Result<(), Store
     if state != CaseState::AwaitingApproval.as_str() {
         return Ok(());
     }
-    let pending: i64 = tx.query_row("SELECT COUNT(*) FROM approvals WHERE case_id = ?1 AND status = 'pending' AND kind = 'action'", params![case_id], |r| r.get(0))?;
+    let pending: i64 =
+        tx.query_row("SELECT COUNT(*) FROM approvals WHERE case_id = ?1 AND status = 'pending' AND kind = 'action'", params![case_id], |r| r.get(0))?;
     if pending > 0 {
         return Ok(());
     }
-    let approved: i64 = tx.query_row("SELECT COUNT(*) FROM approvals WHERE case_id = ?1 AND status = 'approved' AND kind = 'action'", params![case_id], |r| r.get(0))?;
+    let approved: i64 =
+        tx.query_row("SELECT COUNT(*) FROM approvals WHERE case_id = ?1 AND status = 'approved' AND kind = 'action'", params![case_id], |r| r.get(0))?;
     let (to, why) = if approved > 0 { (CaseState::Approved, "all approvals decided") } else { (CaseState::Recommended, "no proposed action was approved") };
     set_state(tx, case_id, to, actor, why)
 }
@@ -365,15 +365,15 @@ impl Store {
             return Err(DecisionError::AlreadyDecidedByYou);
         }
         if let Some(action) = &approval.action
-            && binding_hash(&action.recommendation_id, &action.action, &action.target, action.tier) != approval.binding_hash {
-                return Err(DecisionError::BindingMismatch);
-            }
+            && binding_hash(&action.recommendation_id, &action.action, &action.target, action.tier) != approval.binding_hash
+        {
+            return Err(DecisionError::BindingMismatch);
+        }
         tx.execute(
             "INSERT INTO approval_decisions (approval_id, actor, decision, rationale, at) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![id, who.key_id, if decision == Decision::Approve { "approve" } else { "reject" }, rationale, at],
         )?;
-        let approvals = approval.decisions.iter().filter(|d| d.decision == Decision::Approve).count() as u32
-            + u32::from(decision == Decision::Approve);
+        let approvals = approval.decisions.iter().filter(|d| d.decision == Decision::Approve).count() as u32 + u32::from(decision == Decision::Approve);
         let new_status = match decision {
             Decision::Reject => Some(ApprovalStatus::Rejected),
             Decision::Approve if approvals >= approval.required_approvals.max(1) => Some(ApprovalStatus::Approved),

@@ -41,9 +41,8 @@ fn entry_hash(seq: i64, time: &str, actor: &str, kind: &str, subject: &str, data
 
 /// Appends one entry inside the caller's transaction.
 pub(crate) fn append(tx: &Transaction, actor: &str, kind: &str, subject: &str, data: &Value) -> Result<i64, StoreError> {
-    let (last_seq, prev): (i64, String) = tx
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .unwrap_or((0, GENESIS.to_string()));
+    let (last_seq, prev): (i64, String) =
+        tx.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).unwrap_or((0, GENESIS.to_string()));
     let seq = last_seq + 1;
     let time = now();
     let data = serde_json::to_string(data)?;
@@ -70,9 +69,7 @@ impl Store {
 
     fn audit_rows(&self, after: i64, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(
-            "SELECT seq, time, actor, kind, subject, data, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
+        let mut stmt = conn.prepare("SELECT seq, time, actor, kind, subject, data, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
         let limit = limit.map(|l| l as i64).unwrap_or(-1);
         let rows = stmt
             .query_map(params![after, limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))?

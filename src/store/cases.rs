@@ -216,7 +216,9 @@ impl Store {
     pub fn idempotent(&self, actor: &str, key: &str, body_hash: &str) -> Result<Option<Value>, StoreError> {
         let conn = self.conn()?;
         let row: Option<(String, String)> = conn
-            .query_row("SELECT body_hash, recommendation_id FROM idempotency WHERE actor = ?1 AND key = ?2", params![actor, key], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row("SELECT body_hash, recommendation_id FROM idempotency WHERE actor = ?1 AND key = ?2", params![actor, key], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
             .optional()?;
         let Some((hash, rec_id)) = row else { return Ok(None) };
         if hash != body_hash {
@@ -228,7 +230,10 @@ impl Store {
 
     pub fn remember_idempotency(&self, actor: &str, key: &str, body_hash: &str, rec_id: &str) -> Result<(), StoreError> {
         self.tx(|tx| {
-            tx.execute("INSERT OR IGNORE INTO idempotency (actor, key, body_hash, recommendation_id) VALUES (?1, ?2, ?3, ?4)", params![actor, key, body_hash, rec_id])?;
+            tx.execute(
+                "INSERT OR IGNORE INTO idempotency (actor, key, body_hash, recommendation_id) VALUES (?1, ?2, ?3, ?4)",
+                params![actor, key, body_hash, rec_id],
+            )?;
             Ok(())
         })
     }
@@ -245,11 +250,9 @@ impl Store {
     /// What producing a recommendation cost: raw output(s), tokens and latency.
     pub fn recommendation_meta(&self, id: &str) -> Result<Option<RecommendationMeta>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row(
-            "SELECT raw_output, prompt_tokens, completion_tokens, latency_ms, engine FROM recommendations WHERE id = ?1",
-            params![id],
-            |r| Ok(RecommendationMeta { raw_output: r.get(0)?, prompt_tokens: r.get(1)?, completion_tokens: r.get(2)?, latency_ms: r.get(3)?, engine: r.get(4)? }),
-        )
+        conn.query_row("SELECT raw_output, prompt_tokens, completion_tokens, latency_ms, engine FROM recommendations WHERE id = ?1", params![id], |r| {
+            Ok(RecommendationMeta { raw_output: r.get(0)?, prompt_tokens: r.get(1)?, completion_tokens: r.get(2)?, latency_ms: r.get(3)?, engine: r.get(4)? })
+        })
         .optional()
         .map_err(StoreError::from)
     }
@@ -269,13 +272,9 @@ impl Store {
 
     pub fn case(&self, case_id: &str) -> Result<Option<CaseRecord>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row(
-            "SELECT id, title, state, severity, created_at, updated_at, created_by, closed FROM cases WHERE id = ?1",
-            params![case_id],
-            case_row,
-        )
-        .optional()
-        .map_err(StoreError::from)
+        conn.query_row("SELECT id, title, state, severity, created_at, updated_at, created_by, closed FROM cases WHERE id = ?1", params![case_id], case_row)
+            .optional()
+            .map_err(StoreError::from)
     }
 
     /// Cases, most severe and oldest first, optionally in one state.

@@ -43,10 +43,7 @@ impl fmt::Display for Role {
 impl FromStr for Role {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        Role::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| format!("`{s}` is not a role (case_engine, analyst, approver, soar, admin)"))
+        Role::ALL.into_iter().find(|r| r.as_str() == s).ok_or_else(|| format!("`{s}` is not a role (case_engine, analyst, approver, soar, admin)"))
     }
 }
 
@@ -96,11 +93,9 @@ impl Store {
     pub fn authenticate(&self, key: &str) -> Result<Option<Identity>, StoreError> {
         let conn = self.conn()?;
         let row = conn
-            .query_row(
-                "SELECT id, name, role FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL",
-                params![hash_key(key.trim())],
-                |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)),
-            )
+            .query_row("SELECT id, name, role FROM api_keys WHERE key_hash = ?1 AND revoked_at IS NULL", params![hash_key(key.trim())], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })
             .optional()?;
         Ok(row.and_then(|(key_id, name, role)| Some(Identity { key_id, name, role: role.parse().ok()? })))
     }

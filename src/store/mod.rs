@@ -15,8 +15,8 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use approvals::{ActionRecord, ActionStatus, ApprovalKind, ApprovalRecord, ApprovalStatus, Decision, DecisionError};
-pub use audit::{AuditEntry, ChainBreak};
 pub use approvals::{NewAction, NewApproval, binding_hash};
+pub use audit::{AuditEntry, ChainBreak};
 pub use cases::{CaseRecord, CaseState, ClosedCase, HistoryEntry, NewRecommendation, RecommendationMeta, StoredAlert};
 pub use keys::{Identity, Role};
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::alert::Alert;
 use crate::attack::{Catalog, Lookup, TechniqueId};
-use crate::corpus::{DocKind, Document, Disposition, fold_whitespace};
+use crate::corpus::{Disposition, DocKind, Document, fold_whitespace};
 use crate::policy::{ActionCatalog, ActionError, Target, Tier, execution};
 use crate::recommendation::{AttackMapping, Evidence, ModelEvidence, ModelOutput, ProposedAction, Recommendation, ReviewReason, SummaryOutput};
 use crate::severity::Severity;
@@ -52,11 +52,7 @@ fn reason(code: &str, detail: impl Into<String>) -> ReviewReason {
 /// Parses the raw text an engine returned, tolerating one fenced ```json wrapper.
 pub fn parse_raw(raw: &str) -> Result<Value, ReviewReason> {
     let t = raw.trim();
-    let t = t
-        .strip_prefix("```json")
-        .or_else(|| t.strip_prefix("```"))
-        .and_then(|s| s.strip_suffix("```"))
-        .unwrap_or(t);
+    let t = t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).and_then(|s| s.strip_suffix("```")).unwrap_or(t);
     serde_json::from_str(t.trim()).map_err(|e| {
         // Say what came back: an engine's own note (a cut-off answer) or the start of the text.
         let start: String = t.chars().take(160).collect();
@@ -101,12 +97,11 @@ pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
     let evidence = check_evidence(&output.evidence, ctx, &mut reasons);
     let proposed_actions = check_actions(&output, ctx, &mut reasons);
     if let Some(floor) = severity_floor(ctx.alerts, ctx.retrieved)
-        && output.severity.rank() + 2 <= floor.severity.rank() {
-            reasons.push(reason(
-                reason::SEVERITY_DOWNGRADE,
-                format!("severity {} is two or more levels below {} ({})", output.severity, floor.severity, floor.why),
-            ));
-        }
+        && output.severity.rank() + 2 <= floor.severity.rank()
+    {
+        reasons
+            .push(reason(reason::SEVERITY_DOWNGRADE, format!("severity {} is two or more levels below {} ({})", output.severity, floor.severity, floor.why)));
+    }
     if !reasons.is_empty() {
         return Err(reasons);
     }
@@ -220,11 +215,7 @@ pub fn cited_text(doc_ref: &str, alerts: &[Alert], retrieved: &[Document]) -> Re
         let value = alert.value_at(path).ok_or_else(|| format!("alert `{alert_id}` has no `{path}`"))?;
         return Ok(crate::jsonpath::text_of(value));
     }
-    retrieved
-        .iter()
-        .find(|d| d.doc_ref() == doc_ref)
-        .map(|d| d.text.clone())
-        .ok_or_else(|| format!("`{doc_ref}` was not retrieved for this request"))
+    retrieved.iter().find(|d| d.doc_ref() == doc_ref).map(|d| d.text.clone()).ok_or_else(|| format!("`{doc_ref}` was not retrieved for this request"))
 }
 
 fn check_evidence(items: &[ModelEvidence], ctx: &Context, reasons: &mut Vec<ReviewReason>) -> Vec<Evidence> {
@@ -235,10 +226,7 @@ fn check_evidence(items: &[ModelEvidence], ctx: &Context, reasons: &mut Vec<Revi
             Ok(text) => {
                 let quote = fold_whitespace(&e.quote);
                 if !quote.is_empty() && !fold_whitespace(&text).contains(&quote) {
-                    reasons.push(reason(
-                        reason::UNSUPPORTED_CITATION,
-                        format!("evidence[{i}]: the quote does not appear verbatim in `{}`", e.doc_ref),
-                    ));
+                    reasons.push(reason(reason::UNSUPPORTED_CITATION, format!("evidence[{i}]: the quote does not appear verbatim in `{}`", e.doc_ref)));
                     continue;
                 }
                 out.push(Evidence { doc_ref: e.doc_ref.clone(), quote: (!quote.is_empty()).then(|| e.quote.clone()) });
@@ -257,13 +245,9 @@ fn check_actions(o: &ModelOutput, ctx: &Context, reasons: &mut Vec<ReviewReason>
         }
         let tier = Target::parse(&a.target).and_then(|t| ctx.actions.tier_for(&a.action, &t, ctx.alerts));
         match tier {
-            Ok(tier) => out.push(ProposedAction {
-                action: a.action.clone(),
-                target: a.target.clone(),
-                rationale: a.rationale.clone(),
-                tier,
-                approval_id: None,
-            }),
+            Ok(tier) => {
+                out.push(ProposedAction { action: a.action.clone(), target: a.target.clone(), rationale: a.rationale.clone(), tier, approval_id: None })
+            }
             Err(ActionError::UnknownAction(x)) => reasons.push(reason(reason::UNKNOWN_ACTION, format!("proposed_actions[{i}]: `{x}`"))),
             Err(e) => reasons.push(reason(reason::INVALID_TARGET, format!("proposed_actions[{i}]: {e}"))),
         }

@@ -251,10 +251,7 @@ pub fn nonce(user: &str, tag: &str) -> Option<String> {
 
 /// The action names of the `Action catalog:` line.
 pub fn catalog(user: &str) -> Vec<String> {
-    user.lines()
-        .find_map(|l| l.strip_prefix("Action catalog: "))
-        .map(|l| l.split(", ").map(str::to_string).collect())
-        .unwrap_or_default()
+    user.lines().find_map(|l| l.strip_prefix("Action catalog: ")).map(|l| l.split(", ").map(str::to_string).collect()).unwrap_or_default()
 }
 
 /// An answer that cites the first alert's rule name, quotes the best document, maps a
