@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::attack::Catalog;
 use crate::config::{EngineKind, Settings};
 use crate::corpus::{Corpus, Document};
+use crate::knowledge::{Indicators, KnowledgeError};
 use crate::llm::SharedEngine;
 use crate::llm::baseline::Baseline;
 use crate::metrics::Metrics;
@@ -29,6 +30,7 @@ pub struct App {
     pub settings: PipelineSettings,
     pub metrics: Metrics,
     pub index_report: OpenReport,
+    pub knowledge: Indicators,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,8 @@ pub enum OpenError {
     Index(#[from] crate::retrieval::IndexError),
     #[error("engine: {0}")]
     Engine(String),
+    #[error("knowledge: {0}")]
+    Knowledge(#[from] KnowledgeError),
 }
 
 /// Where imported documents are kept inside a data dir.
@@ -85,10 +89,13 @@ impl App {
                 return Err(OpenError::Engine("the replay engine answers only in `triage eval --engine replay --replay <recording>`".into()));
             }
         };
+        let catalog = Catalog::load(&settings.data_dir)?;
+        let knowledge = Indicators::embedded(&catalog)?;
         Ok(App {
             store,
             index,
-            catalog: Catalog::load(&settings.data_dir)?,
+            catalog,
+            knowledge,
             actions: ActionCatalog::load(settings.actions_policy.as_deref())?,
             schemas: Schemas::compile()?,
             engine,

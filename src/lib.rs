@@ -10,6 +10,7 @@ pub mod corpus; // runbooks, prior cases, Sigma import; the document model
 pub mod eval; // datasets, scorers, reports
 pub mod http; // axum router, auth, thin handlers, error mapping
 pub mod jsonpath; // the JSON path dialect of `alert:<id>#<path>` evidence refs
+pub mod knowledge; // what events are: indicators, candidate techniques with their support
 pub mod llm; // engines: baseline, OpenAI-compatible, replay
 pub mod metrics; // Prometheus counters
 pub mod pipeline; // retrieve → engine → validate → policy → store, in one function

@@ -10,6 +10,7 @@ use crate::alert::{self, AlertError, Redactor};
 use crate::app::App;
 use crate::corpus::Document;
 use crate::corpus::cases::is_valid_case_id;
+use crate::knowledge;
 use crate::llm::{Engine, EngineAnswer, EngineError, EngineRequest};
 use crate::policy::Tier;
 use crate::policy::injection;
@@ -97,6 +98,7 @@ pub async fn recommend(
     let hits = app.index.search_alerts(&alerts, app.settings.limits)?;
     let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
     let signals = injection::scan(&alerts);
+    let assessment = knowledge::assess(&app.knowledge, &app.catalog, &alerts, &hits);
     let engine_request = EngineRequest {
         case_id: &case_id,
         alerts: &alerts,
@@ -105,6 +107,7 @@ pub async fn recommend(
         actions: &app.actions,
         schemas: &app.schemas,
         injection: &signals,
+        assessment: &assessment,
     };
 
     // Engine: the configured one, or the baseline when it can't be reached.

@@ -176,8 +176,17 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
     let signals = crate::policy::injection::scan(&alerts);
-    let req =
-        EngineRequest { case_id, alerts: &alerts, retrieved: &hits, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas, injection: &signals };
+    let assessment = crate::knowledge::assess(&app.knowledge, &app.catalog, &alerts, &hits);
+    let req = EngineRequest {
+        case_id,
+        alerts: &alerts,
+        retrieved: &hits,
+        catalog: &app.catalog,
+        actions: &app.actions,
+        schemas: &app.schemas,
+        injection: &signals,
+        assessment: &assessment,
+    };
     let answer = match app.engine.summarize(&req).await? {
         Ok(a) => a,
         Err(e) => return Some(Err(format!("The model could not be reached for this summary ({e}); it is built from the checked recommendations."))),

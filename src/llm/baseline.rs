@@ -1,20 +1,23 @@
-//! The baseline engine: deterministic, grounded only in what was retrieved, and honest that
-//! it is not a model. It is the embedded default and the fallback when a model is down.
+//! The baseline engine: deterministic, grounded only in what the service knows and
+//! retrieved, and honest that it is not a model. It is the embedded default and the
+//! fallback when a model is down.
 //!
-//! - severity: the rules' severities, raised for critical production assets, moved by the
-//!   verdicts of similar prior cases, never two levels below what the evidence supports;
-//! - techniques: the labels of retrieved documents weighted by score, plus the sender's;
-//! - evidence: verbatim quotes of the alerts and of the best documents;
+//! - severity: the rule's severity, raised one level by what the event itself shows (the
+//!   knowledge's indicators), from that evidence alone when the rule has none, `low` with
+//!   an uncertainty note when nothing is known; raised for critical production assets,
+//!   moved by the verdicts of closely matched prior cases, never two levels below a floor;
+//! - techniques: the knowledge's best candidates (indicators on the event's own values,
+//!   the sender's tags, then document labels);
+//! - evidence: the values the knowledge recognised, verbatim quotes of the alerts and of
+//!   the best documents;
 //! - actions: the best-matching runbook's, aimed at the alerts' entities.
-
-use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
 use super::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
 use crate::alert::Alert;
-use crate::attack::TechniqueId;
 use crate::corpus::{Disposition, DocKind, Document, fold_whitespace};
+use crate::knowledge::Assessment;
 use crate::recommendation::{ModelAction, ModelEvidence, ModelOutput, ModelTechnique};
 use crate::retrieval::Hit;
 use crate::severity::Severity;
@@ -26,6 +29,9 @@ pub const PROMPT_VERSION: &str = "baseline-v1";
 const WEAK_RUNBOOK_SCORE: f32 = 12.0;
 /// Prior cases scoring below this share of the best case are not "similar".
 const SIMILAR_CASE_SHARE: f32 = 0.6;
+/// Candidates scoring below this share of the best are left out, and at most this many kept.
+const TECHNIQUE_SHARE: f32 = 0.45;
+const MAX_TECHNIQUES: usize = 3;
 
 /// Fields whose values say most about what happened, in order of preference.
 const SALIENT_FIELDS: [&str; 24] = [
@@ -93,10 +99,10 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
     };
     let mut uncertainty = vec!["Deterministic baseline: ranked from retrieved documents and rule metadata, without model judgement.".to_string()];
 
-    let verdicts = Verdicts::of(&similar);
-    let severity = severity(alerts, req, &verdicts, &mut uncertainty);
+    let verdicts = Verdicts::of(&similar, alerts);
+    let severity = severity(alerts, req, &verdicts, best_runbook.is_some(), &mut uncertainty);
     let attack = techniques(req, &mut uncertainty);
-    let evidence = evidence(alerts, best_runbook.or(runbooks.first().copied()), &similar, req.retrieved);
+    let evidence = evidence(alerts, req.assessment, best_runbook.or(runbooks.first().copied()), &similar, req.retrieved);
     // Disruptive proposals need the analysts' past verdicts on similar alerts to lean
     // malicious; otherwise only non-disruptive steps are proposed.
     let automatic_only = verdicts.total() > 0 && verdicts.true_positive <= verdicts.benign;
@@ -160,13 +166,16 @@ struct Verdicts {
 }
 
 impl Verdicts {
-    fn of(similar: &[&Hit]) -> Verdicts {
+    /// The verdicts of similar cases; the severities of those about the same detection.
+    fn of(similar: &[&Hit], alerts: &[Alert]) -> Verdicts {
         let mut v = Verdicts::default();
         for h in similar {
             match h.doc.disposition {
                 Some(Disposition::TruePositive) => {
                     v.true_positive += 1;
-                    v.tp_severities.extend(h.doc.severity);
+                    if crate::validate::same_detection(&h.doc, alerts) {
+                        v.tp_severities.extend(h.doc.severity);
+                    }
                 }
                 Some(_) => v.benign += 1,
                 None => {}
@@ -184,15 +193,43 @@ impl Verdicts {
     }
 }
 
-fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, notes: &mut Vec<String>) -> Severity {
+fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, strong_match: bool, notes: &mut Vec<String>) -> Severity {
     let rule = alerts.iter().filter_map(|a| a.rule.severity).max();
-    let mut sev = match rule {
-        Some(s) => s,
-        None => {
-            notes.push("No alert carries a rule severity; medium assumed before context.".into());
-            Severity::Medium
+    let evidence = req.assessment.evidence_severity;
+    // The sender's rule severity anchors; what the event itself shows may raise it one
+    // level. Without a rule severity, the event's evidence decides, and with no evidence
+    // at all the answer says so rather than defaulting high.
+    let mut sev = match (rule, evidence) {
+        (Some(r), Some(e)) if e > r => {
+            notes.push(format!("The event's own values suggest {e}, above the rule's {r}."));
+            r.shifted(1).min(e)
         }
+        (Some(r), _) => r,
+        (None, Some(e)) => e,
+        (None, None) => match req.assessment.wording_severity {
+            Some(w) => {
+                notes.push("No rule severity and nothing recognised in the event's values: severity follows what the rule's name says it detects.".into());
+                w
+            }
+            None => {
+                notes.push(
+                    "Thin evidence: no rule severity, and nothing in the event that the service's knowledge recognises; rated low until a person looks.".into(),
+                );
+                Severity::Low
+            }
+        },
     };
+    // What the event itself shows can also lower it: an attempt that failed or was denied,
+    // or a call that only read, with nothing the knowledge recognises as an attack.
+    let events = &req.assessment.events;
+    let telling = req.assessment.telling_matches().next().is_some();
+    if !events.is_empty() && events.iter().all(|e| e.failed.is_some()) {
+        notes.push("Every event reports a failed or denied attempt; severity lowered one level.".into());
+        sev = sev.shifted(-1);
+    } else if !telling && !events.is_empty() && events.iter().all(|e| e.read_only) {
+        notes.push("Every event is a read-only call and nothing in it is recognised as an attack; severity lowered one level.".into());
+        sev = sev.shifted(-1);
+    }
     let crown_jewel = alerts.iter().any(|a| a.asset.is_production() && a.asset.criticality_level() >= Some(Severity::High));
     if crown_jewel && sev >= Severity::Medium {
         sev = sev.shifted(1);
@@ -207,7 +244,10 @@ fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, note
     } else if let Some(max_tp) = verdicts.tp_severities.iter().max()
         && *max_tp > sev
         && verdicts.true_positive >= 2
+        && strong_match
     {
+        // Past verdicts on the same detection move severity: a case that merely resembles
+        // the alert says little about this event.
         notes.push(format!("Similar true-positive cases were rated up to {max_tp}, above the rule's {sev}."));
         sev = sev.shifted(1).min(*max_tp);
     }
@@ -218,63 +258,55 @@ fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, note
     sev
 }
 
+/// The best-supported candidate techniques of the knowledge's assessment.
 fn techniques(req: &EngineRequest<'_>, notes: &mut Vec<String>) -> Vec<ModelTechnique> {
-    let mut weights: BTreeMap<String, (f32, Vec<String>)> = BTreeMap::new();
-    let mut add = |id: &str, w: f32, why: String| {
-        let Ok(tid) = TechniqueId::parse_lenient(id) else { return };
-        let Some(t) = req.catalog.resolve(&tid) else { return };
-        let e = weights.entry(t.id.to_string()).or_default();
-        e.0 += w;
-        if e.1.len() < 3 && !e.1.contains(&why) {
-            e.1.push(why);
-        }
-    };
-    for a in req.alerts {
-        for id in &a.technique_hints {
-            add(id, 2.0, format!("tagged by the sender on alert {}", a.id));
-        }
-    }
-    for kind in [DocKind::Runbook, DocKind::Case, DocKind::Sigma, DocKind::Attack] {
-        let hits = of_kind(req.retrieved, kind);
-        let Some(top) = hits.first().map(|h| h.score) else { continue };
-        let kind_weight = match kind {
-            DocKind::Runbook => 1.0,
-            DocKind::Case => 0.5,
-            DocKind::Sigma => 0.6,
-            DocKind::Attack => 0.8,
-        };
-        for h in hits {
-            let rel = h.score / top.max(f32::EPSILON);
-            if rel < 0.5 {
-                continue;
-            }
-            let ids: Vec<String> = if kind == DocKind::Attack { vec![h.doc.id.clone()] } else { h.doc.techniques.clone() };
-            for id in ids {
-                add(&id, kind_weight * rel, h.doc_ref());
-            }
-        }
-    }
-    let mut ranked: Vec<(String, f32, Vec<String>)> = weights.into_iter().map(|(k, (w, why))| (k, w, why)).collect();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let Some(best) = ranked.first().map(|r| r.1) else {
-        notes.push("No retrieved document carries an ATT&CK label; no technique is mapped.".into());
+    let candidates = &req.assessment.candidates;
+    let Some(best) = candidates.first() else {
+        notes.push("Nothing in the alerts or the retrieved documents points to an ATT&CK technique; none is mapped.".into());
         return Vec::new();
     };
-    ranked
-        .into_iter()
-        .filter(|(_, w, _)| *w >= best * 0.45)
-        .take(3)
-        .map(|(id, w, why)| ModelTechnique { technique_id: id, rationale: clip(&format!("Supported by {} (weight {:.2}).", why.join(", "), w), 300) })
-        .collect()
+    let direct = candidates.iter().any(|c| c.has_direct_support());
+    let picked: Vec<ModelTechnique> = candidates
+        .iter()
+        .filter(|c| c.score >= best.score * TECHNIQUE_SHARE)
+        // When the event's own values point somewhere, document labels alone don't.
+        .filter(|c| !direct || c.has_direct_support())
+        // Document labels alone are a guess: one guess, not three.
+        .take(if direct { MAX_TECHNIQUES } else { 1 })
+        .map(|c| {
+            let why: Vec<String> = c.support.iter().take(3).map(|s| s.what.clone()).collect();
+            ModelTechnique {
+                technique_id: c.technique_id.to_string(),
+                rationale: clip(&format!("Supported by {} (score {:.2}).", why.join(", "), c.score), 300),
+            }
+        })
+        .collect();
+    if !direct {
+        notes.push("Techniques come from the labels of similar documents only; nothing in the event's own values confirms them.".into());
+    }
+    picked
 }
 
-fn evidence(alerts: &[Alert], runbook: Option<&Hit>, similar: &[&Hit], retrieved: &[Hit]) -> Vec<ModelEvidence> {
-    let mut out = Vec::new();
+fn evidence(alerts: &[Alert], assessment: &Assessment<'_>, runbook: Option<&Hit>, similar: &[&Hit], retrieved: &[Hit]) -> Vec<ModelEvidence> {
+    let mut out: Vec<ModelEvidence> = Vec::new();
     let alert_words = words(&crate::validate::alerts_text(alerts));
+    // The values the knowledge recognised come first: they are why techniques were mapped.
+    for m in assessment.telling_matches() {
+        if let (Some(path), Some(value)) = (&m.path, &m.value) {
+            let doc_ref = format!("alert:{}#{path}", m.alert_id);
+            let resolves = alerts.iter().any(|a| a.id == m.alert_id && citable(a, path));
+            if resolves && out.len() < 3 && !out.iter().any(|e| e.doc_ref == doc_ref) {
+                out.push(ModelEvidence { doc_ref, quote: clip_quote(value) });
+            }
+        }
+    }
     for a in alerts.iter().take(4) {
         out.push(ModelEvidence { doc_ref: format!("alert:{}#{}", a.id, a.rule_name_path()), quote: clip_quote(&a.rule.name) });
         if let Some((path, text)) = salient_field(a) {
-            out.push(ModelEvidence { doc_ref: format!("alert:{}#{path}", a.id), quote: clip_quote(&text) });
+            let doc_ref = format!("alert:{}#{path}", a.id);
+            if !out.iter().any(|e| e.doc_ref == doc_ref) {
+                out.push(ModelEvidence { doc_ref, quote: clip_quote(&text) });
+            }
         }
     }
     if let Some(rb) = runbook
@@ -315,11 +347,20 @@ fn salient_field(a: &Alert) -> Option<(String, String)> {
     let mut best: Option<(String, String)> = None;
     crate::jsonpath::for_each_scalar(&a.fields, "", &mut |path, text| {
         let better = best.as_ref().is_none_or(|(_, b)| text.len() > b.len());
-        if text.len() >= 8 && text.len() <= 400 && better && !path.is_empty() {
-            best = Some((format!("{prefix}{path}"), text.to_string()));
+        let full = format!("{prefix}{path}");
+        if text.len() >= 8 && text.len() <= 400 && better && !path.is_empty() && citable(a, &full) {
+            best = Some((full, text.to_string()));
         }
     });
     best
+}
+
+/// Whether `alert:<id>#<path>` is a ref the checks accept: the path leads back to a value
+/// (keys with brackets or quotes inside can't be written in the path dialect) and the ref
+/// fits the schema's pattern and length.
+fn citable(a: &Alert, path: &str) -> bool {
+    let doc_ref_len = "alert:".len() + a.id.len() + 1 + path.len();
+    doc_ref_len <= 200 && !path.contains(char::is_whitespace) && a.value_at(path).is_some()
 }
 
 fn words(text: &str) -> std::collections::HashSet<String> {
@@ -340,7 +381,8 @@ fn best_line(doc: &Document, alert_words: &std::collections::HashSet<String>) ->
 /// A target for an action among the alerts' entities.
 fn target_for(action: &str, alerts: &[Alert], case_id: &str) -> Option<String> {
     let first = |pick: &dyn Fn(&Alert) -> &Vec<String>, kind: &str| -> Option<String> {
-        alerts.iter().flat_map(|a| pick(a).iter()).next().map(|v| format!("{kind}:{v}"))
+        // A target longer than the schema allows can't be proposed; the next entity can.
+        alerts.iter().flat_map(|a| pick(a).iter()).map(|v| format!("{kind}:{v}")).find(|t| t.len() <= 200)
     };
     let hosts = || first(&|a| &a.entities.hosts, "host");
     let users = || first(&|a| &a.entities.users, "user");

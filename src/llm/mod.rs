@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::alert::Alert;
 use crate::attack::Catalog;
+use crate::knowledge::Assessment;
 use crate::policy::ActionCatalog;
 use crate::policy::injection::InjectionSignal;
 use crate::recommendation::ReviewReason;
@@ -28,6 +29,8 @@ pub struct EngineRequest<'a> {
     pub actions: &'a ActionCatalog,
     pub schemas: &'a Schemas,
     pub injection: &'a [InjectionSignal],
+    /// What the knowledge makes of the alerts: events, matched indicators, candidates.
+    pub assessment: &'a Assessment<'a>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -144,7 +144,8 @@ fn is_quoted_from_alerts(text: &str, start: usize, end: usize, alert_text: &str)
         span.push(' ');
         span.push_str(token);
     }
-    let span = span.trim_end_matches([',', '.', ';', ':']).to_ascii_lowercase();
+    // A match can run into the quote that closes it (`"Non sudo setuid" from …`).
+    let span = span.trim_matches(|c: char| quote_like(c) || matches!(c, ',' | '.' | ';' | ':')).to_ascii_lowercase();
     alert_text.to_ascii_lowercase().contains(&span)
 }
 
@@ -196,6 +197,13 @@ mod tests {
         ] {
             assert!(scan_text("hypothesis", ok, ALERT).is_empty(), "{ok}: {:?}", scan_text("h", ok, ALERT));
         }
+    }
+
+    #[test]
+    fn a_quoted_rule_name_is_not_a_proposal() {
+        let alerts = "Non sudo setuid Detect attempts to change users through setuid";
+        assert!(scan_text("hypothesis", "\"Non sudo setuid\" from falco matches a runbook.", alerts).is_empty());
+        assert!(!scan_text("hypothesis", "Run sudo setuid 0 on the host.", alerts).is_empty());
     }
 
     #[test]

@@ -43,6 +43,9 @@ pub const STRING_MIN: usize = 40;
 /// A string is only trimmed when that saves more than the marker costs.
 const MARKER_ROOM: usize = 24;
 const TITLE_MAX: usize = 120;
+/// Supports shown per candidate technique, and the length of each one's note.
+const CANDIDATE_SUPPORT_MAX: usize = 4;
+const CANDIDATE_NOTE_MAX: usize = 200;
 const SIGNALS_MAX: usize = 10;
 const SIGNAL_PATH_MAX: usize = 80;
 /// The longest free-text field the model output schema allows (hypothesis, summary).
@@ -104,6 +107,7 @@ struct UserVars<'a> {
     documents_omitted: usize,
     actions: &'a [String],
     signals: &'a [String],
+    candidates: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -162,6 +166,7 @@ impl Prompts {
                 documents_omitted: 1,
                 actions: &sample,
                 signals: &sample,
+                candidates: &sample,
             },
         )?;
         let reasons = [ReviewReason { code: "invalid_output".into(), detail: "sample".into() }];
@@ -227,6 +232,7 @@ impl Prompts {
                 documents_omitted: data.documents.len() - plan.documents,
                 actions: &data.actions,
                 signals: &data.signals,
+                candidates: &data.candidates,
             },
         )
     }
@@ -307,6 +313,8 @@ struct Data {
     documents: Vec<DocView>,
     actions: Vec<String>,
     signals: Vec<String>,
+    /// Candidate techniques with what supports each, one JSON line each.
+    candidates: Vec<String>,
 }
 
 impl Data {
@@ -330,8 +338,21 @@ impl Data {
                 .collect(),
             actions: req.actions.actions.keys().cloned().collect(),
             signals,
+            candidates: req.assessment.candidates.iter().map(candidate_line).collect(),
         }
     }
+}
+
+/// A candidate technique as the model sees it: the ID, its name and what supports it, so a
+/// model grounds on the same evidence the baseline ranks from.
+fn candidate_line(c: &crate::knowledge::Candidate) -> String {
+    let support: Vec<Value> = c
+        .support
+        .iter()
+        .take(CANDIDATE_SUPPORT_MAX)
+        .map(|s| serde_json::json!({ "kind": s.kind, "from": cut(&s.what, TITLE_MAX), "note": cut(&s.note, CANDIDATE_NOTE_MAX) }))
+        .collect();
+    serde_json::to_string(&serde_json::json!({ "technique_id": c.technique_id, "name": c.name, "support": support })).unwrap_or_default()
 }
 
 /// The largest `n` in `lo..=hi` for which `fits(n)`, assuming larger `n` make longer
@@ -437,11 +458,19 @@ mod tests {
         catalog: Catalog,
         actions: ActionCatalog,
         schemas: Schemas,
+        assessment: crate::knowledge::Assessment<'static>,
     }
 
     impl Fixture {
         fn new(alerts: Vec<Alert>, hits: Vec<Hit>) -> Fixture {
-            Fixture { alerts, hits, catalog: Catalog::embedded().unwrap(), actions: ActionCatalog::embedded().unwrap(), schemas: Schemas::compile().unwrap() }
+            Fixture {
+                alerts,
+                hits,
+                catalog: Catalog::embedded().unwrap(),
+                actions: ActionCatalog::embedded().unwrap(),
+                schemas: Schemas::compile().unwrap(),
+                assessment: crate::knowledge::Assessment::empty(),
+            }
         }
 
         fn req(&self) -> EngineRequest<'_> {
@@ -453,6 +482,7 @@ mod tests {
                 actions: &self.actions,
                 schemas: &self.schemas,
                 injection: &[],
+                assessment: &self.assessment,
             }
         }
     }

@@ -263,8 +263,10 @@ pub struct SeverityFloor {
 }
 
 /// The highest of: the alerts' rule severities, and the severities of retrieved prior
-/// cases that were true positives and scored close to the best case. An answer two or more
-/// levels below it is a downgrade a human must confirm.
+/// true-positive cases of the same detection (a case whose alerts include one of these
+/// rule names). An answer two or more levels below it is a downgrade a human must confirm.
+/// A case that merely resembles the alert sets no floor: on real telemetry retrieval often
+/// finds a neighbour, and its severity is not evidence about this alert.
 pub fn severity_floor(alerts: &[Alert], retrieved: &[Document]) -> Option<SeverityFloor> {
     let rule = alerts
         .iter()
@@ -274,6 +276,7 @@ pub fn severity_floor(alerts: &[Alert], retrieved: &[Document]) -> Option<Severi
     let case = retrieved
         .iter()
         .filter(|d| d.kind == DocKind::Case && d.disposition == Some(Disposition::TruePositive))
+        .filter(|d| same_detection(d, alerts))
         .filter_map(|d| d.severity.map(|s| (s, d)))
         .max_by_key(|(s, _)| *s)
         .map(|(s, d)| SeverityFloor { severity: s, why: format!("true-positive prior case {}", d.doc_ref()) });
@@ -281,6 +284,12 @@ pub fn severity_floor(alerts: &[Alert], retrieved: &[Document]) -> Option<Severi
         (Some(r), Some(c)) => Some(if c.severity > r.severity { c } else { r }),
         (r, c) => r.or(c),
     }
+}
+
+/// Whether a prior case was about the same detection as one of the alerts: one of its
+/// alerts carried the same rule name.
+pub fn same_detection(case: &Document, alerts: &[Alert]) -> bool {
+    alerts.iter().any(|a| case.text.lines().any(|l| l.strip_prefix("Alert: ").is_some_and(|n| n.trim().eq_ignore_ascii_case(a.rule.name.trim()))))
 }
 
 /// Tiers of the actions in a checked recommendation, for callers that count approvals.

