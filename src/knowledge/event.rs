@@ -58,6 +58,16 @@ impl EventKind {
 pub struct Observed {
     pub path: String,
     pub text: String,
+    /// What matching compares when it differs from the text as sent (a Kubernetes
+    /// resource with its subresource: `pods/exec`). Evidence always quotes `text`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub compared: Option<String>,
+}
+
+impl Observed {
+    pub fn compared(&self) -> &str {
+        self.compared.as_deref().unwrap_or(&self.text)
+    }
 }
 
 /// The attributes indicators match on. Names are those of the knowledge files' `when` keys.
@@ -258,7 +268,7 @@ impl Event {
             if text.trim().is_empty() {
                 return;
             }
-            let observed = Observed { path: format!("{prefix}{path}"), text: text.to_string() };
+            let observed = Observed { path: format!("{prefix}{path}"), text: text.to_string(), compared: None };
             let lower = normalise_path(path);
             let leaf = lower.rsplit('.').next().unwrap_or(&lower).to_string();
             by_leaf.entry(leaf).or_insert_with(|| observed.clone());
@@ -281,14 +291,14 @@ impl Event {
         if let Some(sub) = by_path.get("objectref.subresource")
             && let Some(res) = values.get_mut(&Attr::Resource)
         {
-            res.text = format!("{}/{}", res.text, sub.text);
+            res.compared = Some(format!("{}/{}", res.text, sub.text));
         }
         // A process's image is also the first word of its command line.
         if !values.contains_key(&Attr::Image)
             && let Some(cl) = values.get(&Attr::CommandLine)
             && let Some(first) = first_word(&cl.text)
         {
-            values.insert(Attr::Image, Observed { path: cl.path.clone(), text: first });
+            values.insert(Attr::Image, Observed { path: cl.path.clone(), text: first, compared: None });
         }
         let kind = kind_of(&values, &alert.source);
         let failed = failure(&by_path, &by_leaf, &values);
@@ -520,7 +530,8 @@ mod tests {
         assert_eq!(gcp.get(Attr::Operation).unwrap().path, "fields.protoPayload.methodName");
         let k8s = Event::of(&alert(json!({"verb": "create", "objectRef": {"resource": "pods", "subresource": "exec", "namespace": "prod"}})));
         assert_eq!(k8s.kind, EventKind::K8sAudit);
-        assert_eq!(k8s.get(Attr::Resource).unwrap().text, "pods/exec");
+        assert_eq!(k8s.get(Attr::Resource).unwrap().compared(), "pods/exec");
+        assert_eq!(k8s.get(Attr::Resource).unwrap().text, "pods");
     }
 
     #[test]

@@ -244,7 +244,7 @@ impl Indicator {
                 }
                 Condition::Exact(attr, values) => {
                     let observed = event.get(*attr)?;
-                    let have = exact_form(*attr, &observed.text);
+                    let have = exact_form(*attr, observed.compared());
                     let ok = values.iter().any(|v| *v == have || (*attr == Attr::Channel && channel_matches(v, &have)));
                     if !ok {
                         return None;
