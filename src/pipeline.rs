@@ -95,7 +95,8 @@ pub async fn recommend(
     app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts)?;
 
     // Knowledge: what the engine may see and cite.
-    let hits = app.index.search_alerts(&alerts, app.settings.limits)?;
+    let direct = knowledge::direct_techniques(&app.knowledge, &app.catalog, &alerts);
+    let hits = app.index.search_alerts_with(&alerts, &direct, app.settings.limits)?;
     let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
     let signals = injection::scan(&alerts);
     let assessment = knowledge::assess(&app.knowledge, &app.catalog, &alerts, &hits);

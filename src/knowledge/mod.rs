@@ -103,6 +103,12 @@ const RULE_WORDING_WEIGHT: f32 = 2.0;
 const DESCRIPTION_WEIGHT: f32 = 0.6;
 const DOCUMENT_WEIGHTS: [(DocKind, f32); 4] = [(DocKind::Runbook, 1.0), (DocKind::Case, 0.5), (DocKind::Sigma, 0.6), (DocKind::Attack, 0.8)];
 
+/// The techniques the alerts' own values and the rules' names point to, before any
+/// retrieval: what retrieval should look for.
+pub fn direct_techniques(indicators: &Indicators, catalog: &Catalog, alerts: &[Alert]) -> Vec<String> {
+    assess(indicators, catalog, alerts, &[]).candidates.iter().filter(|c| c.has_direct_support()).map(|c| c.technique_id.to_string()).collect()
+}
+
 /// Reads the alerts, matches the indicators and ranks candidate techniques.
 pub fn assess<'k>(indicators: &'k Indicators, catalog: &Catalog, alerts: &[Alert], hits: &[Hit]) -> Assessment<'k> {
     let events: Vec<Event> = alerts.iter().map(Event::of).collect();

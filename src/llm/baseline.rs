@@ -262,14 +262,11 @@ fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, stro
     if let Some(floor) = severity_floor(alerts, &docs) {
         sev = sev.max(floor.severity.shifted(-1));
     }
-    // Closely matched true positives keep it from falling two levels below them, but only
-    // when the alert itself carries evidence (a rule severity, a recognised value): a
-    // loose match on a bare event must not lend it a severity.
-    if strong_match
-        && (rule.is_some() || evidence.is_some())
-        && let Some(tp) = verdicts.similar_tp_max
-    {
-        sev = sev.max(tp.shifted(-1));
+    // Closely matched true positives keep similar cases' benign verdicts from pulling it
+    // below what the alert itself says (its rule severity, else its recognised values);
+    // they never lend a severity the alert does not carry.
+    if strong_match && let (Some(anchor), Some(tp)) = (rule.or(evidence), verdicts.similar_tp_max) {
+        sev = sev.max(tp.shifted(-1).min(anchor));
     }
     sev
 }

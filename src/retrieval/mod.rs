@@ -248,7 +248,14 @@ impl SearchIndex {
 
     /// Retrieves the best documents of each kind for a set of alerts.
     pub fn search_alerts(&self, alerts: &[Alert], limits: Limits) -> Result<Vec<Hit>, IndexError> {
-        let q = AlertQuery::from_alerts(alerts);
+        self.search_alerts_with(alerts, &[], limits)
+    }
+
+    /// Retrieves with the techniques the alerts' own values point to (the knowledge's
+    /// direct candidates) weighted in, so runbooks and ATT&CK entries for what the event
+    /// is outrank those that merely share words with it.
+    pub fn search_alerts_with(&self, alerts: &[Alert], techniques: &[String], limits: Limits) -> Result<Vec<Hit>, IndexError> {
+        let q = AlertQuery::from_alerts(alerts).with_techniques(techniques);
         self.search(&q, limits)
     }
 
@@ -265,7 +272,9 @@ impl SearchIndex {
             }
             let mut query = q.clone();
             if kind == DocKind::Attack {
-                query = query.with_expansion(&expansion(&hits));
+                let mut ids = query.techniques().to_vec();
+                ids.extend(expansion(&hits).into_iter().filter(|t| !q.techniques().contains(t)));
+                query = query.with_expansion(&ids);
             }
             let Some(text_query) = query.to_query(&self.index, self.fields.title, self.fields.body, self.fields.keywords, self.fields.techniques) else {
                 continue;

@@ -64,6 +64,11 @@ impl AlertQuery {
         self
     }
 
+    /// The techniques the query is told about (the sender's tags, the knowledge's candidates).
+    pub fn techniques(&self) -> &[String] {
+        &self.techniques
+    }
+
     /// Techniques suggested by other retrieved documents, weighted above plain text.
     pub fn with_expansion(mut self, ids: &[String]) -> AlertQuery {
         self.expansion = ids.to_vec();
