@@ -45,6 +45,7 @@ async fn a_three_alert_case_gets_a_grounded_summary() {
     assert!(!summary["attack"].as_array().unwrap().is_empty());
     // Every citation names something real, and its quote is verbatim.
     let request = three_alerts();
+    assert!(!summary["evidence"].as_array().unwrap().is_empty(), "the summary cites nothing: {summary:#}");
     for e in summary["evidence"].as_array().unwrap() {
         let r = e["ref"].as_str().unwrap();
         let text = if let Some(rest) = r.strip_prefix("alert:") {
