@@ -86,6 +86,12 @@ impl Assessment<'_> {
         Assessment { events: Vec::new(), matches: Vec::new(), candidates: Vec::new(), evidence_severity: None, wording_severity: None }
     }
 
+    /// Whether the knowledge recognised the events only as ordinary ones (a logon, a process
+    /// start, a DNS query): something matched, and nothing that points to a technique did.
+    pub fn is_routine(&self) -> bool {
+        !self.matches.is_empty() && self.matches.iter().all(|m| m.indicator.techniques.is_empty())
+    }
+
     /// Matches on the events' own values (not only on a rule's wording) that point to a technique.
     pub fn telling_matches(&self) -> impl Iterator<Item = &Match<'_>> {
         self.matches.iter().filter(|m| !m.text_only && !m.indicator.techniques.is_empty())

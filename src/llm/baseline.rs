@@ -279,6 +279,11 @@ fn techniques(req: &EngineRequest<'_>, notes: &mut Vec<String>) -> Vec<ModelTech
         return Vec::new();
     };
     let direct = candidates.iter().any(|c| c.has_direct_support());
+    if !direct && req.assessment.is_routine() {
+        // A document that resembles an ordinary event is not evidence of an attack.
+        notes.push("The events are recognised as routine activity and nothing in them points to a technique; none is mapped.".into());
+        return Vec::new();
+    }
     let picked: Vec<ModelTechnique> = candidates
         .iter()
         .filter(|c| c.score >= best.score * TECHNIQUE_SHARE)
