@@ -49,7 +49,8 @@ async fn measure(client: &reqwest::Client, url: &str, key: &str, bodies: &[Value
 fn main() {
     let entries: usize = std::env::var("TRIAGE_BENCH_AUDIT_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let gold = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/evals/gold.jsonl")).unwrap();
-    let bodies: Vec<Value> = gold.lines().filter(|l| !l.trim().is_empty()).map(|l| json!({"alerts": serde_json::from_str::<Value>(l).unwrap()["alerts"]})).collect();
+    let bodies: Vec<Value> =
+        gold.lines().filter(|l| !l.trim().is_empty()).map(|l| json!({"alerts": serde_json::from_str::<Value>(l).unwrap()["alerts"]})).collect();
     let data = tempfile::tempdir().unwrap();
     let settings = Wrapper::parse_from(["triage", "--data-dir", data.path().to_str().unwrap(), "--audit-check-interval-secs", "1"]).settings;
     let app = Arc::new(App::open(&settings, None, &|_, _| {}).unwrap());

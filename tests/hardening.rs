@@ -20,7 +20,8 @@ use triage::store::Role;
 const ACCOUNT: &str = "123456789012";
 
 async fn llm_app(stub: &Stub, extra: &[&str]) -> TestApp {
-    let mut flags = vec!["--engine", "llm", "--llm-base-url", stub.base_url.as_str(), "--llm-model", "stub-model", "--llm-api-key", "sk-stub", "--llm-timeout-ms", "5000"];
+    let mut flags =
+        vec!["--engine", "llm", "--llm-base-url", stub.base_url.as_str(), "--llm-model", "stub-model", "--llm-api-key", "sk-stub", "--llm-timeout-ms", "5000"];
     flags.extend_from_slice(extra);
     spawn_app_with(&flags, None).await
 }
@@ -108,7 +109,8 @@ async fn every_error_is_a_json_body_with_a_stable_code() {
     let good = json!({"alerts": [alert]}).to_string();
     let post = |path: &str, key: &str, ctype: Option<&str>, body: &str| {
         let ct = ctype.map(|c| format!("Content-Type: {c}\r\n")).unwrap_or_default();
-        format!("POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).into_bytes()
+        format!("POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n{ct}Content-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+            .into_bytes()
     };
     let get = |path: &str, key: &str| format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n").into_bytes();
     let long_id = json!({"alerts": [alert_with_id(&"x".repeat(129))]});
@@ -130,14 +132,42 @@ async fn every_error_is_a_json_body_with_a_stable_code() {
         ("text/plain body", post("/v1/recommend", &engine, Some("text/plain"), &good), 415, "unsupported_media_type"),
         ("form body", post("/v1/recommend", &engine, Some("application/x-www-form-urlencoded"), &good), 415, "unsupported_media_type"),
         ("no content type", post("/v1/recommend", &engine, None, &good), 415, "unsupported_media_type"),
-        ("duplicate alerts key", post("/v1/recommend", &engine, Some("application/json"), &format!(r#"{{"alerts": [], "alerts": {}}}"#, json!([alert_with_id("a-2")]))), 400, "duplicate_key"),
-        ("duplicate nested key", post("/v1/recommend", &engine, Some("application/json; charset=utf-8"), r#"{"alerts": [{"id": "a", "id": "b"}]}"#), 400, "duplicate_key"),
+        (
+            "duplicate alerts key",
+            post("/v1/recommend", &engine, Some("application/json"), &format!(r#"{{"alerts": [], "alerts": {}}}"#, json!([alert_with_id("a-2")]))),
+            400,
+            "duplicate_key",
+        ),
+        (
+            "duplicate nested key",
+            post("/v1/recommend", &engine, Some("application/json; charset=utf-8"), r#"{"alerts": [{"id": "a", "id": "b"}]}"#),
+            400,
+            "duplicate_key",
+        ),
         ("not JSON", post("/v1/recommend", &engine, Some("application/json"), "{not json"), 400, "invalid_json"),
         ("trailing garbage", post("/v1/recommend", &engine, Some("application/json"), &format!("{good} x")), 400, "invalid_json"),
-        ("invalid UTF-8 body", post("/v1/recommend", &engine, Some("application/json"), "{\"alerts\": \"\u{fffd}\"}").into_iter().map(|b| if b == 0xEF { 0xFF } else { b }).collect(), 400, "invalid_json"),
-        ("alert id with a space", post("/v1/recommend", &engine, Some("application/json"), &json!({"alerts": [alert_with_id("has space")]}).to_string()), 400, "invalid_alert_id"),
+        (
+            "invalid UTF-8 body",
+            post("/v1/recommend", &engine, Some("application/json"), "{\"alerts\": \"\u{fffd}\"}")
+                .into_iter()
+                .map(|b| if b == 0xEF { 0xFF } else { b })
+                .collect(),
+            400,
+            "invalid_json",
+        ),
+        (
+            "alert id with a space",
+            post("/v1/recommend", &engine, Some("application/json"), &json!({"alerts": [alert_with_id("has space")]}).to_string()),
+            400,
+            "invalid_alert_id",
+        ),
         ("alert id of 129 characters", post("/v1/recommend", &engine, Some("application/json"), &long_id.to_string()), 400, "invalid_alert_id"),
-        ("alert id with a hash", post("/v1/recommend", &engine, Some("application/json"), &json!({"alerts": [alert_with_id("a#b")]}).to_string()), 400, "invalid_alert_id"),
+        (
+            "alert id with a hash",
+            post("/v1/recommend", &engine, Some("application/json"), &json!({"alerts": [alert_with_id("a#b")]}).to_string()),
+            400,
+            "invalid_alert_id",
+        ),
         ("no key", get("/v1/cases", ""), 401, "unauthorized"),
     ];
     for (label, request, status, code) in cases {
@@ -204,7 +234,9 @@ async fn slow_and_half_open_clients_are_cut_off() {
 
     // A body that never finishes: 408 with the JSON error.
     let mut slow = TcpStream::connect(&addr).await.unwrap();
-    let head = format!("POST /v1/recommend HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{{\"alerts\": [");
+    let head = format!(
+        "POST /v1/recommend HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{{\"alerts\": ["
+    );
     slow.write_all(head.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(5), async {

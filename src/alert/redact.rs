@@ -30,65 +30,65 @@ use serde_json::{Map, Value};
 /// `(kind, pattern, capture group holding the secret)`: secrets recognisable by shape or
 /// by the tool they are given to. Applied in order; later patterns skip placeholders.
 const RAW_PATTERNS: &[(&str, &str, usize)] = &[
-        // Whole key blocks first, so no later pattern sees a piece of one. An END line may
-        // be missing when a log cut the key off.
-        (
-            "private_key",
-            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:.,-]*)",
-            0,
-        ),
-        ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0),
-        ("aws_access_key", r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16})\b", 1),
-        ("github_token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})", 1),
-        ("gitlab_token", r"\b(gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat)-[A-Za-z0-9_\-]{20,})", 1),
-        ("slack_token", r"\b(xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})", 1),
-        ("slack_webhook", r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,})", 1),
-        ("google_api_key", r"\b(AIza[0-9A-Za-z_-]{35})", 1),
-        ("google_oauth", r"\b(GOCSPX-[A-Za-z0-9_-]{20,}|ya29\.[A-Za-z0-9_-]{20,}|1//0[A-Za-z0-9_-]{30,})", 1),
-        ("stripe_key", r"\b((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{20,}|whsec_[0-9A-Za-z]{20,})", 1),
-        ("npm_token", r"\b(npm_[A-Za-z0-9]{36})", 1),
-        ("pypi_token", r"\b(pypi-[A-Za-z0-9_-]{50,})", 1),
-        ("azure_client_secret", r"(?:^|[^A-Za-z0-9_~.-])([A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})(?:$|[^A-Za-z0-9_~.-])", 1),
-        ("azure_sas", r"(?i)[?&;]sig=([A-Za-z0-9%+/=]{16,})", 1),
-        ("api_token", r"\b(sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{32,}|hf_[A-Za-z0-9]{30,}|SG\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|dop_v1_[a-f0-9]{64}|hvs\.[A-Za-z0-9_-]{20,}|glc_[A-Za-z0-9+/=_-]{30,})", 1),
-        // HTTP authentication: the credential after the scheme.
-        (
-            "http_auth",
-            r#"(?i)\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:basic|bearer|digest|negotiate|ntlm|token|apikey|api-key|sso-key|key|sharedkey|sharedkeylite)\s+([^\s"',;]+)"#,
-            1,
-        ),
-        ("bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)", 1),
-        ("cookie", r#"(?i)\b(?:set-)?cookie["']?\s*:\s*["']?([^\r\n"']+)"#, 1),
-        // The password runs to the last `@` of the authority: passwords hold `@` too.
-        ("url_password", r"\b[a-z][a-z0-9+.-]*://[^/\s:]*:([^\s/]+)@", 1),
-        // Command lines: password arguments of common tools.
-        ("cli_password", r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mysqlimport|mysqlshow)(?:\.exe)?\b[^\n|;&]*?\s-p([^\s'\x22-][^\s'\x22]*)", 1),
-        ("cli_password", r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mysqlimport|mysqlshow)(?:\.exe)?\b[^\n|;&]*?\s-p'([^']+)'", 1),
-        ("cli_password", r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mysqlimport|mysqlshow)(?:\.exe)?\b[^\n|;&]*?\s-p\x22([^\x22]+)\x22", 1),
-        ("cli_password", r"\bsshpass\s+(?:-[a-zA-Z]\s+\S+\s+)*-p\s*(\S+)", 1),
-        ("cli_password", r"(?i)\bnet1?(?:\.exe)?\s+user\s+(?:\x22[^\x22]+\x22|[^\s/\x22]+)\s+([^\s/*][^\s]*)", 1),
-        ("cli_password", r"(?i)\bnet1?(?:\.exe)?\s+use\s+(?:[a-z]:\s+|\*\s+)?\\\\\S+\s+([^\s/*][^\s]*)", 1),
-        ("cli_password", r"(?i)\bnet1?(?:\.exe)?\s+use\b[^\n]*?/user:\S+\s+([^\s/*][^\s]*)", 1),
-        ("cli_password", r"(?i)\b(?:psexec(?:64)?|paexec)(?:\.exe)?\b[^\n]*?\s-p\s+(\S+)", 1),
-        ("cli_password", r"(?i)\bschtasks(?:\.exe)?\b[^\n]*?\s/r?p\s+([^\s/]\S*)", 1),
-        ("cli_password", r"\b(?:sqlcmd|bcp|osql)(?:\.exe)?\b[^\n]*?\s-P\s*(\S+)", 1),
-        ("cli_password", r"\bsmbclient\b[^\n]*?\s-U\s+[^\s%]+%(\S+)", 1),
-        ("cli_password", r"(?i)\b(?:xfreerdp|wfreerdp)\b[^\n]*?\s/p:(\S+)", 1),
-        ("cli_password", r"\bredis-cli\b[^\n]*?\s-a\s+(\S+)", 1),
-        ("cli_password", r"\bldap(?:search|modify|add|delete|passwd|whoami)\b[^\n]*?\s-w\s+(\S+)", 1),
-        ("cli_password", r"\b(?:docker|podman|helm|oras)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+(\S+)", 1),
-        ("cli_password", r"\b(?:mongo|mongosh|mongodump|mongorestore|mongoexport)\b[^\n]*?\s-p\s+(\S+)", 1),
-        ("cli_password", r"\baz\s+login\b[^\n]*?\s-p\s+(\S+)", 1),
-        ("cli_password", r"-pass(?:in|out)?\s+pass:(\S+)", 1),
-        ("cli_password", r"(?i)ConvertTo-SecureString\s+(?:-\w+\s+)*[\x22']([^\x22']+)[\x22']", 1),
-        ("cli_password", r"(?i)\bvault\s+login\s+(?:-\S+\s+)*([A-Za-z0-9._-]{20,})", 1),
-        ("basic_credentials", r"\b(?:curl|wget|http)\b[^\n]*?\s(?:-u|--user)(?:\s+|=)[\x22']?[^\s\x22':]+:([^\s\x22']+)", 1),
-        ("cli_password", r"(?i)\bmachine\s+\S+(?:\s+login\s+\S+)?\s+password\s+(\S+)", 1),
-        ("cli_password", r"\bhtpasswd\s+(?:-\w+\s+)*-\w*b\w*\s+\S+\s+\S+\s+(\S+)", 1),
-        ("cli_password", r"\becho\s+[\x22']?[\w.@-]+:([^\s\x22'|]+)[\x22']?\s*\|\s*(?:sudo\s+)?chpasswd", 1),
-        ("cli_password", r"\becho\s+[\x22']?([^\x22'|\s]+)[\x22']?\s*\|\s*sudo\s+(?:-\w+\s+)*-S\b", 1),
-        ("cli_password", r"(?i)\bDefaultPassword\b[^\n]*?\s/d\s+[\x22']?([^\s\x22']+)", 1),
-    ];
+    // Whole key blocks first, so no later pattern sees a piece of one. An END line may
+    // be missing when a log cut the key off.
+    ("private_key", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----(?:[\s\S]*?-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\s\\:.,-]*)", 0),
+    ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", 0),
+    ("aws_access_key", r"\b((?:AKIA|ASIA|AGPA|AIDA|AROA|ANPA|ANVA|AIPA|ABIA|ACCA)[A-Z0-9]{16})\b", 1),
+    ("github_token", r"\b((?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{40,})", 1),
+    ("gitlab_token", r"\b(gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat)-[A-Za-z0-9_\-]{20,})", 1),
+    ("slack_token", r"\b(xox[abposre]-[A-Za-z0-9-]{10,}|xapp-\d-[A-Za-z0-9-]{10,})", 1),
+    ("slack_webhook", r"(https://hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9/_-]{20,})", 1),
+    ("google_api_key", r"\b(AIza[0-9A-Za-z_-]{35})", 1),
+    ("google_oauth", r"\b(GOCSPX-[A-Za-z0-9_-]{20,}|ya29\.[A-Za-z0-9_-]{20,}|1//0[A-Za-z0-9_-]{30,})", 1),
+    ("stripe_key", r"\b((?:sk|rk)_(?:live|test)_[0-9A-Za-z]{20,}|whsec_[0-9A-Za-z]{20,})", 1),
+    ("npm_token", r"\b(npm_[A-Za-z0-9]{36})", 1),
+    ("pypi_token", r"\b(pypi-[A-Za-z0-9_-]{50,})", 1),
+    ("azure_client_secret", r"(?:^|[^A-Za-z0-9_~.-])([A-Za-z0-9_~.-]{3}[0-9]Q~[A-Za-z0-9_~.-]{31,34})(?:$|[^A-Za-z0-9_~.-])", 1),
+    ("azure_sas", r"(?i)[?&;]sig=([A-Za-z0-9%+/=]{16,})", 1),
+    (
+        "api_token",
+        r"\b(sk-(?:proj-|ant-|svcacct-)?[A-Za-z0-9_-]{32,}|hf_[A-Za-z0-9]{30,}|SG\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}|shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32}|dop_v1_[a-f0-9]{64}|hvs\.[A-Za-z0-9_-]{20,}|glc_[A-Za-z0-9+/=_-]{30,})",
+        1,
+    ),
+    // HTTP authentication: the credential after the scheme.
+    (
+        "http_auth",
+        r#"(?i)\b(?:proxy-)?authorization["']?\s*[:=]\s*["']?(?:basic|bearer|digest|negotiate|ntlm|token|apikey|api-key|sso-key|key|sharedkey|sharedkeylite)\s+([^\s"',;]+)"#,
+        1,
+    ),
+    ("bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/-]{16,}=*)", 1),
+    ("cookie", r#"(?i)\b(?:set-)?cookie["']?\s*:\s*["']?([^\r\n"']+)"#, 1),
+    // The password runs to the last `@` of the authority: passwords hold `@` too.
+    ("url_password", r"\b[a-z][a-z0-9+.-]*://[^/\s:]*:([^\s/]+)@", 1),
+    // Command lines: password arguments of common tools.
+    ("cli_password", r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mysqlimport|mysqlshow)(?:\.exe)?\b[^\n|;&]*?\s-p([^\s'\x22-][^\s'\x22]*)", 1),
+    ("cli_password", r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mysqlimport|mysqlshow)(?:\.exe)?\b[^\n|;&]*?\s-p'([^']+)'", 1),
+    ("cli_password", r"\b(?:mysql|mysqldump|mysqladmin|mariadb|mysqlimport|mysqlshow)(?:\.exe)?\b[^\n|;&]*?\s-p\x22([^\x22]+)\x22", 1),
+    ("cli_password", r"\bsshpass\s+(?:-[a-zA-Z]\s+\S+\s+)*-p\s*(\S+)", 1),
+    ("cli_password", r"(?i)\bnet1?(?:\.exe)?\s+user\s+(?:\x22[^\x22]+\x22|[^\s/\x22]+)\s+([^\s/*][^\s]*)", 1),
+    ("cli_password", r"(?i)\bnet1?(?:\.exe)?\s+use\s+(?:[a-z]:\s+|\*\s+)?\\\\\S+\s+([^\s/*][^\s]*)", 1),
+    ("cli_password", r"(?i)\bnet1?(?:\.exe)?\s+use\b[^\n]*?/user:\S+\s+([^\s/*][^\s]*)", 1),
+    ("cli_password", r"(?i)\b(?:psexec(?:64)?|paexec)(?:\.exe)?\b[^\n]*?\s-p\s+(\S+)", 1),
+    ("cli_password", r"(?i)\bschtasks(?:\.exe)?\b[^\n]*?\s/r?p\s+([^\s/]\S*)", 1),
+    ("cli_password", r"\b(?:sqlcmd|bcp|osql)(?:\.exe)?\b[^\n]*?\s-P\s*(\S+)", 1),
+    ("cli_password", r"\bsmbclient\b[^\n]*?\s-U\s+[^\s%]+%(\S+)", 1),
+    ("cli_password", r"(?i)\b(?:xfreerdp|wfreerdp)\b[^\n]*?\s/p:(\S+)", 1),
+    ("cli_password", r"\bredis-cli\b[^\n]*?\s-a\s+(\S+)", 1),
+    ("cli_password", r"\bldap(?:search|modify|add|delete|passwd|whoami)\b[^\n]*?\s-w\s+(\S+)", 1),
+    ("cli_password", r"\b(?:docker|podman|helm|oras)\s+(?:registry\s+)?login\b[^\n]*?\s-p\s+(\S+)", 1),
+    ("cli_password", r"\b(?:mongo|mongosh|mongodump|mongorestore|mongoexport)\b[^\n]*?\s-p\s+(\S+)", 1),
+    ("cli_password", r"\baz\s+login\b[^\n]*?\s-p\s+(\S+)", 1),
+    ("cli_password", r"-pass(?:in|out)?\s+pass:(\S+)", 1),
+    ("cli_password", r"(?i)ConvertTo-SecureString\s+(?:-\w+\s+)*[\x22']([^\x22']+)[\x22']", 1),
+    ("cli_password", r"(?i)\bvault\s+login\s+(?:-\S+\s+)*([A-Za-z0-9._-]{20,})", 1),
+    ("basic_credentials", r"\b(?:curl|wget|http)\b[^\n]*?\s(?:-u|--user)(?:\s+|=)[\x22']?[^\s\x22':]+:([^\s\x22']+)", 1),
+    ("cli_password", r"(?i)\bmachine\s+\S+(?:\s+login\s+\S+)?\s+password\s+(\S+)", 1),
+    ("cli_password", r"\bhtpasswd\s+(?:-\w+\s+)*-\w*b\w*\s+\S+\s+\S+\s+(\S+)", 1),
+    ("cli_password", r"\becho\s+[\x22']?[\w.@-]+:([^\s\x22'|]+)[\x22']?\s*\|\s*(?:sudo\s+)?chpasswd", 1),
+    ("cli_password", r"\becho\s+[\x22']?([^\x22'|\s]+)[\x22']?\s*\|\s*sudo\s+(?:-\w+\s+)*-S\b", 1),
+    ("cli_password", r"(?i)\bDefaultPassword\b[^\n]*?\s/d\s+[\x22']?([^\s\x22']+)", 1),
+];
 
 static PATTERNS: LazyLock<Vec<(&'static str, Regex, usize)>> =
     LazyLock::new(|| RAW_PATTERNS.iter().filter_map(|(kind, pattern, group)| Regex::new(pattern).ok().map(|re| (*kind, re, *group))).collect());
@@ -119,27 +119,165 @@ static FLAG: LazyLock<Option<Regex>> = LazyLock::new(|| {
 /// A quoted name, then its quoted value: `define('DB_PASSWORD', '…')`,
 /// `os.environ["DB_PASSWORD"] = "…"`, `setenv("API_TOKEN", "…")`.
 static QUOTED_PAIR: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    Regex::new(r#"["'](?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,80})["']\]?\s*(?:,|=>|=|:)\s*["'](?P<value>[^"'
-]{1,300})["']"#).ok()
+    Regex::new(
+        r#"["'](?P<name>[A-Za-z_][A-Za-z0-9_.-]{0,80})["']\]?\s*(?:,|=>|=|:)\s*["'](?P<value>[^"'
+]{1,300})["']"#,
+    )
+    .ok()
 });
 
 /// `aws configure set aws_secret_access_key <value>` and friends: a name then its value.
-static CONFIG_SET: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:aws\s+configure\s+set|git\s+config(?:\s+--\w+)*|npm\s+config\s+set|yarn\s+config\s+set|heroku\s+config:set)\s+(?P<name>[\w./:@-]+)\s+(?P<value>[^\s'\x22]+)").ok());
+static CONFIG_SET: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:aws\s+configure\s+set|git\s+config(?:\s+--\w+)*|npm\s+config\s+set|yarn\s+config\s+set|heroku\s+config:set)\s+(?P<name>[\w./:@-]+)\s+(?P<value>[^\s'\x22]+)").ok()
+});
 
 /// Words that make a name describe a secret rather than hold one, when they follow the
 /// secret word (`PasswordLastSet`, `token_type`, `access_key_id`, `secretName`).
 const METADATA: &[&str] = &[
-    "type", "types", "last", "set", "name", "names", "id", "ids", "arn", "length", "len", "expiry", "expires", "expiration", "expire", "expired", "age",
-    "policy", "policies", "changed", "change", "required", "reset", "hint", "count", "algorithm", "alg", "format", "elevation", "source", "path", "file",
-    "url", "uri", "endpoint", "provider", "scope", "scopes", "kind", "version", "status", "used", "created", "rotated", "rotation", "date", "time",
-    "timestamp", "at", "ttl", "lifetime", "strength", "complexity", "history", "location", "store", "vault", "label", "description", "desc", "enabled",
-    "present", "valid", "mode", "field", "attribute", "ref", "reference", "manager", "service", "event", "events", "issuer", "audience", "owner",
-    "fingerprint", "prefix", "stdin", "env", "var", "spray", "attempts", "failures", "failed", "errors", "error", "result", "outcome", "reason",
-    "method", "flow", "grant", "never", "not", "no", "less", "protected", "protection", "server", "interval", "timeout", "duration", "issued",
-    "user", "username", "users", "login", "account", "domain", "email", "principal", "host", "sid", "realm", "factor", "handle", "size", "class", "list", "prompt",
-    "level", "changes", "resets", "usage", "checks", "check", "rule", "rules", "entropy", "score", "leak", "leaked", "exposed", "found", "detected",
-    "pattern", "regex", "hash", "hashes", "sha", "sha1", "sha256", "md5", "digest",
+    "type",
+    "types",
+    "last",
+    "set",
+    "name",
+    "names",
+    "id",
+    "ids",
+    "arn",
+    "length",
+    "len",
+    "expiry",
+    "expires",
+    "expiration",
+    "expire",
+    "expired",
+    "age",
+    "policy",
+    "policies",
+    "changed",
+    "change",
+    "required",
+    "reset",
+    "hint",
+    "count",
+    "algorithm",
+    "alg",
+    "format",
+    "elevation",
+    "source",
+    "path",
+    "file",
+    "url",
+    "uri",
+    "endpoint",
+    "provider",
+    "scope",
+    "scopes",
+    "kind",
+    "version",
+    "status",
+    "used",
+    "created",
+    "rotated",
+    "rotation",
+    "date",
+    "time",
+    "timestamp",
+    "at",
+    "ttl",
+    "lifetime",
+    "strength",
+    "complexity",
+    "history",
+    "location",
+    "store",
+    "vault",
+    "label",
+    "description",
+    "desc",
+    "enabled",
+    "present",
+    "valid",
+    "mode",
+    "field",
+    "attribute",
+    "ref",
+    "reference",
+    "manager",
+    "service",
+    "event",
+    "events",
+    "issuer",
+    "audience",
+    "owner",
+    "fingerprint",
+    "prefix",
+    "stdin",
+    "env",
+    "var",
+    "spray",
+    "attempts",
+    "failures",
+    "failed",
+    "errors",
+    "error",
+    "result",
+    "outcome",
+    "reason",
+    "method",
+    "flow",
+    "grant",
+    "never",
+    "not",
+    "no",
+    "less",
+    "protected",
+    "protection",
+    "server",
+    "interval",
+    "timeout",
+    "duration",
+    "issued",
+    "user",
+    "username",
+    "users",
+    "login",
+    "account",
+    "domain",
+    "email",
+    "principal",
+    "host",
+    "sid",
+    "realm",
+    "factor",
+    "handle",
+    "size",
+    "class",
+    "list",
+    "prompt",
+    "level",
+    "changes",
+    "resets",
+    "usage",
+    "checks",
+    "check",
+    "rule",
+    "rules",
+    "entropy",
+    "score",
+    "leak",
+    "leaked",
+    "exposed",
+    "found",
+    "detected",
+    "pattern",
+    "regex",
+    "hash",
+    "hashes",
+    "sha",
+    "sha1",
+    "sha256",
+    "md5",
+    "digest",
 ];
 
 /// Words that name a secret wherever they sit in a name.
@@ -273,8 +411,37 @@ fn trivial_value(v: &str) -> bool {
     let lower = t.to_ascii_lowercase();
     if matches!(
         lower.as_str(),
-        "null" | "none" | "nil" | "n/a" | "na" | "redacted" | "<redacted>" | "hidden" | "masked" | "true" | "false" | "yes" | "no" | "enabled" | "disabled"
-            | "required" | "optional" | "set" | "unset" | "empty" | "changeme?" | "undefined" | "present" | "absent" | "[filtered]" | "filtered" | "basic" | "bearer" | "digest" | "negotiate" | "ntlm"
+        "null"
+            | "none"
+            | "nil"
+            | "n/a"
+            | "na"
+            | "redacted"
+            | "<redacted>"
+            | "hidden"
+            | "masked"
+            | "true"
+            | "false"
+            | "yes"
+            | "no"
+            | "enabled"
+            | "disabled"
+            | "required"
+            | "optional"
+            | "set"
+            | "unset"
+            | "empty"
+            | "changeme?"
+            | "undefined"
+            | "present"
+            | "absent"
+            | "[filtered]"
+            | "filtered"
+            | "basic"
+            | "bearer"
+            | "digest"
+            | "negotiate"
+            | "ntlm"
     ) {
         return true;
     }
@@ -604,10 +771,13 @@ mod tests {
 
     #[test]
     fn names_are_read_in_every_casing_and_separator() {
-        for name in ["SecretAccessKey", "db_password", "client-secret", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "x-api-key", "apiKey", "MYSQL_PWD", "authToken"] {
+        for name in ["SecretAccessKey", "db_password", "client-secret", "AWS_SECRET_ACCESS_KEY", "PGPASSWORD", "x-api-key", "apiKey", "MYSQL_PWD", "authToken"]
+        {
             assert_eq!(classify_name(name), NameClass::Secret, "{name}");
         }
-        for name in ["PasswordLastSet", "token_type", "TokenElevationType", "access_key_id", "secretName", "AuthenticationPackageName", "KeyLength", "PublicKey"] {
+        for name in
+            ["PasswordLastSet", "token_type", "TokenElevationType", "access_key_id", "secretName", "AuthenticationPackageName", "KeyLength", "PublicKey"]
+        {
             assert_eq!(classify_name(name), NameClass::Plain, "{name}");
         }
         assert_eq!(classify_name("license_key"), NameClass::KeyLike);
@@ -630,7 +800,12 @@ mod tests {
     #[test]
     fn prose_and_variables_stay() {
         let mut r = Redactor::new();
-        for text in ["Failed password for invalid user admin from 10.0.0.5 port 22 ssh2", "password: see the ticket for details", "-Password $cred", "net user bob /add"] {
+        for text in [
+            "Failed password for invalid user admin from 10.0.0.5 port 22 ssh2",
+            "password: see the ticket for details",
+            "-Password $cred",
+            "net user bob /add",
+        ] {
             assert_eq!(r.redact_str(text), text);
         }
     }

@@ -135,7 +135,11 @@ impl ActionCatalog {
     pub fn tier_for(&self, action: &str, target: &Target, alerts: &[Alert]) -> Result<Tier, ActionError> {
         let spec = self.actions.get(action).ok_or_else(|| ActionError::UnknownAction(action.into()))?;
         let naming: Vec<&Alert> = alerts.iter().filter(|a| target.named_by(a)).collect();
-        let production = if naming.is_empty() { target.kind != "case" } else { naming.iter().any(|a| self.environments.classify(a.asset.environment.as_deref()).counts_as_production()) };
+        let production = if naming.is_empty() {
+            target.kind != "case"
+        } else {
+            naming.iter().any(|a| self.environments.classify(a.asset.environment.as_deref()).counts_as_production())
+        };
         Ok(match (production, spec.production_tier) {
             (true, Some(raised)) => raised.max(spec.tier),
             _ => spec.tier,
