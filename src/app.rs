@@ -9,7 +9,7 @@ use crate::knowledge::{Indicators, KnowledgeError};
 use crate::llm::SharedEngine;
 use crate::llm::baseline::Baseline;
 use crate::metrics::Metrics;
-use crate::policy::ActionCatalog;
+use crate::policy::{ActionCatalog, Environments};
 use crate::retrieval::{Limits, OpenReport, SearchIndex, index_dir};
 use crate::store::Store;
 use crate::validate::Schemas;
@@ -31,6 +31,10 @@ pub struct App {
     pub metrics: Metrics,
     pub index_report: OpenReport,
     pub knowledge: Indicators,
+    /// What a client is granted by `triage serve` (timeouts, connections).
+    pub http: crate::config::HttpSettings,
+    /// The last background check of the audit chain, for `/readyz`.
+    pub audit_watch: crate::readiness::AuditWatch,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +45,8 @@ pub enum OpenError {
     Catalog(#[from] crate::attack::CatalogError),
     #[error(transparent)]
     Actions(#[from] crate::policy::ActionError),
+    #[error(transparent)]
+    Policy(#[from] crate::policy::environment::PolicyError),
     #[error(transparent)]
     Schema(#[from] crate::validate::schema::SchemaError),
     #[error(transparent)]
@@ -96,13 +102,15 @@ impl App {
             index,
             catalog,
             knowledge,
-            actions: ActionCatalog::load(settings.actions_policy.as_deref())?,
+            actions: ActionCatalog::load(settings.actions_policy.as_deref())?.with_environments(Environments::load(settings.policy.as_deref())?),
             schemas: Schemas::compile()?,
             engine,
             baseline: Baseline,
             settings: PipelineSettings { approval_ttl: chrono::Duration::seconds(settings.approval_ttl_secs as i64), limits: Limits::default() },
             metrics: Metrics::default(),
             index_report,
+            http: settings.http.clone(),
+            audit_watch: crate::readiness::AuditWatch::default(),
         })
     }
 }

@@ -51,6 +51,9 @@ pub struct LlmSettings {
     /// Provider calls in flight at once
     #[arg(long = "llm-concurrency", env = "TRIAGE_LLM_CONCURRENCY", default_value_t = 4)]
     pub concurrency: usize,
+    /// Largest provider answer read, in bytes; a bigger one is refused and the baseline answers
+    #[arg(long = "llm-max-answer-bytes", env = "TRIAGE_LLM_MAX_ANSWER_BYTES", default_value_t = 1024 * 1024)]
+    pub max_answer_bytes: usize,
     /// Structured-output mode
     #[arg(long = "llm-response-format", env = "TRIAGE_LLM_RESPONSE_FORMAT", value_enum, default_value = "json-schema")]
     pub response_format: ResponseFormatKind,
@@ -91,6 +94,37 @@ impl fmt::Debug for LlmSettings {
     }
 }
 
+/// What `triage serve` grants a client: how long it may take to send a request and how
+/// many connections it may hold. Slow or half-open clients must not pin the service.
+#[derive(Debug, Clone, Args)]
+pub struct HttpSettings {
+    /// Longest wait for a request's headers (and for the next request on an idle connection), in milliseconds
+    #[arg(long = "http-header-timeout-ms", env = "TRIAGE_HTTP_HEADER_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    pub header_timeout_ms: u64,
+    /// Longest wait for a whole request body, in milliseconds (408 after)
+    #[arg(long = "http-body-timeout-ms", env = "TRIAGE_HTTP_BODY_TIMEOUT_MS", default_value_t = 30_000, global = true)]
+    pub body_timeout_ms: u64,
+    /// Connections served at once; further ones wait in the listen queue
+    #[arg(long = "http-max-connections", env = "TRIAGE_HTTP_MAX_CONNECTIONS", default_value_t = 1024, global = true)]
+    pub max_connections: usize,
+    /// Seconds between background checks of new audit entries (`/readyz` reports the last)
+    #[arg(long = "audit-check-interval-secs", env = "TRIAGE_AUDIT_CHECK_INTERVAL_SECS", default_value_t = 10, global = true)]
+    pub audit_check_interval_secs: u64,
+    /// Hours between full re-checks of the audit chain from its first entry
+    #[arg(long = "audit-full-check-hours", env = "TRIAGE_AUDIT_FULL_CHECK_HOURS", default_value_t = 24, global = true)]
+    pub audit_full_check_hours: u64,
+}
+
+impl HttpSettings {
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms.max(1))
+    }
+
+    pub fn body_timeout(&self) -> Duration {
+        Duration::from_millis(self.body_timeout_ms.max(1))
+    }
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Where the SQLite file, the index and imported data live
@@ -102,6 +136,9 @@ pub struct Settings {
     /// An action catalog (TOML) instead of the shipped catalog/actions.toml
     #[arg(long, env = "TRIAGE_ACTIONS_POLICY", global = true)]
     pub actions_policy: Option<PathBuf>,
+    /// An operator policy (TOML; environment classes) instead of the shipped catalog/policy.toml
+    #[arg(long, env = "TRIAGE_POLICY", global = true)]
+    pub policy: Option<PathBuf>,
     /// Which engine recommends
     #[arg(long, env = "TRIAGE_ENGINE", value_enum, default_value = "baseline", global = true)]
     pub engine: EngineKind,
@@ -110,4 +147,6 @@ pub struct Settings {
     pub approval_ttl_secs: u64,
     #[command(flatten)]
     pub llm: LlmSettings,
+    #[command(flatten)]
+    pub http: HttpSettings,
 }

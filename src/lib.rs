@@ -16,6 +16,7 @@ pub mod metrics; // Prometheus counters
 pub mod pipeline; // retrieve → engine → validate → policy → store, in one function
 pub mod policy; // action catalog and tiers, direct-execution and injection detection
 pub mod prompt; // prompt templates (minijinja, strict undefined) and untrusted-data fencing
+pub mod readiness; // /readyz: cheap checks, the audit chain verified in the background
 pub mod recommendation; // the model's output and the served recommendation, with schemas
 pub mod retrieval; // tantivy index: schema, build, query, search
 pub mod severity; // the ordered severities

@@ -201,11 +201,10 @@ async fn serve(settings: &Settings, addr: &str) -> Result<()> {
     let app = Arc::new(App::open(settings, None, &|_, _| {})?);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, engine = app.engine.name(), documents = app.index.len(), "triage listening");
-    axum::serve(listener, triage::http::router(app))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    triage::http::serve(listener, app, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 

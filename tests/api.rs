@@ -144,7 +144,8 @@ async fn bad_input_gets_a_stable_code_and_loses_nothing() {
         assert!(err["error"]["message"].as_str().unwrap().len() > 5);
     }
     // Not JSON at all.
-    let r = t.http.post(format!("{}/v1/recommend", t.base)).bearer_auth(&key).body("{not json").send().await.unwrap();
+    let r =
+        t.http.post(format!("{}/v1/recommend", t.base)).bearer_auth(&key).header("content-type", "application/json").body("{not json").send().await.unwrap();
     assert_eq!(r.status(), 400);
     assert_eq!(r.json::<Value>().await.unwrap()["error"]["code"], "invalid_json");
     // Over 1 MiB.

@@ -178,6 +178,28 @@ pub fn parse_all(values: &[Value]) -> Result<Vec<Alert>, AlertError> {
 
 pub(crate) type FieldError = (&'static str, String);
 
+/// The longest alert id (contract section 1).
+pub const MAX_ID_CHARS: usize = 128;
+
+/// Whether `id` is 1 to 128 characters of ASCII letters, digits and `-_.:@` (contract
+/// section 1): ids end up in evidence refs (`alert:<id>#<path>`), URLs and the store, so
+/// a space, a `#` or a 4 KiB id must be refused at the door, not break citations later.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_ID_CHARS && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.:@".contains(&b))
+}
+
+pub(crate) fn check_id(id: &str, path: &str) -> Result<(), FieldError> {
+    if is_valid_id(id) {
+        return Ok(());
+    }
+    let shown: String = id.chars().take(40).collect();
+    let more = if id.chars().count() > 40 { "…" } else { "" };
+    Err((
+        "invalid_alert_id",
+        format!("`{path}` `{shown}{more}` ({} characters) must be 1 to {MAX_ID_CHARS} characters of letters, digits and `-_.:@`", id.chars().count()),
+    ))
+}
+
 pub(crate) fn parse_time(value: &Value, path: &str) -> Result<DateTime<Utc>, FieldError> {
     match value {
         Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
@@ -262,6 +284,30 @@ mod tests {
         let mut v = native();
         v["rule"]["severity"] = json!("urgent");
         assert_eq!(Alert::parse(0, &v).unwrap_err().code, "invalid_severity");
+        let mut v = native();
+        v["asset"]["enviroment"] = json!("staging");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "unknown_field");
+        let mut v = native();
+        v["rule"]["sevrity"] = json!("low");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "unknown_field");
+    }
+
+    #[test]
+    fn alert_ids_are_checked_at_the_door() {
+        for bad in ["", "has space", "a#b", "x".repeat(129).as_str(), "é", "a/b"] {
+            let mut v = native();
+            v["id"] = json!(bad);
+            let code = Alert::parse(0, &v).unwrap_err().code;
+            assert!(code == "invalid_alert_id" || (bad.is_empty() && code == "missing_field"), "{bad:?}: {code}");
+        }
+        for good in ["a", "alrt-7f3a", "evt_1.2:3@x", "x".repeat(128).as_str()] {
+            let mut v = native();
+            v["id"] = json!(good);
+            assert!(Alert::parse(0, &v).is_ok(), "{good}");
+        }
+        let mut v = native();
+        v["id"] = json!(42);
+        assert_eq!(Alert::parse(0, &v).unwrap().id, "42");
     }
 
     #[test]

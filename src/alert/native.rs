@@ -1,6 +1,6 @@
-//! The native alert form (contract section 1). Top-level keys are a closed set: a typo must
-//! not silently drop data. Inside `rule`, `entities` and `asset`, unknown keys are kept in
-//! the raw alert rather than refused, so senders can add context without a new release.
+//! The native alert form (contract section 1). The keys at the top level and inside `rule`
+//! and `asset` are closed sets: a typo (`enviroment`) must not silently drop data or lower
+//! a tier. `entities` may carry other kinds, kept as they are; `fields` is free-form.
 
 use serde_json::{Map, Value};
 
@@ -8,16 +8,30 @@ use super::{Alert, AlertFormat, Asset, Entities, FieldError, Rule, kind_of, pars
 use crate::severity::Severity;
 
 const TOP_LEVEL: [&str; 7] = ["id", "source", "time", "rule", "entities", "asset", "fields"];
+const RULE_KEYS: [&str; 4] = ["id", "name", "severity", "description"];
+const ASSET_KEYS: [&str; 3] = ["environment", "criticality", "owner"];
+
+/// Refuses the first key of `obj` that is not in `allowed`.
+fn closed_keys(obj: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), FieldError> {
+    match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
+        Some(key) => Err(("unknown_field", format!("unknown key `{prefix}{key}` (allowed: {})", allowed.join(", ")))),
+        None => Ok(()),
+    }
+}
 
 pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
     if let Some(key) = obj.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
         return Err(("unknown_field", format!("unknown top-level key `{key}` (allowed: {})", TOP_LEVEL.join(", "))));
     }
     let id = required_str(obj, "id", "id")?;
+    super::check_id(&id, "id")?;
     let source = required_str(obj, "source", "source")?;
     let time = parse_time(obj.get("time").ok_or_else(|| missing("time"))?, "time")?;
     let rule_obj = match obj.get("rule") {
-        Some(Value::Object(r)) => r,
+        Some(Value::Object(r)) => {
+            closed_keys(r, &RULE_KEYS, "rule.")?;
+            r
+        }
         Some(other) => return Err(wrong_type("rule", "an object", other)),
         None => return Err(missing("rule.name")),
     };
@@ -37,11 +51,14 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
     };
     let asset = match obj.get("asset") {
         None | Some(Value::Null) => Asset::default(),
-        Some(Value::Object(a)) => Asset {
-            environment: optional_str(a, "environment", "asset.environment")?,
-            criticality: optional_str(a, "criticality", "asset.criticality")?,
-            owner: optional_str(a, "owner", "asset.owner")?,
-        },
+        Some(Value::Object(a)) => {
+            closed_keys(a, &ASSET_KEYS, "asset.")?;
+            Asset {
+                environment: optional_str(a, "environment", "asset.environment")?,
+                criticality: optional_str(a, "criticality", "asset.criticality")?,
+                owner: optional_str(a, "owner", "asset.owner")?,
+            }
+        }
         Some(other) => return Err(wrong_type("asset", "an object", other)),
     };
     let fields = obj.get("fields").cloned().unwrap_or(Value::Object(Map::new()));

@@ -25,6 +25,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
     let s = |path: &str| str_at(&root, path);
 
     let id = s("finding_info.uid").or_else(|| s("metadata.uid")).ok_or(("missing_field", "`finding_info.uid` is required".to_string()))?;
+    super::check_id(&id, "finding_info.uid")?;
     let time = match (obj.get("time"), obj.get("time_dt")) {
         (Some(t), _) => parse_time(t, "time")?,
         (None, Some(t)) => parse_time(t, "time_dt")?,

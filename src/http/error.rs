@@ -26,11 +26,15 @@ impl AppError {
             "unauthorized" => StatusCode::UNAUTHORIZED,
             "forbidden" | "own_request" => StatusCode::FORBIDDEN,
             "not_found" => StatusCode::NOT_FOUND,
+            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
+            "request_timeout" => StatusCode::REQUEST_TIMEOUT,
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "already_decided" | "approval_closed" | "action_not_approved" | "binding_mismatch" | "conflict" => StatusCode::CONFLICT,
             "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
             "engine_error" => StatusCode::BAD_GATEWAY,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
+            "not_ready" => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -48,6 +52,18 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         (self.status(), Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+    }
+}
+
+impl From<axum::extract::rejection::PathRejection> for AppError {
+    fn from(e: axum::extract::rejection::PathRejection) -> Self {
+        AppError::new("invalid_path", e.body_text())
+    }
+}
+
+impl From<axum::extract::rejection::QueryRejection> for AppError {
+    fn from(e: axum::extract::rejection::QueryRejection) -> Self {
+        AppError::new("invalid_query", e.body_text())
     }
 }
 

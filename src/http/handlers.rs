@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -16,21 +16,53 @@ use crate::pipeline::{self, RecommendRequest};
 use crate::severity::Severity;
 use crate::store::{ActionStatus, ApprovalStatus, CaseState, ClosedCase, Decision, Role};
 
-/// A JSON body whose every failure (size, syntax, shape) is the service's JSON error.
+/// A path parameter whose rejection (invalid UTF-8, a bad value) is the service's JSON error.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(AppError))]
+pub struct Path<T>(pub T);
+
+/// A query string whose rejection (`?after=x`, `?limit=-1`) is the service's JSON error.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(AppError))]
+pub struct Query<T>(pub T);
+
+/// A JSON body whose every failure (type, size, time, syntax, duplicate keys, shape) is the
+/// service's JSON error.
 pub struct Body<T>(pub T, pub Bytes);
+
+/// Whether a `Content-Type` names JSON: `application/json` or `application/<x>+json`,
+/// parameters (`; charset=utf-8`) allowed.
+fn is_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
 
 impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+        if !is_json_content_type(req.headers()) {
+            return Err(AppError::new("unsupported_media_type", "the body must be JSON, sent with `Content-Type: application/json`"));
+        }
+        // A body that never finishes must not hold a connection and a task for ever.
+        let limit = state.app.http.body_timeout();
+        let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+            .await
+            .map_err(|_| AppError::new("request_timeout", format!("the body did not arrive within {} ms", limit.as_millis())))?;
+        let bytes = read.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 AppError::new("payload_too_large", format!("the body is larger than {} bytes", super::MAX_BODY_BYTES))
             } else {
                 AppError::new("invalid_request", e.body_text())
             }
         })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| AppError::new("invalid_json", format!("the body is not JSON: {e}")))?;
+        let value = super::json::parse_strict(&bytes).map_err(|e| match e {
+            super::json::StrictJsonError::DuplicateKey { .. } => AppError::new("duplicate_key", e.to_string()),
+            super::json::StrictJsonError::Syntax(_) => AppError::new("invalid_json", e.to_string()),
+        })?;
         let parsed = serde_json::from_value(value).map_err(|e| {
             let msg = e.to_string();
             let code = if msg.starts_with("unknown field") {
@@ -50,13 +82,24 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Readiness, cheap enough to poll: the store answers and the index is open. The audit
+/// chain is not walked here; the background check's last result is reported, and a
+/// broken chain makes the service not ready.
 pub async fn readyz(State(s): State<AppState>) -> Response {
-    let ok = s.app.store.verify_audit().is_ok();
+    let store = s.app.store.ping();
+    let documents = s.app.index.len();
+    let audit = s.app.audit_watch.status();
+    let ok = store.is_ok() && audit.state != "broken";
+    if let Err(e) = &store {
+        tracing::warn!(error = %e, "readiness: the store does not answer");
+    }
     let body = json!({
         "status": if ok { "ready" } else { "not_ready" },
-        "documents": s.app.index.len(),
+        "store": if store.is_ok() { "ok" } else { "unavailable" },
+        "documents": documents,
         "engine": s.app.engine.name(),
         "catalog": s.app.catalog.source,
+        "audit": audit,
     });
     let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (status, Json(body)).into_response()
@@ -68,6 +111,10 @@ pub async fn metrics(State(s): State<AppState>) -> Response {
 
 pub async fn not_found() -> AppError {
     AppError::not_found("no such route")
+}
+
+pub async fn method_not_allowed() -> AppError {
+    AppError::new("method_not_allowed", "this route does not take that method")
 }
 
 /// Who the presented key belongs to, so clients can adapt to the role.

@@ -4,20 +4,27 @@
 mod auth;
 mod error;
 mod handlers;
+mod json;
 mod openapi;
+mod serve;
 mod ui;
 
 use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 
 pub use auth::Caller;
 pub use error::AppError;
+pub use json::{StrictJsonError, parse_strict};
+pub use serve::serve;
 
 /// The largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -52,7 +59,22 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/documents/{doc_ref}", get(handlers::document))
         .fallback(handlers::not_found)
+        .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(axum::middleware::map_response(no_sniffing))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every answer is what its `Content-Type` says, never sniffed into something else.
+async fn no_sniffing(mut response: Response) -> Response {
+    response.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    response
+}
+
+/// A panic in a handler is a bug; the client still gets the JSON error, not a dropped
+/// connection.
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    AppError::internal("a handler panicked").into_response()
 }

@@ -14,7 +14,9 @@
 //!   [`EngineError::Unavailable`] — both make the baseline answer, marked degraded;
 //! - a circuit breaker: after `breaker_threshold` consecutive failures every request is
 //!   `Unavailable` at once until `breaker_cooldown_ms` passes, then one probe is let through;
-//! - a semaphore bounds the provider calls in flight (`concurrency`).
+//! - a semaphore bounds the provider calls in flight (`concurrency`);
+//! - an answer is read up to `max_answer_bytes`; a bigger one is [`EngineError::Rejected`]
+//!   without being read further, let alone stored.
 //!
 //! Transport: the HTTP call is made with `reqwest` directly, while the request and response
 //! bodies are async-openai's chat types. async-openai 0.43's `Client` wraps every call in
@@ -241,13 +243,20 @@ impl OpenAiEngine {
         };
         let status = resp.status();
         if status.is_success() {
-            return match resp.bytes().await {
+            return match read_bounded(resp, self.settings.max_answer_bytes).await {
                 Ok(bytes) => Attempt::Done(read_completion(&bytes)),
-                Err(e) => Attempt::Retry { why: format!("reading the answer: {}", without_url(&e)), retry_after: None },
+                // An answer far beyond what max_tokens allows is a broken or hostile
+                // provider: refused at once, never stored.
+                Err(Bounded::TooLarge) => Attempt::Refused(format!("the answer is larger than {} bytes", self.settings.max_answer_bytes)),
+                Err(Bounded::Read(e)) => Attempt::Retry { why: format!("reading the answer: {}", without_url(&e)), retry_after: None },
             };
         }
         let retry_after = retry_after(resp.headers());
-        let text = resp.text().await.unwrap_or_default();
+        let text = match read_bounded(resp, ERROR_BODY_MAX * 4).await {
+            Ok(b) => String::from_utf8_lossy(&b).to_string(),
+            Err(Bounded::TooLarge) => "(an error body too large to read)".to_string(),
+            Err(Bounded::Read(_)) => String::new(),
+        };
         let why = format!("HTTP {status}: {}", cut(text.trim(), ERROR_BODY_MAX));
         if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() { Attempt::Retry { why, retry_after } } else { Attempt::Refused(why) }
     }
@@ -309,6 +318,27 @@ fn answer_key(case_id: &str, raw: &str) -> u64 {
     case_id.hash(&mut h);
     raw.hash(&mut h);
     h.finish()
+}
+
+enum Bounded {
+    TooLarge,
+    Read(reqwest::Error),
+}
+
+/// The body of `resp`, read a chunk at a time and abandoned as soon as it passes `max`
+/// bytes (a `Content-Length` above `max` is refused before reading anything).
+async fn read_bounded(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, Bounded> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(Bounded::TooLarge);
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Bounded::Read)? {
+        if out.len() + chunk.len() > max {
+            return Err(Bounded::TooLarge);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
 }
 
 /// The outcome of one HTTP exchange.

@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::Tier;
+use super::environment::Environments;
 use crate::alert::Alert;
 
 const EMBEDDED: &str = include_str!("../../catalog/actions.toml");
@@ -44,6 +45,9 @@ pub struct ActionSpec {
 #[serde(deny_unknown_fields)]
 pub struct ActionCatalog {
     pub actions: BTreeMap<String, ActionSpec>,
+    /// How asset environments read for the tier; from the policy file, not this one.
+    #[serde(skip)]
+    pub environments: Environments,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,8 +93,17 @@ impl Target {
 }
 
 impl ActionCatalog {
+    /// The shipped catalog with the shipped environment policy.
     pub fn embedded() -> Result<ActionCatalog, ActionError> {
-        Self::parse(EMBEDDED)
+        let environments = Environments::embedded().map_err(|e| ActionError::Policy(e.to_string()))?;
+        Ok(Self::parse(EMBEDDED)?.with_environments(environments))
+    }
+
+    /// The catalog reading asset environments through `environments`. A catalog parsed
+    /// without one counts every asset as production.
+    pub fn with_environments(mut self, environments: Environments) -> ActionCatalog {
+        self.environments = environments;
+        self
     }
 
     pub fn parse(text: &str) -> Result<ActionCatalog, ActionError> {
@@ -116,12 +129,17 @@ impl ActionCatalog {
     }
 
     /// The tier of `action` on `target`, decided from the catalog and the target's asset
-    /// context: production raises it. A target no alert names is treated as production,
-    /// since nothing says it is not.
+    /// context: production raises it. An environment the policy doesn't place in a
+    /// non-production class (misspelt, empty, missing, or no asset at all) counts as
+    /// production, and so does a target no alert names: nothing says it is not.
     pub fn tier_for(&self, action: &str, target: &Target, alerts: &[Alert]) -> Result<Tier, ActionError> {
         let spec = self.actions.get(action).ok_or_else(|| ActionError::UnknownAction(action.into()))?;
         let naming: Vec<&Alert> = alerts.iter().filter(|a| target.named_by(a)).collect();
-        let production = if naming.is_empty() { target.kind != "case" } else { naming.iter().any(|a| a.asset.is_production()) };
+        let production = if naming.is_empty() {
+            target.kind != "case"
+        } else {
+            naming.iter().any(|a| self.environments.classify(a.asset.environment.as_deref()).counts_as_production())
+        };
         Ok(match (production, spec.production_tier) {
             (true, Some(raised)) => raised.max(spec.tier),
             _ => spec.tier,
@@ -150,6 +168,12 @@ mod tests {
         let t = Target::parse("cloud_account:123456789012").unwrap();
         assert_eq!(c.tier_for("contain_cloud_resource", &t, &[alert("production")]).unwrap(), Tier::TwoPerson);
         assert_eq!(c.tier_for("contain_cloud_resource", &t, &[alert("staging")]).unwrap(), Tier::HumanApproval);
+        for env in ["production ", "prod-us-east-1", "live", "PRD", "", "mars"] {
+            assert_eq!(c.tier_for("contain_cloud_resource", &t, &[alert(env)]).unwrap(), Tier::TwoPerson, "{env:?}");
+        }
+        // Without an environment policy nothing is known to be non-production.
+        let bare = ActionCatalog::parse(EMBEDDED).unwrap();
+        assert_eq!(bare.tier_for("contain_cloud_resource", &t, &[alert("staging")]).unwrap(), Tier::TwoPerson);
         let unknown = Target::parse("cloud_account:999").unwrap();
         assert_eq!(c.tier_for("contain_cloud_resource", &unknown, &[alert("staging")]).unwrap(), Tier::TwoPerson);
         let host = Target::parse("host:WS-1").unwrap();

@@ -1,7 +1,8 @@
 //! Code decides what the model may only propose: the action catalog and its tiers, the
-//! detection of direct-execution proposals, and the signals of injected instructions.
+//! environment classes that raise them, the detection of direct-execution proposals, and the signals of injected instructions.
 
 pub mod actions;
+pub mod environment;
 pub mod execution;
 pub mod injection;
 
@@ -11,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use actions::{ActionCatalog, ActionError, Target};
+pub use environment::{EnvClass, Environments};
 
 /// Blast-radius tier of an action: how many people must approve it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]

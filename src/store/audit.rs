@@ -2,7 +2,7 @@
 //! fields and the previous entry's hash, so editing, deleting or reordering any entry
 //! breaks the chain at that entry.
 
-use rusqlite::{Transaction, params};
+use rusqlite::{OptionalExtension, Transaction, params};
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -21,6 +21,17 @@ pub struct AuditEntry {
     pub data: Value,
     pub prev_hash: String,
     pub hash: String,
+}
+
+/// Where an incremental check of the chain got to: the last entry verified.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditProgress {
+    pub seq: i64,
+    pub hash: String,
+    /// Entries checked by this call.
+    pub checked: usize,
+    /// Whether the end of the chain was reached (and the head matched it).
+    pub at_end: bool,
 }
 
 /// The first entry whose chain does not hold, and why.
@@ -115,6 +126,50 @@ impl Store {
             }
         }
         Ok(Ok(rows.len()))
+    }
+
+    /// Checks at most `limit` entries after `after_seq`, the first of which must chain to
+    /// `after_hash`, and, once the end is reached, that the recorded head is the last entry
+    /// checked. Lets the chain be verified a batch at a time, holding the database only
+    /// briefly, and resumed where the last check ended.
+    pub fn verify_audit_from(&self, after_seq: i64, after_hash: &str, limit: usize) -> Result<Result<AuditProgress, ChainBreak>, StoreError> {
+        let conn = self.conn()?;
+        // The entry the last check ended on must still be there, unchanged: otherwise a
+        // cut or rewritten end of the chain would go unseen by checks that resume after it.
+        if after_seq > 0 {
+            let anchor: Option<String> = conn.query_row("SELECT hash FROM audit WHERE seq = ?1", params![after_seq], |r| r.get(0)).optional()?;
+            if anchor.as_deref() != Some(after_hash) {
+                return Ok(Err(ChainBreak { seq: after_seq, reason: "the last verified entry was changed or removed".into() }));
+            }
+        }
+        let mut stmt = conn.prepare("SELECT seq, time, actor, kind, subject, data, prev_hash, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
+        let rows: Vec<Row> = stmt
+            .query_map(params![after_seq, limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut last = (after_seq, after_hash.to_string());
+        for (seq, time, actor, kind, subject, data, prev_hash, hash) in &rows {
+            let expected = last.0 + 1;
+            if *seq != expected {
+                return Ok(Err(ChainBreak { seq: expected, reason: format!("entry {expected} is missing (next is {seq})") }));
+            }
+            if *prev_hash != last.1 {
+                return Ok(Err(ChainBreak { seq: *seq, reason: "prev_hash does not match the previous entry's hash".into() }));
+            }
+            if entry_hash(*seq, time, actor, kind, subject, data, prev_hash) != *hash {
+                return Ok(Err(ChainBreak { seq: *seq, reason: "hash does not match the entry's content".into() }));
+            }
+            last = (*seq, hash.clone());
+        }
+        let at_end = rows.len() < limit;
+        if at_end {
+            let head: Option<(i64, String)> = conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).ok();
+            if let Some((head_seq, head_hash)) = head
+                && (head_seq != last.0 || head_hash != last.1)
+            {
+                return Ok(Err(ChainBreak { seq: (last.0 + 1).min(head_seq), reason: format!("the chain ends before its recorded head (entry {head_seq})") }));
+            }
+        }
+        Ok(Ok(AuditProgress { seq: last.0, hash: last.1, checked: rows.len(), at_end }))
     }
 
     /// Runs raw SQL against the database. Only for tests that tamper with the trail.

@@ -16,7 +16,7 @@ use rusqlite::Connection;
 
 pub use approvals::{ActionRecord, ActionStatus, ApprovalKind, ApprovalRecord, ApprovalStatus, Decision, DecisionError};
 pub use approvals::{NewAction, NewApproval, binding_hash};
-pub use audit::{AuditEntry, ChainBreak};
+pub use audit::{AuditEntry, AuditProgress, ChainBreak, GENESIS};
 pub use cases::{CaseRecord, CaseState, ClosedCase, HistoryEntry, NewRecommendation, RecommendationMeta, StoredAlert};
 pub use keys::{Identity, Role};
 
@@ -112,6 +112,11 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         Ok(Store { conn: Mutex::new(conn) })
+    }
+
+    /// Whether the database answers: a trivial query, for readiness checks.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        Ok(self.conn()?.query_row("SELECT 1", [], |r| r.get::<_, i64>(0)).map(|_| ())?)
     }
 
     fn conn(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {

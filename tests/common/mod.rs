@@ -42,9 +42,9 @@ pub async fn spawn_app_with(extra: &[&str], engine: Option<SharedEngine>) -> Tes
     let app = Arc::new(App::open(&s, engine, &|_, _| {}).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let router = triage::http::router(app.clone());
+    let served = app.clone();
     tokio::spawn(async move {
-        axum::serve(listener, router).await.unwrap();
+        triage::http::serve(listener, served, std::future::pending()).await.unwrap();
     });
     TestApp { base: format!("http://{addr}"), dir, app, http: reqwest::Client::new() }
 }
