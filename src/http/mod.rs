@@ -4,6 +4,7 @@
 mod auth;
 mod error;
 mod handlers;
+mod keys;
 mod openapi;
 mod ui;
 
@@ -18,6 +19,7 @@ use crate::app::App;
 
 pub use auth::Caller;
 pub use error::AppError;
+pub use keys::parse_expiry;
 
 /// The largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -48,6 +50,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/approvals/{id}/decisions", post(handlers::decide))
         .route("/v1/actions", get(handlers::actions))
         .route("/v1/actions/{id}/outcome", post(handlers::outcome))
+        .route("/v1/keys", get(keys::list).post(keys::create))
+        .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/v1/audit", get(handlers::audit))
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/documents/{doc_ref}", get(handlers::document))

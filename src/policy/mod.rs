@@ -2,6 +2,7 @@
 //! detection of direct-execution proposals, and the signals of injected instructions.
 
 pub mod actions;
+pub mod emergency;
 pub mod execution;
 pub mod injection;
 
