@@ -68,7 +68,9 @@ pub struct State<'a> {
 pub enum Who<'a> {
     Principal(&'a str),
     /// Recorded as principal `policy:<rule id>`.
-    Policy { rule_id: &'a str },
+    Policy {
+        rule_id: &'a str,
+    },
 }
 
 impl Who<'_> {
@@ -91,8 +93,13 @@ pub struct Ballot<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transition {
     /// Counted; still pending (`approvals` distinct principals of `required`).
-    Counted { approvals: u32, required: u32 },
-    Approved { approvals: u32 },
+    Counted {
+        approvals: u32,
+        required: u32,
+    },
+    Approved {
+        approvals: u32,
+    },
     Rejected,
 }
 

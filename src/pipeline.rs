@@ -11,8 +11,8 @@ use crate::app::App;
 use crate::corpus::Document;
 use crate::corpus::cases::is_valid_case_id;
 use crate::llm::{Engine, EngineAnswer, EngineError, EngineRequest};
-use crate::policy::{Target, Tier, emergency};
 use crate::policy::injection;
+use crate::policy::{Target, Tier, emergency};
 use crate::recommendation::{EngineInfo, RecommendResponse, Recommendation, Retrieved, Review, ReviewReason, Status};
 use crate::store::{ApprovalKind, Claim, Identity, NewAction, NewApproval, NewRecommendation, PolicyApproval, StoreError, binding_hash, new_id};
 use crate::validate::{self, Context, reason};
@@ -60,11 +60,11 @@ fn repairable(reasons: &[ReviewReason]) -> bool {
     let unsafe_output = reasons.iter().any(|r| matches!(r.code.as_str(), reason::DIRECT_EXECUTION | reason::SEVERITY_DOWNGRADE));
     !unsafe_output
         && reasons.iter().all(|r| {
-        matches!(
-            r.code.as_str(),
-            reason::INVALID_OUTPUT | reason::UNKNOWN_TECHNIQUE | reason::UNSUPPORTED_CITATION | reason::UNKNOWN_ACTION | reason::INVALID_TARGET
-        )
-    })
+            matches!(
+                r.code.as_str(),
+                reason::INVALID_OUTPUT | reason::UNKNOWN_TECHNIQUE | reason::UNSUPPORTED_CITATION | reason::UNKNOWN_ACTION | reason::INVALID_TARGET
+            )
+        })
 }
 
 /// The emergency rule of the operator's policy that pre-approves this action, if one does.
@@ -338,4 +338,21 @@ pub async fn recommend(
     app.metrics.recommendation(&response, calls, &usage, latency_ms);
     tracing::info!(case_id = %case_id, rec_id = %recommendation_id, status = ?response.status, engine = %response.engine.name, latency_ms, "recommendation");
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(code: &str) -> ReviewReason {
+        ReviewReason { code: code.into(), detail: String::new() }
+    }
+
+    #[test]
+    fn outputs_that_proposed_execution_or_a_downgrade_are_never_repaired() {
+        assert!(repairable(&[r(reason::INVALID_OUTPUT), r(reason::UNSUPPORTED_CITATION)]));
+        assert!(!repairable(&[r(reason::DIRECT_EXECUTION), r(reason::INVALID_OUTPUT)]));
+        assert!(!repairable(&[r(reason::INVALID_OUTPUT), r(reason::DIRECT_EXECUTION)]));
+        assert!(!repairable(&[r(reason::SEVERITY_DOWNGRADE), r(reason::UNKNOWN_TECHNIQUE)]));
+    }
 }

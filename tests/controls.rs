@@ -18,7 +18,8 @@ use triage::llm::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
 use triage::store::Role;
 
 async fn llm_app(stub: &Stub, extra: &[&str]) -> TestApp {
-    let mut flags = vec!["--engine", "llm", "--llm-base-url", stub.base_url.as_str(), "--llm-model", "stub-model", "--llm-api-key", "sk-stub", "--llm-timeout-ms", "5000"];
+    let mut flags =
+        vec!["--engine", "llm", "--llm-base-url", stub.base_url.as_str(), "--llm-model", "stub-model", "--llm-api-key", "sk-stub", "--llm-timeout-ms", "5000"];
     flags.extend_from_slice(extra);
     spawn_app_with(&flags, None).await
 }
@@ -35,7 +36,8 @@ async fn an_answer_without_quotes_and_with_a_provider_target_is_ready() {
         if v["evidence"].as_array().unwrap().len() > 1 {
             v["evidence"][1]["quote"] = Value::Null;
         }
-        v["proposed_actions"] = json!([{"action": "contain_cloud_resource", "target": "arn:aws:iam::123456789012:user/ci-uploader", "rationale": "deny-all pending review"}]);
+        v["proposed_actions"] =
+            json!([{"action": "contain_cloud_resource", "target": "arn:aws:iam::123456789012:user/ci-uploader", "rationale": "deny-all pending review"}]);
     })])
     .await;
     let t = llm_app(&stub, &[]).await;
@@ -192,7 +194,11 @@ async fn an_emergency_rule_approves_the_token_revocation_and_never_a_two_person_
     let admin = t.key("admin", Role::Admin);
     let (_, audit) = t.get("/v1/audit", &admin).await;
     assert!(
-        audit["entries"].as_array().unwrap().iter().any(|e| e["kind"] == "approval.approved" && e["subject"] == revoke && e["actor"] == "policy:leaked-gh-token"),
+        audit["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "approval.approved" && e["subject"] == revoke && e["actor"] == "policy:leaked-gh-token"),
         "the rule's decision is in the audit trail"
     );
 }

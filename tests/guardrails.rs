@@ -69,9 +69,8 @@ fn rejection_corpus_is_fully_rejected_and_legitimate_outputs_pass() {
                 entry.1 += 1;
                 match result {
                     // Execution, wherever found, is the first reason a reviewer reads.
-                    Err(reasons) if reasons.iter().any(|r| r.code == "direct_execution_proposed") && reasons[0].code != "direct_execution_proposed" => {
-                        failures.push(format!("{id}: direct_execution_proposed is not the first reason: {:?}", reasons.iter().map(|r| &r.code).collect::<Vec<_>>()))
-                    }
+                    Err(reasons) if reasons.iter().any(|r| r.code == "direct_execution_proposed") && reasons[0].code != "direct_execution_proposed" => failures
+                        .push(format!("{id}: direct_execution_proposed is not the first reason: {:?}", reasons.iter().map(|r| &r.code).collect::<Vec<_>>())),
                     Err(reasons) if reasons.iter().any(|r| r.code == want) => {
                         rejected_right += 1;
                         entry.0 += 1;
@@ -154,7 +153,9 @@ fn provider_styles_pass_and_broken_unsafe_answers_report_execution_first() {
                     (got != v.as_str()).then(|| format!("{id}: tier of `{k}` is {got:?}, wanted {v} (have {:?})", tiers.keys().collect::<Vec<_>>()))
                 })
             }
-            ("pass", Err(reasons)) => Some(format!("{id}: false rejection {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>())),
+            ("pass", Err(reasons)) => {
+                Some(format!("{id}: false rejection {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>()))
+            }
             (_, Ok(_)) => Some(format!("{id}: passed, but proposes execution")),
             (_, Err(reasons)) if reasons[0].code != "direct_execution_proposed" => {
                 Some(format!("{id}: first reason is {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>()))

@@ -29,9 +29,9 @@ impl FromRequestParts<AppState> for Caller {
         };
         match store.sign_in(key, &crate::store::now())? {
             SignIn::Valid(who) => Ok(Caller(who)),
-            SignIn::Unknown => Err(AppError::new("unauthorized", "unknown API key")),
-            SignIn::Revoked(_) => Err(AppError::new("unauthorized", "this API key was revoked")),
-            SignIn::Expired(_) => Err(AppError::new("unauthorized", "this API key has expired")),
+            // One answer for all three: the caller learns nothing about which keys exist;
+            // the audit trail records which it was.
+            SignIn::Unknown | SignIn::Revoked(_) | SignIn::Expired(_) => Err(AppError::new("unauthorized", "unknown or revoked API key")),
         }
     }
 }

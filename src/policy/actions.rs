@@ -116,7 +116,8 @@ impl ActionCatalog {
         }
         for rule in &c.emergency {
             rule.check().map_err(ActionError::Policy)?;
-            let spec = c.actions.get(&rule.action).ok_or_else(|| ActionError::Policy(format!("emergency rule `{}`: unknown action `{}`", rule.id, rule.action)))?;
+            let spec =
+                c.actions.get(&rule.action).ok_or_else(|| ActionError::Policy(format!("emergency rule `{}`: unknown action `{}`", rule.id, rule.action)))?;
             if spec.tier == Tier::TwoPerson {
                 return Err(ActionError::Policy(format!("emergency rule `{}`: `{}` needs two people; no rule may pre-approve it", rule.id, rule.action)));
             }
@@ -182,7 +183,12 @@ mod tests {
         assert!(Target::parse("WS-1").is_err());
         assert!(Target::parse("planet:earth").is_err());
         // Providers' own identifiers are resources, kept whole.
-        for id in ["arn:aws:iam::123456789012:user/ci-uploader", "aws:iam:user/ci-uploader", "azure:/subscriptions/0000/resourceGroups/rg", "gcp:projects/p1/serviceAccounts/sa"] {
+        for id in [
+            "arn:aws:iam::123456789012:user/ci-uploader",
+            "aws:iam:user/ci-uploader",
+            "azure:/subscriptions/0000/resourceGroups/rg",
+            "gcp:projects/p1/serviceAccounts/sa",
+        ] {
             let t = Target::parse(id).unwrap();
             assert_eq!((t.kind.as_str(), t.value.as_str()), ("resource", id));
             assert_eq!(t.canonical(), format!("resource:{id}"));

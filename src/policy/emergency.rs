@@ -92,7 +92,14 @@ impl EmergencyRule {
 }
 
 /// The first rule that pre-approves the action, if any.
-pub fn first_match<'a>(rules: &'a [EmergencyRule], action: &str, target: &Target, tier: Tier, alerts: &[Alert], now: DateTime<Utc>) -> Option<&'a EmergencyRule> {
+pub fn first_match<'a>(
+    rules: &'a [EmergencyRule],
+    action: &str,
+    target: &Target,
+    tier: Tier,
+    alerts: &[Alert],
+    now: DateTime<Utc>,
+) -> Option<&'a EmergencyRule> {
     rules.iter().find(|r| r.matches(action, target, tier, alerts, now))
 }
 

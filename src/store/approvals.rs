@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use super::audit::append;
 use super::cases::{CaseState, set_state};
 use super::{Identity, Store, StoreError, Tx, now};
-pub use crate::approval::{ApprovalStatus, Decision};
 use crate::approval::{self, Ballot, DecideError, Transition, Who};
+pub use crate::approval::{ApprovalStatus, Decision};
 use crate::policy::Tier;
 
 /// An approval covers one proposed action, or a rejected output awaiting human review.
@@ -412,10 +412,7 @@ pub(crate) fn apply_decision(tx: &Tx, approval: &ApprovalRecord, by: &Decider, b
     let expires_at = DateTime::parse_from_rfc3339(&approval.expires_at)
         .map_err(|e| StoreError::Corrupt(format!("approval {} expires_at `{}`: {e}", approval.approval_id, approval.expires_at)))?
         .with_timezone(&Utc);
-    let binding_holds = approval
-        .action
-        .as_ref()
-        .is_none_or(|a| binding_hash(&a.recommendation_id, &a.action, &a.target, a.tier) == approval.binding_hash);
+    let binding_holds = approval.action.as_ref().is_none_or(|a| binding_hash(&a.recommendation_id, &a.action, &a.target, a.tier) == approval.binding_hash);
     let state = approval::State {
         status: approval.status,
         tier: approval.tier,

@@ -145,8 +145,10 @@ fn entry_hash(scheme: Scheme, key: &AuditKey, fields: [&str; 7]) -> String {
 
 /// Appends one keyed entry inside the caller's transaction.
 pub(crate) fn append(tx: &Tx, actor: &str, kind: &str, subject: &str, data: &Value) -> Result<i64, StoreError> {
-    let (last_seq, prev): (i64, String) =
-        tx.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?.unwrap_or((0, GENESIS.to_string()));
+    let (last_seq, prev): (i64, String) = tx
+        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .unwrap_or((0, GENESIS.to_string()));
     let seq = last_seq + 1;
     let time = now();
     let data = serde_json::to_string(data)?;
@@ -233,7 +235,13 @@ impl Store {
             if let Some((seq, scheme)) = last
                 && Scheme::parse(scheme.as_deref()) == Some(Scheme::Sha256)
             {
-                append(tx, "system", UPGRADE_KIND, "audit", &json!({"from": Scheme::Sha256.as_str(), "to": Scheme::HmacSha256.as_str(), "plain_entries": seq}))?;
+                append(
+                    tx,
+                    "system",
+                    UPGRADE_KIND,
+                    "audit",
+                    &json!({"from": Scheme::Sha256.as_str(), "to": Scheme::HmacSha256.as_str(), "plain_entries": seq}),
+                )?;
             }
             Ok(())
         })
@@ -325,7 +333,8 @@ impl Store {
             prev = r.hash.clone();
             expected_seq += 1;
         }
-        let head: Option<(i64, String)> = self.conn().ok().and_then(|c| c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).ok());
+        let head: Option<(i64, String)> =
+            self.conn().ok().and_then(|c| c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).ok());
         if let Some((head_seq, head_hash)) = head {
             let last = rows.last().map(|r| (r.seq, r.hash.clone()));
             if last.as_ref().map(|l| l.0) != Some(head_seq) || last.map(|l| l.1) != Some(head_hash) {

@@ -151,13 +151,7 @@ impl Store {
                 "INSERT INTO api_keys (id, name, role, key_hash, created_at, principal, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![id, new.name, new.role.as_str(), hash_key(&secret), now(), principal, new.expires_at],
             )?;
-            append(
-                tx,
-                by,
-                "key.created",
-                &id,
-                &json!({"name": new.name, "role": new.role, "principal": principal, "expires_at": new.expires_at}),
-            )?;
+            append(tx, by, "key.created", &id, &json!({"name": new.name, "role": new.role, "principal": principal, "expires_at": new.expires_at}))?;
             Ok(())
         })?;
         Ok((Identity { key_id: id, name: new.name.clone(), role: new.role, principal }, secret))
