@@ -17,6 +17,9 @@ use crate::validate::Schemas;
 pub struct PipelineSettings {
     pub approval_ttl: chrono::Duration,
     pub limits: Limits,
+    /// How long a repeat with an Idempotency-Key waits for the first request's response:
+    /// the whole engine budget and some; a claim older than this is taken over.
+    pub idempotency_wait: std::time::Duration,
 }
 
 pub struct App {
@@ -106,7 +109,11 @@ impl App {
             schemas: Schemas::compile()?,
             engine,
             baseline: Baseline,
-            settings: PipelineSettings { approval_ttl: chrono::Duration::seconds(settings.approval_ttl_secs as i64), limits: Limits::default() },
+            settings: PipelineSettings {
+                approval_ttl: chrono::Duration::seconds(settings.approval_ttl_secs as i64),
+                limits: Limits::default(),
+                idempotency_wait: std::time::Duration::from_millis(settings.llm.total_timeout_ms.saturating_add(30_000)),
+            },
             metrics: Metrics::default(),
             index_report,
             http: settings.http.clone(),

@@ -3,6 +3,7 @@
 
 pub mod alert; // native + OCSF alerts, normalisation, secret redaction
 pub mod app; // opens store, index, catalogs, schemas and engines once
+pub mod approval; // the approval rules as one pure function
 pub mod attack; // ATT&CK catalog: STIX import, lookup, revoked → replacement
 pub mod cases; // case views, summaries and closing the loop into the index
 pub mod config; // settings from environment and flags

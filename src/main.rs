@@ -14,7 +14,7 @@ use triage::attack::{Catalog, TechniqueId, stix};
 use triage::config::Settings;
 use triage::corpus::{DocKind, Document, sigma, write_documents};
 use triage::pipeline::{self, RecommendRequest};
-use triage::store::{Identity, Role, Store};
+use triage::store::{Checkpoint, Identity, NewKey, Role, Store};
 
 #[derive(Parser)]
 #[command(name = "triage", version, about = "AI-assisted security-alert triage: grounded, checked recommendations that people approve")]
@@ -89,17 +89,39 @@ enum KeysCommand {
         name: String,
         #[arg(long, value_parser = parse_role)]
         role: Role,
+        /// The person or system the key belongs to (default: the key's name); dual control
+        /// counts principals, not keys
+        #[arg(long)]
+        principal: Option<String>,
+        /// When the key stops working (RFC 3339, e.g. 2026-12-31T23:59:59Z)
+        #[arg(long, value_parser = parse_expiry)]
+        expires_at: Option<String>,
     },
+    /// List keys with their principal, role and status (never the secrets)
+    List,
+    /// Revoke a key at once
+    Revoke { key_id: String },
 }
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; exits non-zero at the first broken entry
-    Verify,
+    /// Check the hash chain and reconcile approvals, decisions, actions and case states
+    /// with it; exits non-zero at the first broken entry or anything unexplained
+    Verify {
+        /// A checkpoint from `triage audit checkpoint`: the chain must still extend it
+        #[arg(long)]
+        checkpoint: Option<PathBuf>,
+    },
+    /// Print a signed head of the chain (seq, hash, time; Ed25519) to keep elsewhere
+    Checkpoint,
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
+}
+
+fn parse_expiry(s: &str) -> Result<String, String> {
+    triage::http::parse_expiry(s)
 }
 
 fn main() -> ExitCode {
@@ -171,21 +193,53 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             println!("{}", serde_json::to_string_pretty(&out)?);
         }
-        Command::Keys { command: KeysCommand::Create { name, role } } => {
+        Command::Keys { command: KeysCommand::Create { name, role, principal, expires_at } } => {
             let store = Store::open(&settings.data_dir)?;
-            let (who, key) = store.create_key(&name, role)?;
-            println!("created key {} for {} with role {}", who.key_id, who.name, who.role);
+            let (who, key) = store.create_key_with(&NewKey { name, role, principal, expires_at: expires_at.clone() }, "cli")?;
+            let until = expires_at.map(|e| format!(", expires {e}")).unwrap_or_default();
+            println!("created key {} for {} (principal {}) with role {}{until}", who.key_id, who.name, who.principal, who.role);
             println!("{key}");
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Keys { command: KeysCommand::List } => {
             let store = Store::open(&settings.data_dir)?;
-            match store.verify_audit()? {
-                Ok(n) => println!("audit chain intact: {n} entries"),
-                Err(b) => {
-                    println!("audit chain broken at entry {}: {}", b.seq, b.reason);
-                    return Ok(ExitCode::FAILURE);
-                }
+            println!("{:<37} {:<8} {:<12} {:<24} {:<24} expires", "key id", "status", "role", "name", "principal");
+            for k in store.keys(&triage::store::now())? {
+                println!("{:<37} {:<8} {:<12} {:<24} {:<24} {}", k.key_id, k.status, k.role, k.name, k.principal, k.expires_at.as_deref().unwrap_or("-"));
             }
+        }
+        Command::Keys { command: KeysCommand::Revoke { key_id } } => {
+            let store = Store::open(&settings.data_dir)?;
+            let k = store.revoke_key(&key_id, "cli", &triage::store::now())?;
+            println!("revoked key {} ({}, principal {})", k.key_id, k.name, k.principal);
+        }
+        Command::Audit { command: AuditCommand::Verify { checkpoint } } => {
+            let checkpoint: Option<Checkpoint> = match checkpoint {
+                None => None,
+                Some(p) => Some(
+                    serde_json::from_str(&std::fs::read_to_string(&p).with_context(|| format!("reading {}", p.display()))?)
+                        .with_context(|| format!("{} is not a checkpoint", p.display()))?,
+                ),
+            };
+            let store = Store::open(&settings.data_dir)?;
+            let v = store.verify_full(checkpoint.as_ref())?;
+            if let Some(b) = &v.first_broken {
+                println!("audit chain broken at entry {}: {}", b.seq, b.reason);
+            }
+            if let Some(c) = &v.checkpoint {
+                println!("checkpoint: {c}");
+            }
+            for u in &v.unexplained {
+                println!("unexplained: {u}");
+            }
+            if !v.ok() {
+                return Ok(ExitCode::FAILURE);
+            }
+            let against = checkpoint.map(|c| format!(", extends checkpoint at entry {}", c.seq)).unwrap_or_default();
+            println!("audit chain intact: {} entries{against}; every approval, decision, action and case state has its entry", v.entries);
+        }
+        Command::Audit { command: AuditCommand::Checkpoint } => {
+            let store = Store::open(&settings.data_dir)?;
+            println!("{}", serde_json::to_string_pretty(&store.checkpoint()?)?);
         }
         Command::Eval(cmd) => return Ok(triage::eval::main(&settings, *cmd, &runtime)?),
         Command::Summarize { case_id } => {

@@ -12,10 +12,10 @@ use crate::corpus::Document;
 use crate::corpus::cases::is_valid_case_id;
 use crate::knowledge;
 use crate::llm::{Engine, EngineAnswer, EngineError, EngineRequest};
-use crate::policy::Tier;
 use crate::policy::injection;
+use crate::policy::{Target, Tier, emergency};
 use crate::recommendation::{EngineInfo, RecommendResponse, Recommendation, Retrieved, Review, ReviewReason, Status};
-use crate::store::{ApprovalKind, Identity, NewAction, NewApproval, NewRecommendation, StoreError, binding_hash, new_id};
+use crate::store::{ApprovalKind, Claim, Identity, NewAction, NewApproval, NewRecommendation, PolicyApproval, StoreError, binding_hash, new_id};
 use crate::validate::{self, Context, reason};
 
 /// A parsed `POST /v1/recommend` body.
@@ -35,6 +35,8 @@ pub enum PipelineError {
     InvalidCaseId(String),
     #[error("{0}")]
     IdempotencyConflict(String),
+    #[error("{0}")]
+    IdempotencyInFlight(String),
     #[error("engine: {0}")]
     Engine(EngineError),
     #[error(transparent)]
@@ -52,15 +54,76 @@ impl From<StoreError> for PipelineError {
     }
 }
 
-/// Reason codes a repair request may fix. Execution proposals and downgrades are not
-/// retried: those are exactly what a person must see.
+/// Reason codes a repair request may fix. An output that proposed execution or a downgrade
+/// is never retried, whatever else is wrong with it: that is exactly what a person must
+/// see, and the model gets no second try at it.
 fn repairable(reasons: &[ReviewReason]) -> bool {
-    reasons.iter().all(|r| {
-        matches!(
-            r.code.as_str(),
-            reason::INVALID_OUTPUT | reason::UNKNOWN_TECHNIQUE | reason::UNSUPPORTED_CITATION | reason::UNKNOWN_ACTION | reason::INVALID_TARGET
-        )
+    let unsafe_output = reasons.iter().any(|r| matches!(r.code.as_str(), reason::DIRECT_EXECUTION | reason::SEVERITY_DOWNGRADE));
+    !unsafe_output
+        && reasons.iter().all(|r| {
+            matches!(
+                r.code.as_str(),
+                reason::INVALID_OUTPUT | reason::UNKNOWN_TECHNIQUE | reason::UNSUPPORTED_CITATION | reason::UNKNOWN_ACTION | reason::INVALID_TARGET
+            )
+        })
+}
+
+/// The emergency rule of the operator's policy that pre-approves this action, if one does.
+fn pre_approval(app: &App, action: &str, target: &str, tier: Tier, alerts: &[alert::Alert], now: chrono::DateTime<chrono::Utc>) -> Option<PolicyApproval> {
+    let target = Target::parse(target).ok()?;
+    let rule = emergency::first_match(&app.actions.emergency, action, &target, tier, alerts, now)?;
+    let why = if rule.description.is_empty() { String::new() } else { format!(": {}", rule.description) };
+    Some(PolicyApproval {
+        rule_id: rule.id.clone(),
+        rationale: format!("pre-approved by emergency rule {} (expires {}){why}", rule.id, rule.expires_at.to_rfc3339()),
     })
+}
+
+/// An idempotency key this request owns. Dropped without completing (an error, or the
+/// request abandoned), it is released so that a repeat can do the work.
+struct OwnedKey<'a> {
+    app: &'a App,
+    actor: String,
+    key: String,
+    completed: bool,
+}
+
+impl Drop for OwnedKey<'_> {
+    fn drop(&mut self) {
+        if !self.completed
+            && let Err(e) = self.app.store.release_idempotency(&self.actor, &self.key)
+        {
+            tracing::error!(error = %e, "could not release an idempotency key");
+        }
+    }
+}
+
+/// How often a repeat looks for the first request's response: soon at first, then
+/// backing off so that waiting repeats don't crowd the store the first one is writing to.
+const IDEMPOTENCY_POLL: (u64, u64) = (10, 250);
+
+/// Claims `key` for this request, or waits for the request that holds it and returns its
+/// stored response (`Ok`). Works across processes sharing one database: the claim is a row.
+async fn claim_key<'a>(app: &'a App, actor: &str, key: &str, body_sha256: &str) -> Result<Result<RecommendResponse, OwnedKey<'a>>, PipelineError> {
+    let wait = app.settings.idempotency_wait;
+    let deadline = Instant::now() + wait;
+    let mut poll_ms = IDEMPOTENCY_POLL.0;
+    loop {
+        let now = chrono::Utc::now();
+        let stale = now - chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+        let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        match app.store.claim_idempotency(actor, key, body_sha256, &fmt(now), &fmt(stale))? {
+            Claim::Owned => return Ok(Err(OwnedKey { app, actor: actor.to_string(), key: key.to_string(), completed: false })),
+            Claim::Done(stored) => return Ok(Ok(serde_json::from_value(stored).map_err(|e| PipelineError::Store(StoreError::Json(e)))?)),
+            Claim::InFlight if Instant::now() >= deadline => {
+                return Err(PipelineError::IdempotencyInFlight("a request with this Idempotency-Key is still being processed".into()));
+            }
+            Claim::InFlight => {
+                tokio::time::sleep(std::time::Duration::from_millis(poll_ms)).await;
+                poll_ms = (poll_ms * 2).min(IDEMPOTENCY_POLL.1);
+            }
+        }
+    }
 }
 
 pub fn body_hash(body: &[u8]) -> String {
@@ -85,11 +148,13 @@ pub async fn recommend(
         Some(id) => return Err(PipelineError::InvalidCaseId(id)),
         None => new_id("case"),
     };
-    if let Some(key) = idempotency_key
-        && let Some(stored) = app.store.idempotent(&who.key_id, key, body_sha256)?
-        && let Ok(resp) = serde_json::from_value(stored)
-    {
-        return Ok(resp);
+    // The key is claimed before any work: a repeat waits for the first response.
+    let mut claim = None;
+    if let Some(key) = idempotency_key {
+        match claim_key(app, &who.key_id, key, body_sha256).await? {
+            Ok(stored) => return Ok(stored),
+            Err(owned) => claim = Some(owned),
+        }
     }
     let request_id = new_id("req");
     app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts)?;
@@ -155,7 +220,8 @@ pub async fn recommend(
 
     // Policy: approvals for every non-automatic proposal, or a review for a refused output.
     let recommendation_id = new_id("rec");
-    let expires_at = (chrono::Utc::now() + app.settings.approval_ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = chrono::Utc::now();
+    let expires_at = (now + app.settings.approval_ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let mut approvals = Vec::new();
     let mut actions = Vec::new();
     let mut review_reasons: Option<Vec<ReviewReason>> = None;
@@ -184,8 +250,10 @@ pub async fn recommend(
                         tier: p.tier,
                         required_approvals: p.tier.required_approvals(),
                         requested_by: who.key_id.clone(),
+                        requested_principal: who.principal.clone(),
                         expires_at: expires_at.clone(),
                         summary: format!("{} {}", p.action, p.target),
+                        pre_approved: pre_approval(app, &p.action, &p.target, p.tier, &alerts, now),
                     });
                 }
                 actions.push(NewAction {
@@ -225,7 +293,9 @@ pub async fn recommend(
             tier: Tier::HumanApproval,
             required_approvals: 1,
             requested_by: who.key_id.clone(),
+            requested_principal: who.principal.clone(),
             expires_at: expires_at.clone(),
+            pre_approved: None,
             summary: format!("review refused output: {}", reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")),
         });
         Review { reasons: reasons.clone(), approval_id }
@@ -264,11 +334,29 @@ pub async fn recommend(
         approvals,
         actions,
         review_reasons: reasons_value.as_ref(),
+        idempotency: idempotency_key.map(|key| (who.key_id.as_str(), key)),
     })?;
-    if let Some(key) = idempotency_key {
-        app.store.remember_idempotency(&who.key_id, key, body_sha256, &recommendation_id)?;
+    if let Some(c) = claim.as_mut() {
+        c.completed = true;
     }
     app.metrics.recommendation(&response, calls, &usage, latency_ms);
     tracing::info!(case_id = %case_id, rec_id = %recommendation_id, status = ?response.status, engine = %response.engine.name, latency_ms, "recommendation");
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn r(code: &str) -> ReviewReason {
+        ReviewReason { code: code.into(), detail: String::new() }
+    }
+
+    #[test]
+    fn outputs_that_proposed_execution_or_a_downgrade_are_never_repaired() {
+        assert!(repairable(&[r(reason::INVALID_OUTPUT), r(reason::UNSUPPORTED_CITATION)]));
+        assert!(!repairable(&[r(reason::DIRECT_EXECUTION), r(reason::INVALID_OUTPUT)]));
+        assert!(!repairable(&[r(reason::INVALID_OUTPUT), r(reason::DIRECT_EXECUTION)]));
+        assert!(!repairable(&[r(reason::SEVERITY_DOWNGRADE), r(reason::UNKNOWN_TECHNIQUE)]));
+    }
 }

@@ -51,8 +51,18 @@ pub struct ModelEvidence {
     #[serde(rename = "ref")]
     #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):[^ \t\r\n]{1,190}$"), length(max = 200))]
     pub doc_ref: String,
-    #[schemars(length(max = 300))]
+    // A verbatim excerpt of what `ref` names. The model may send `null` or leave it out
+    // (contract section 3): such a citation names the whole document, kept here as `""`.
+    // The strict schema lists it as required and nullable, because strict structured
+    // outputs require every property; validation tolerates its absence.
+    #[serde(default, deserialize_with = "nullable_string")]
+    #[schemars(with = "Option<String>", required, length(max = 300))]
     pub quote: String,
+}
+
+/// `null` reads as the empty string.
+fn nullable_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

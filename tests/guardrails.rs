@@ -68,6 +68,9 @@ fn rejection_corpus_is_fully_rejected_and_legitimate_outputs_pass() {
                 let entry = by_reason.entry(want.to_string()).or_default();
                 entry.1 += 1;
                 match result {
+                    // Execution, wherever found, is the first reason a reviewer reads.
+                    Err(reasons) if reasons.iter().any(|r| r.code == "direct_execution_proposed") && reasons[0].code != "direct_execution_proposed" => failures
+                        .push(format!("{id}: direct_execution_proposed is not the first reason: {:?}", reasons.iter().map(|r| &r.code).collect::<Vec<_>>())),
                     Err(reasons) if reasons.iter().any(|r| r.code == want) => {
                         rejected_right += 1;
                         entry.0 += 1;
@@ -115,5 +118,67 @@ fn rejection_corpus_is_fully_rejected_and_legitimate_outputs_pass() {
         println!("  FAIL {f}");
     }
     assert!(rejects >= 60 && passes >= 40, "corpus too small: {rejects} rejects, {passes} passes");
+    assert!(failures.is_empty(), "{} failures", failures.len());
+}
+
+/// Legitimate answers as OpenAI (strict and json_object), Ollama and llama.cpp write them
+/// (null and absent quotes, provider-prefixed targets, fences, escapes, whitespace) must
+/// all pass; answers that propose execution and also break the schema must be refused
+/// with `direct_execution_proposed` first. Prints the figures per provider style.
+#[test]
+fn provider_styles_pass_and_broken_unsafe_answers_report_execution_first() {
+    let shared: Value = serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/context.json")).unwrap()).unwrap();
+    let catalog = Catalog::embedded().unwrap();
+    let actions = ActionCatalog::embedded().unwrap();
+    let schemas = Schemas::compile().unwrap();
+    let lines = std::fs::read_to_string(format!("{FIXTURES}/providers.jsonl")).unwrap();
+    // style -> (cases, false rejections or wrong refusals)
+    let mut figures: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let mut failures = Vec::new();
+    for line in lines.lines().filter(|l| !l.trim().is_empty()) {
+        let case: Value = serde_json::from_str(line).unwrap();
+        let id = case["id"].as_str().unwrap();
+        let ctx_value = case.get("context").filter(|c| !c.is_null()).unwrap_or(&shared);
+        let alerts: Vec<Alert> = ctx_value["alerts"].as_array().unwrap().iter().enumerate().map(|(i, a)| Alert::parse(i, a).unwrap()).collect();
+        let docs = documents(ctx_value);
+        let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas };
+        let result = validate::check(case["raw"].as_str().unwrap(), &ctx);
+        let entry = figures.entry(case["style"].as_str().unwrap().to_string()).or_default();
+        entry.0 += 1;
+        let failure = match (case["expect"].as_str().unwrap(), result) {
+            ("pass", Ok(checked)) => {
+                let tiers = validate::tiers(&checked.recommendation);
+                case.get("tiers").and_then(Value::as_object).into_iter().flatten().find_map(|(k, v)| {
+                    let got = tiers.get(k).map(|t| t.as_str());
+                    (got != v.as_str()).then(|| format!("{id}: tier of `{k}` is {got:?}, wanted {v} (have {:?})", tiers.keys().collect::<Vec<_>>()))
+                })
+            }
+            ("pass", Err(reasons)) => {
+                Some(format!("{id}: false rejection {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>()))
+            }
+            (_, Ok(_)) => Some(format!("{id}: passed, but proposes execution")),
+            (_, Err(reasons)) if reasons[0].code != "direct_execution_proposed" => {
+                Some(format!("{id}: first reason is {:?}", reasons.iter().map(|r| format!("{}: {}", r.code, r.detail)).collect::<Vec<_>>()))
+            }
+            (_, Err(reasons)) if !reasons.iter().any(|r| r.code != "direct_execution_proposed") && case["id"] != "exec-prose" => {
+                Some(format!("{id}: the schema break is not reported too: {:?}", reasons.iter().map(|r| &r.code).collect::<Vec<_>>()))
+            }
+            (_, Err(_)) => None,
+        };
+        if let Some(f) = failure {
+            entry.1 += 1;
+            failures.push(f);
+        }
+    }
+    println!("provider styles (legitimate answers: false rejections; unsafe: wrongly handled):");
+    for (style, (n, bad)) in &figures {
+        println!("  {style:<14} {bad}/{n}");
+    }
+    for f in &failures {
+        println!("  FAIL {f}");
+    }
+    for style in ["openai_strict", "json_object", "ollama", "llamacpp", "unsafe"] {
+        assert!(figures.get(style).is_some_and(|(n, _)| *n >= 5), "no {style} cases");
+    }
     assert!(failures.is_empty(), "{} failures", failures.len());
 }

@@ -4,7 +4,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::{AppError, AppState};
-use crate::store::{Identity, Role};
+use crate::store::{Identity, Role, SignIn};
 
 /// The authenticated caller of a `/v1` route.
 pub struct Caller(pub Identity);
@@ -13,17 +13,26 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| AppError::new("unauthorized", "missing `Authorization: Bearer <key>`"))?;
-        let key = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or_else(|| AppError::new("unauthorized", "the Authorization header must be `Bearer <key>`"))?;
-        let who = state.app.store.authenticate(key)?.ok_or_else(|| AppError::new("unauthorized", "unknown or revoked API key"))?;
-        Ok(Caller(who))
+        let store = &state.app.store;
+        // Every failed sign-in is an audit event (contract section 14).
+        let refuse = |reason: &str, message: &'static str| -> AppError {
+            if let Err(e) = store.failed_sign_in(reason, "-") {
+                return AppError::internal(e);
+            }
+            AppError::new("unauthorized", message)
+        };
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+            return Err(refuse("missing key", "missing `Authorization: Bearer <key>`"));
+        };
+        let Some(key) = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")) else {
+            return Err(refuse("malformed Authorization header", "the Authorization header must be `Bearer <key>`"));
+        };
+        match store.sign_in(key, &crate::store::now())? {
+            SignIn::Valid(who) => Ok(Caller(who)),
+            // One answer for all three: the caller learns nothing about which keys exist;
+            // the audit trail records which it was.
+            SignIn::Unknown | SignIn::Revoked(_) | SignIn::Expired(_) => Err(AppError::new("unauthorized", "unknown or revoked API key")),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::alert::AlertError;
+use crate::approval::DecideError;
 use crate::pipeline::PipelineError;
 use crate::store::{DecisionError, StoreError};
 
@@ -30,7 +31,7 @@ impl AppError {
             "request_timeout" => StatusCode::REQUEST_TIMEOUT,
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "already_decided" | "approval_closed" | "action_not_approved" | "binding_mismatch" | "conflict" => StatusCode::CONFLICT,
+            "already_decided" | "approval_closed" | "action_not_approved" | "binding_mismatch" | "conflict" | "idempotency_in_flight" => StatusCode::CONFLICT,
             "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
             "engine_error" => StatusCode::BAD_GATEWAY,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -89,6 +90,7 @@ impl From<PipelineError> for AppError {
             PipelineError::Alert(a) => a.into(),
             PipelineError::InvalidCaseId(_) => AppError::new("invalid_case_id", e.to_string()),
             PipelineError::IdempotencyConflict(m) => AppError::new("idempotency_key_reused", m),
+            PipelineError::IdempotencyInFlight(m) => AppError::new("idempotency_in_flight", m),
             PipelineError::Engine(inner) => {
                 tracing::error!(error = %inner, "engine error");
                 AppError::new("engine_error", "the engine could not answer")
@@ -103,10 +105,12 @@ impl From<DecisionError> for AppError {
     fn from(e: DecisionError) -> Self {
         let code = match &e {
             DecisionError::NotFound(_) => "not_found",
-            DecisionError::OwnRequest => "own_request",
-            DecisionError::AlreadyDecidedByYou => "already_decided",
-            DecisionError::Closed(_) => "approval_closed",
-            DecisionError::BindingMismatch => "binding_mismatch",
+            DecisionError::Rule(DecideError::RationaleRequired) => "rationale_required",
+            DecisionError::Rule(DecideError::OwnRequest) => "own_request",
+            DecisionError::Rule(DecideError::AlreadyDecided) => "already_decided",
+            DecisionError::Rule(DecideError::Closed(_) | DecideError::Expired) => "approval_closed",
+            DecisionError::Rule(DecideError::BindingMismatch) => "binding_mismatch",
+            DecisionError::Rule(DecideError::NotForPolicy(_)) => "forbidden",
             DecisionError::Store(s) => return AppError::internal(s),
         };
         AppError::new(code, e.to_string())

@@ -119,7 +119,7 @@ pub async fn method_not_allowed() -> AppError {
 
 /// Who the presented key belongs to, so clients can adapt to the role.
 pub async fn whoami(caller: Caller) -> Json<Value> {
-    Json(json!({"key_id": caller.0.key_id, "name": caller.0.name, "role": caller.0.role}))
+    Json(json!({"key_id": caller.0.key_id, "name": caller.0.name, "role": caller.0.role, "principal": caller.0.principal}))
 }
 
 pub async fn recommend(
@@ -238,7 +238,7 @@ pub async fn decide(State(s): State<AppState>, caller: Caller, Path(id): Path<St
         "reject" => Decision::Reject,
         other => return Err(AppError::new("invalid_field", format!("`{other}` is not a decision (approve, reject)"))),
     };
-    let a = s.app.store.decide(&id, who, decision, req.rationale.trim())?;
+    let a = s.app.store.decide(&id, who, decision, &req.rationale, chrono::Utc::now())?;
     Ok(Json(serde_json::to_value(a).map_err(AppError::internal)?))
 }
 
@@ -290,9 +290,10 @@ pub async fn audit(State(s): State<AppState>, caller: Caller, Query(q): Query<Au
 
 pub async fn audit_verify(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin])?;
-    Ok(Json(match s.app.store.verify_audit()? {
-        Ok(n) => json!({"ok": true, "entries": n, "first_broken": null}),
-        Err(b) => json!({"ok": false, "first_broken": b.seq, "reason": b.reason}),
+    let v = s.app.store.verify_full(None)?;
+    Ok(Json(match &v.first_broken {
+        None => json!({"ok": v.ok(), "entries": v.entries, "first_broken": null, "unexplained": v.unexplained}),
+        Some(b) => json!({"ok": false, "first_broken": b.seq, "reason": b.reason, "unexplained": v.unexplained}),
     }))
 }
 

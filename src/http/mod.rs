@@ -5,6 +5,7 @@ mod auth;
 mod error;
 mod handlers;
 mod json;
+mod keys;
 mod openapi;
 mod serve;
 mod ui;
@@ -25,6 +26,7 @@ pub use auth::Caller;
 pub use error::AppError;
 pub use json::{StrictJsonError, parse_strict};
 pub use serve::serve;
+pub use keys::parse_expiry;
 
 /// The largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -55,6 +57,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/approvals/{id}/decisions", post(handlers::decide))
         .route("/v1/actions", get(handlers::actions))
         .route("/v1/actions/{id}/outcome", post(handlers::outcome))
+        .route("/v1/keys", get(keys::list).post(keys::create))
+        .route("/v1/keys/{id}", axum::routing::delete(keys::revoke))
         .route("/v1/audit", get(handlers::audit))
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/documents/{doc_ref}", get(handlers::document))

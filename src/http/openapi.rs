@@ -36,6 +36,9 @@ pub async fn openapi(State(s): State<AppState>) -> Json<Value> {
             "/v1/approvals/{id}/decisions": {"post": op("`{decision: approve|reject, rationale}`", "approver, admin")},
             "/v1/actions": {"get": op("The outbox (`?status=approved`)", "soar, admin")},
             "/v1/actions/{id}/outcome": {"post": op("`{status: executed|failed, detail}` for an approved action", "soar")},
+            "/v1/keys": {"get": op("API keys with their principal and status (`{keys: [...]}`)", "admin"),
+                         "post": op("Create a key `{name, role, principal?, expires_at?}`; the secret is in `key`, shown once", "admin")},
+            "/v1/keys/{id}": {"delete": op("Revoke a key at once", "admin")},
             "/v1/audit": {"get": op("Audit entries after `?after=<seq>`", "admin")},
             "/v1/audit/verify": {"get": op("First broken entry of the hash chain", "admin")},
             "/v1/documents/{ref}": {"get": op("A retrievable document by ref", "case_engine, analyst, approver, admin")}

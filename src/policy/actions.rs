@@ -12,7 +12,7 @@ use crate::alert::Alert;
 const EMBEDDED: &str = include_str!("../../catalog/actions.toml");
 
 /// Target kinds a proposal may name (`host:WS-042`).
-pub const TARGET_KINDS: [&str; 16] = [
+pub const TARGET_KINDS: [&str; 17] = [
     "host",
     "user",
     "service_account",
@@ -28,8 +28,13 @@ pub const TARGET_KINDS: [&str; 16] = [
     "mailbox",
     "app",
     "org",
+    "team",
     "case",
 ];
+
+/// Providers' own identifier prefixes (`arn:aws:iam::…`, `gcp:projects/…`), read as
+/// `resource:<the whole identifier>` (contract section 3).
+pub const PROVIDER_PREFIXES: [&str; 4] = ["arn", "aws", "azure", "gcp"];
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,13 +53,16 @@ pub struct ActionCatalog {
     /// How asset environments read for the tier; from the policy file, not this one.
     #[serde(skip)]
     pub environments: Environments,
+    /// Pre-approved emergency rules (`[[emergency]]`), see [`super::emergency`].
+    #[serde(default)]
+    pub emergency: Vec<super::emergency::EmergencyRule>,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ActionError {
     #[error("`{0}` is not in the action catalog")]
     UnknownAction(String),
-    #[error("target `{0}` is not `<kind>:<value>` with a known kind ({kinds})", kinds = TARGET_KINDS.join(", "))]
+    #[error("target `{0}` is not `<kind>:<value>` with a known kind ({kinds}) nor a provider's identifier (arn:, aws:, azure:, gcp:)", kinds = TARGET_KINDS.join(", "))]
     InvalidTarget(String),
     #[error("action policy: {0}")]
     Policy(String),
@@ -68,8 +76,16 @@ pub struct Target {
 }
 
 impl Target {
+    /// The canonical `<kind>:<value>` form, as served and approved.
+    pub fn canonical(&self) -> String {
+        format!("{}:{}", self.kind, self.value)
+    }
+
     pub fn parse(s: &str) -> Result<Target, ActionError> {
         let (kind, value) = s.split_once(':').ok_or_else(|| ActionError::InvalidTarget(s.into()))?;
+        if PROVIDER_PREFIXES.contains(&kind) && !value.trim().is_empty() {
+            return Ok(Target { kind: "resource".into(), value: s.trim().to_string() });
+        }
         let value = value.trim();
         if !TARGET_KINDS.contains(&kind) || value.is_empty() {
             return Err(ActionError::InvalidTarget(s.into()));
@@ -110,6 +126,14 @@ impl ActionCatalog {
         let c: ActionCatalog = toml::from_str(text).map_err(|e| ActionError::Policy(e.to_string()))?;
         if c.actions.is_empty() {
             return Err(ActionError::Policy("the catalog has no actions".into()));
+        }
+        for rule in &c.emergency {
+            rule.check().map_err(ActionError::Policy)?;
+            let spec =
+                c.actions.get(&rule.action).ok_or_else(|| ActionError::Policy(format!("emergency rule `{}`: unknown action `{}`", rule.id, rule.action)))?;
+            if spec.tier == Tier::TwoPerson {
+                return Err(ActionError::Policy(format!("emergency rule `{}`: `{}` needs two people; no rule may pre-approve it", rule.id, rule.action)));
+            }
         }
         Ok(c)
     }
@@ -182,6 +206,19 @@ mod tests {
         assert!(matches!(c.tier_for("wipe_host", &host, &[]), Err(ActionError::UnknownAction(_))));
         assert!(Target::parse("WS-1").is_err());
         assert!(Target::parse("planet:earth").is_err());
+        // Providers' own identifiers are resources, kept whole.
+        for id in [
+            "arn:aws:iam::123456789012:user/ci-uploader",
+            "aws:iam:user/ci-uploader",
+            "azure:/subscriptions/0000/resourceGroups/rg",
+            "gcp:projects/p1/serviceAccounts/sa",
+        ] {
+            let t = Target::parse(id).unwrap();
+            assert_eq!((t.kind.as_str(), t.value.as_str()), ("resource", id));
+            assert_eq!(t.canonical(), format!("resource:{id}"));
+        }
+        assert!(Target::parse("arn:").is_err());
+        assert_eq!(Target::parse("team:payments").unwrap().kind, "team");
     }
 
     #[test]

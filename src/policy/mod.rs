@@ -3,6 +3,7 @@
 
 pub mod actions;
 pub mod environment;
+pub mod emergency;
 pub mod execution;
 pub mod injection;
 

@@ -3,39 +3,18 @@
 //! can't decide, and nothing is decided after it expired. Approved actions wait in the
 //! outbox for a SOAR; the service itself never executes anything.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 use super::audit::append;
 use super::cases::{CaseState, set_state};
-use super::{Identity, Store, StoreError, now};
+use super::{Identity, Store, StoreError, Tx, now};
+use crate::approval::{self, Ballot, DecideError, Transition, Who};
+pub use crate::approval::{ApprovalStatus, Decision};
 use crate::policy::Tier;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    Pending,
-    Approved,
-    Rejected,
-    Expired,
-}
-
-impl ApprovalStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApprovalStatus::Pending => "pending",
-            ApprovalStatus::Approved => "approved",
-            ApprovalStatus::Rejected => "rejected",
-            ApprovalStatus::Expired => "expired",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ApprovalStatus> {
-        [ApprovalStatus::Pending, ApprovalStatus::Approved, ApprovalStatus::Rejected, ApprovalStatus::Expired].into_iter().find(|x| x.as_str() == s)
-    }
-}
 
 /// An approval covers one proposed action, or a rejected output awaiting human review.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -75,19 +54,14 @@ impl ActionStatus {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Decision {
-    Approve,
-    Reject,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct DecisionRecord {
-    /// Key id of the approver.
+    /// Key id of the approver, or `policy:<rule id>` for a pre-approved emergency rule.
     pub actor: String,
     /// The approver's key name, for people to read.
     pub actor_name: Option<String>,
+    /// The person or system that decided; dual control counts these.
+    pub principal: String,
     pub decision: Decision,
     pub rationale: String,
     pub at: String,
@@ -121,6 +95,8 @@ pub struct ApprovalRecord {
     pub summary: String,
     pub binding_hash: String,
     pub requested_by: String,
+    /// The principal of the key that asked; it can't decide.
+    pub requested_principal: String,
     pub created_at: String,
     pub expires_at: String,
     pub decided_at: Option<String>,
@@ -139,8 +115,20 @@ pub struct NewApproval {
     pub required_approvals: u32,
     /// Key id of the identity that asked for the recommendation.
     pub requested_by: String,
+    /// Its principal.
+    pub requested_principal: String,
     pub expires_at: String,
     pub summary: String,
+    /// A pre-approved emergency rule that approves this action at once.
+    pub pre_approved: Option<PolicyApproval>,
+}
+
+/// The decision of an emergency rule (contract section 4), recorded as principal
+/// `policy:<rule id>`.
+#[derive(Debug, Clone)]
+pub struct PolicyApproval {
+    pub rule_id: String,
+    pub rationale: String,
 }
 
 pub struct NewAction {
@@ -163,14 +151,8 @@ pub fn binding_hash(recommendation_id: &str, action: &str, target: &str, tier: T
 pub enum DecisionError {
     #[error("approval {0} not found")]
     NotFound(String),
-    #[error("the identity that asked for the recommendation cannot decide on its approval")]
-    OwnRequest,
-    #[error("this identity has already decided on this approval")]
-    AlreadyDecidedByYou,
-    #[error("the approval is already {0}")]
-    Closed(&'static str),
-    #[error("the approved action no longer matches what was approved")]
-    BindingMismatch,
+    #[error(transparent)]
+    Rule(#[from] DecideError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -181,7 +163,7 @@ impl From<rusqlite::Error> for DecisionError {
     }
 }
 
-pub(crate) fn insert_action(tx: &Transaction, a: &NewAction) -> Result<(), StoreError> {
+pub(crate) fn insert_action(tx: &Tx, a: &NewAction) -> Result<(), StoreError> {
     let at = now();
     let status = if a.tier == Tier::Automatic { ActionStatus::Approved } else { ActionStatus::PendingApproval };
     tx.execute(
@@ -192,13 +174,13 @@ pub(crate) fn insert_action(tx: &Transaction, a: &NewAction) -> Result<(), Store
     Ok(())
 }
 
-pub(crate) fn insert_approval(tx: &Transaction, a: &NewApproval) -> Result<(), StoreError> {
+pub(crate) fn insert_approval(tx: &Tx, a: &NewApproval) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO approvals (id, case_id, recommendation_id, kind, action_id, binding_hash, tier, required_approvals, status, requested_by, created_at, expires_at, summary)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?11, ?12)",
+        "INSERT INTO approvals (id, case_id, recommendation_id, kind, action_id, binding_hash, tier, required_approvals, status, requested_by, created_at, expires_at, summary, requested_principal)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10, ?11, ?12, ?13)",
         params![
             a.id, a.case_id, a.recommendation_id, if a.kind == ApprovalKind::Action { "action" } else { "review" }, a.action_id,
-            a.binding_hash, a.tier.as_str(), a.required_approvals, a.requested_by, now(), a.expires_at, a.summary
+            a.binding_hash, a.tier.as_str(), a.required_approvals, a.requested_by, now(), a.expires_at, a.summary, a.requested_principal
         ],
     )?;
     Ok(())
@@ -232,7 +214,9 @@ fn action_row(r: &rusqlite::Row) -> rusqlite::Result<ActionRecord> {
     })
 }
 
-const APPROVAL_COLUMNS: &str = "id, case_id, recommendation_id, kind, action_id, binding_hash, tier, required_approvals, status, requested_by, created_at, expires_at, decided_at, summary";
+/// The requester's principal falls back to its key's (approvals made before principals).
+const APPROVAL_COLUMNS: &str = "id, case_id, recommendation_id, kind, action_id, binding_hash, tier, required_approvals, status, requested_by, created_at, expires_at, decided_at, summary,
+    COALESCE(requested_principal, (SELECT COALESCE(k.principal, k.name) FROM api_keys k WHERE k.id = approvals.requested_by), requested_by)";
 
 struct ApprovalRow {
     record: ApprovalRecord,
@@ -256,18 +240,19 @@ fn approval_row(r: &rusqlite::Row) -> rusqlite::Result<ApprovalRow> {
             expires_at: r.get(11)?,
             decided_at: r.get(12)?,
             summary: r.get(13)?,
+            requested_principal: r.get(14)?,
             decisions: Vec::new(),
             action: None,
         },
     })
 }
 
-fn load_approval(tx: &Transaction, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
+fn load_approval(tx: &Tx, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
     let row = tx.query_row(&format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"), params![id], approval_row).optional()?;
     let Some(ApprovalRow { mut record, action_id }) = row else { return Ok(None) };
     let mut stmt = tx.prepare(
-        "SELECT d.actor, d.decision, d.rationale, d.at, k.name FROM approval_decisions d LEFT JOIN api_keys k ON k.id = d.actor
-         WHERE d.approval_id = ?1 ORDER BY d.at",
+        "SELECT d.actor, d.decision, d.rationale, d.at, k.name, COALESCE(d.principal, k.principal, k.name, d.actor)
+         FROM approval_decisions d LEFT JOIN api_keys k ON k.id = d.actor WHERE d.approval_id = ?1 ORDER BY d.at",
     )?;
     record.decisions = stmt
         .query_map(params![id], |r| {
@@ -277,6 +262,7 @@ fn load_approval(tx: &Transaction, id: &str) -> Result<Option<ApprovalRecord>, S
                 rationale: r.get(2)?,
                 at: r.get(3)?,
                 actor_name: r.get(4)?,
+                principal: r.get(5)?,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;
@@ -287,7 +273,7 @@ fn load_approval(tx: &Transaction, id: &str) -> Result<Option<ApprovalRecord>, S
 }
 
 /// Marks pending approvals past their expiry as expired (with their actions), auditing each.
-fn expire_due(tx: &Transaction, at: &str) -> Result<(), StoreError> {
+fn expire_due(tx: &Tx, at: &str) -> Result<(), StoreError> {
     let due: Vec<(String, Option<String>, String)> = {
         let mut stmt = tx.prepare("SELECT id, action_id, case_id FROM approvals WHERE status = 'pending' AND expires_at <= ?1")?;
         stmt.query_map(params![at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?
@@ -305,7 +291,7 @@ fn expire_due(tx: &Transaction, at: &str) -> Result<(), StoreError> {
 
 /// When a case has no pending approvals left, moves it to `approved` (something was
 /// approved) or back to `recommended`.
-fn settle_case(tx: &Transaction, case_id: &str, actor: &str) -> Result<(), StoreError> {
+fn settle_case(tx: &Tx, case_id: &str, actor: &str) -> Result<(), StoreError> {
     let state: String = tx.query_row("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0))?;
     if state != CaseState::AwaitingApproval.as_str() {
         return Ok(());
@@ -346,57 +332,25 @@ impl Store {
         })
     }
 
-    /// Records one identity's decision under the approval rules.
-    pub fn decide(&self, id: &str, who: &Identity, decision: Decision, rationale: &str) -> Result<ApprovalRecord, DecisionError> {
+    /// Records one identity's decision under the approval rules ([`approval::decide`]),
+    /// in one transaction with its audit entries and the case's next state.
+    pub fn decide(&self, id: &str, who: &Identity, decision: Decision, rationale: &str, at: DateTime<Utc>) -> Result<ApprovalRecord, DecisionError> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
-        let at = now();
-        expire_due(&tx, &at)?;
+        let tx = Tx { tx: conn.transaction()?, audit_key: &self.audit_key };
+        expire_due(&tx, &stamp(at))?;
         let approval = load_approval(&tx, id)?.ok_or_else(|| DecisionError::NotFound(id.to_string()))?;
-        if approval.status != ApprovalStatus::Pending {
-            // Commit the expiry that may just have happened before answering.
-            tx.commit()?;
-            return Err(DecisionError::Closed(approval.status.as_str()));
-        }
-        if approval.requested_by == who.key_id {
-            return Err(DecisionError::OwnRequest);
-        }
-        if approval.decisions.iter().any(|d| d.actor == who.key_id) {
-            return Err(DecisionError::AlreadyDecidedByYou);
-        }
-        if let Some(action) = &approval.action
-            && binding_hash(&action.recommendation_id, &action.action, &action.target, action.tier) != approval.binding_hash
-        {
-            return Err(DecisionError::BindingMismatch);
-        }
-        tx.execute(
-            "INSERT INTO approval_decisions (approval_id, actor, decision, rationale, at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![id, who.key_id, if decision == Decision::Approve { "approve" } else { "reject" }, rationale, at],
-        )?;
-        let approvals = approval.decisions.iter().filter(|d| d.decision == Decision::Approve).count() as u32 + u32::from(decision == Decision::Approve);
-        let new_status = match decision {
-            Decision::Reject => Some(ApprovalStatus::Rejected),
-            Decision::Approve if approvals >= approval.required_approvals.max(1) => Some(ApprovalStatus::Approved),
-            Decision::Approve => None,
-        };
-        append(
-            &tx,
-            &who.actor(),
-            "approval.decision",
-            id,
-            &json!({"decision": decision, "rationale": rationale, "case_id": approval.case_id, "approvals": approvals, "required": approval.required_approvals}),
-        )?;
-        if let Some(status) = new_status {
-            tx.execute("UPDATE approvals SET status = ?1, decided_at = ?2 WHERE id = ?3", params![status.as_str(), at, id])?;
-            if let Some(action) = &approval.action {
-                let action_status = if status == ApprovalStatus::Approved { ActionStatus::Approved } else { ActionStatus::Rejected };
-                tx.execute("UPDATE actions SET status = ?1, updated_at = ?2 WHERE id = ?3", params![action_status.as_str(), at, action.action_id])?;
+        let decider = Decider { who: Who::Principal(&who.principal), key_id: &who.key_id, actor: who.actor() };
+        match apply_decision(&tx, &approval, &decider, Ballot { decision, rationale }, at) {
+            Ok(()) => {}
+            // An expiry that happened just now is kept before answering.
+            Err(DecisionError::Rule(e @ (DecideError::Closed(_) | DecideError::Expired))) => {
+                tx.tx.commit()?;
+                return Err(e.into());
             }
-            append(&tx, &who.actor(), &format!("approval.{}", status.as_str()), id, &json!({"case_id": approval.case_id}))?;
-            settle_case(&tx, &approval.case_id, &who.actor())?;
+            Err(e) => return Err(e),
         }
         let updated = load_approval(&tx, id)?.ok_or_else(|| DecisionError::NotFound(id.to_string()))?;
-        tx.commit()?;
+        tx.tx.commit()?;
         Ok(updated)
     }
 
@@ -436,4 +390,77 @@ impl Store {
             Ok(updated)
         })
     }
+}
+
+/// Who a decision is recorded for.
+pub(crate) struct Decider<'a> {
+    pub who: Who<'a>,
+    /// The key id, or `policy:<rule id>`.
+    pub key_id: &'a str,
+    /// As the audit trail names it.
+    pub actor: String,
+}
+
+/// RFC 3339 with milliseconds, UTC: the form every time is stored in.
+pub(crate) fn stamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Asks the rules about one decision and writes what they answer: the decision, the
+/// approval's and action's new status, the audit entries and the case's next state.
+pub(crate) fn apply_decision(tx: &Tx, approval: &ApprovalRecord, by: &Decider, ballot: Ballot, at: DateTime<Utc>) -> Result<(), DecisionError> {
+    let expires_at = DateTime::parse_from_rfc3339(&approval.expires_at)
+        .map_err(|e| StoreError::Corrupt(format!("approval {} expires_at `{}`: {e}", approval.approval_id, approval.expires_at)))?
+        .with_timezone(&Utc);
+    let binding_holds = approval.action.as_ref().is_none_or(|a| binding_hash(&a.recommendation_id, &a.action, &a.target, a.tier) == approval.binding_hash);
+    let state = approval::State {
+        status: approval.status,
+        tier: approval.tier,
+        required_approvals: approval.required_approvals,
+        requested_by: &approval.requested_principal,
+        expires_at,
+        decisions: approval.decisions.iter().map(|d| (d.principal.as_str(), d.decision)).collect(),
+        binding_holds,
+    };
+    let transition = approval::decide(&state, &by.who, ballot, at)?;
+    let id = approval.approval_id.as_str();
+    let when = stamp(at);
+    let principal = by.who.principal();
+    tx.execute(
+        "INSERT INTO approval_decisions (approval_id, actor, decision, rationale, at, principal) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![id, by.key_id, ballot.decision.as_str(), ballot.rationale.trim(), when, principal],
+    )?;
+    let (approvals, required) = match transition {
+        Transition::Counted { approvals, required } => (approvals, required),
+        Transition::Approved { approvals } => (approvals, approval.required_approvals),
+        Transition::Rejected => (0, approval.required_approvals),
+    };
+    append(
+        tx,
+        &by.actor,
+        "approval.decision",
+        id,
+        &json!({"decision": ballot.decision, "rationale": ballot.rationale.trim(), "principal": principal, "case_id": approval.case_id,
+                "approvals": approvals, "required": required}),
+    )?;
+    let status = transition.status();
+    if status != ApprovalStatus::Pending {
+        tx.execute("UPDATE approvals SET status = ?1, decided_at = ?2 WHERE id = ?3", params![status.as_str(), when, id])?;
+        if let Some(action) = &approval.action {
+            let action_status = if status == ApprovalStatus::Approved { ActionStatus::Approved } else { ActionStatus::Rejected };
+            tx.execute("UPDATE actions SET status = ?1, updated_at = ?2 WHERE id = ?3", params![action_status.as_str(), when, action.action_id])?;
+            append(tx, &by.actor, &format!("action.{}", action_status.as_str()), &action.action_id, &json!({"case_id": approval.case_id, "approval_id": id}))?;
+        }
+        append(tx, &by.actor, &format!("approval.{}", status.as_str()), id, &json!({"case_id": approval.case_id, "principal": principal}))?;
+        settle_case(tx, &approval.case_id, &by.actor)?;
+    }
+    Ok(())
+}
+
+/// Applies the emergency rule's decision to an approval just inserted.
+pub(crate) fn pre_approve(tx: &Tx, approval_id: &str, p: &PolicyApproval, at: DateTime<Utc>) -> Result<(), DecisionError> {
+    let approval = load_approval(tx, approval_id)?.ok_or_else(|| DecisionError::NotFound(approval_id.to_string()))?;
+    let key_id = format!("policy:{}", p.rule_id);
+    let by = Decider { who: Who::Policy { rule_id: &p.rule_id }, key_id: &key_id, actor: key_id.clone() };
+    apply_decision(tx, &approval, &by, Ballot { decision: Decision::Approve, rationale: &p.rationale }, at)
 }

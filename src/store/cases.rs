@@ -1,12 +1,12 @@
 //! Cases: the alerts they group, their recommendations, their state and its history.
 
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::approvals::{NewAction, NewApproval, insert_action, insert_approval};
+use super::approvals::{DecisionError, NewAction, NewApproval, insert_action, insert_approval, pre_approve};
 use super::audit::append;
-use super::{Store, StoreError, now};
+use super::{Store, StoreError, Tx, now};
 use crate::alert::Alert;
 use crate::corpus::Disposition;
 use crate::severity::Severity;
@@ -117,9 +117,22 @@ pub struct NewRecommendation<'a> {
     pub approvals: Vec<NewApproval>,
     pub actions: Vec<NewAction>,
     pub review_reasons: Option<&'a Value>,
+    /// `(actor, key)` of the idempotency claim this response completes.
+    pub idempotency: Option<(&'a str, &'a str)>,
 }
 
-pub(crate) fn set_state(tx: &Transaction, case_id: &str, to: CaseState, actor: &str, reason: &str) -> Result<(), StoreError> {
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// This request owns the key and does the work.
+    Owned,
+    /// Another request with the key and body is still working.
+    InFlight,
+    /// The stored response of the first request.
+    Done(Value),
+}
+
+pub(crate) fn set_state(tx: &Tx, case_id: &str, to: CaseState, actor: &str, reason: &str) -> Result<(), StoreError> {
     let from: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0)).optional()?;
     let Some(from) = from else {
         return Err(StoreError::NotFound(format!("case {case_id}")));
@@ -207,33 +220,67 @@ impl Store {
                 (true, false) => CaseState::Recommended,
             };
             set_state(tx, r.case_id, state, r.actor, &format!("recommendation {}", r.id))?;
+            // Pre-approved emergency rules decide after the approval exists, like a person.
+            for a in r.approvals.iter() {
+                if let Some(p) = &a.pre_approved {
+                    pre_approve(tx, &a.id, p, chrono::Utc::now()).map_err(|e| match e {
+                        DecisionError::Store(s) => s,
+                        other => StoreError::Conflict(format!("emergency rule {} on approval {}: {other}", p.rule_id, a.id)),
+                    })?;
+                }
+            }
+            if let Some((actor, key)) = r.idempotency {
+                tx.execute("UPDATE idempotency SET recommendation_id = ?1 WHERE actor = ?2 AND key = ?3", params![r.id, actor, key])?;
+            }
             Ok(())
         })
     }
 
-    /// Remembers the response stored for an idempotency key; `Err(Conflict)` when the key
-    /// was used with a different body.
-    pub fn idempotent(&self, actor: &str, key: &str, body_hash: &str) -> Result<Option<Value>, StoreError> {
-        let conn = self.conn()?;
-        let row: Option<(String, String)> = conn
-            .query_row("SELECT body_hash, recommendation_id FROM idempotency WHERE actor = ?1 AND key = ?2", params![actor, key], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        let Some((hash, rec_id)) = row else { return Ok(None) };
-        if hash != body_hash {
-            return Err(StoreError::Conflict("the Idempotency-Key was already used with a different body".into()));
+    /// Claims an idempotency key before any work is done, in one transaction: the first
+    /// request with a key owns it (`Claim::Owned`) until its response is stored with
+    /// [`NewRecommendation::idempotency`] or the claim is released; a repeat with the same
+    /// body gets the stored response, or `Claim::InFlight` while the first is still
+    /// working; a different body is `Err(Conflict)`. A claim older than `stale_after` was
+    /// left by a process that died, and is taken over.
+    pub fn claim_idempotency(&self, actor: &str, key: &str, body_hash: &str, now: &str, stale_after: &str) -> Result<Claim, StoreError> {
+        let done = self.tx(|tx| {
+            let inserted = tx.execute(
+                "INSERT INTO idempotency (actor, key, body_hash, recommendation_id, claimed_at) VALUES (?1, ?2, ?3, '', ?4) ON CONFLICT (actor, key) DO NOTHING",
+                params![actor, key, body_hash, now],
+            )?;
+            if inserted == 1 {
+                return Ok(Err(Claim::Owned));
+            }
+            let (hash, rec_id, claimed_at): (String, String, Option<String>) = tx.query_row(
+                "SELECT body_hash, recommendation_id, claimed_at FROM idempotency WHERE actor = ?1 AND key = ?2",
+                params![actor, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?;
+            if hash != body_hash {
+                return Err(StoreError::Conflict("the Idempotency-Key was already used with a different body".into()));
+            }
+            if !rec_id.is_empty() {
+                return Ok(Ok(rec_id));
+            }
+            if claimed_at.as_deref().is_none_or(|at| at < stale_after) {
+                tx.execute("UPDATE idempotency SET claimed_at = ?1 WHERE actor = ?2 AND key = ?3", params![now, actor, key])?;
+                return Ok(Err(Claim::Owned));
+            }
+            Ok(Err(Claim::InFlight))
+        })?;
+        match done {
+            Err(claim) => Ok(claim),
+            Ok(rec_id) => Ok(match self.recommendation(&rec_id)? {
+                Some(v) => Claim::Done(v),
+                None => Claim::InFlight,
+            }),
         }
-        drop(conn);
-        self.recommendation(&rec_id)
     }
 
-    pub fn remember_idempotency(&self, actor: &str, key: &str, body_hash: &str, rec_id: &str) -> Result<(), StoreError> {
+    /// Gives up a claim whose request failed, so a repeat may try again.
+    pub fn release_idempotency(&self, actor: &str, key: &str) -> Result<(), StoreError> {
         self.tx(|tx| {
-            tx.execute(
-                "INSERT OR IGNORE INTO idempotency (actor, key, body_hash, recommendation_id) VALUES (?1, ?2, ?3, ?4)",
-                params![actor, key, body_hash, rec_id],
-            )?;
+            tx.execute("DELETE FROM idempotency WHERE actor = ?1 AND key = ?2 AND recommendation_id = ''", params![actor, key])?;
             Ok(())
         })
     }

@@ -15,10 +15,10 @@ use std::sync::{Mutex, MutexGuard};
 use rusqlite::Connection;
 
 pub use approvals::{ActionRecord, ActionStatus, ApprovalKind, ApprovalRecord, ApprovalStatus, Decision, DecisionError};
-pub use approvals::{NewAction, NewApproval, binding_hash};
-pub use audit::{AuditEntry, AuditProgress, ChainBreak, GENESIS};
-pub use cases::{CaseRecord, CaseState, ClosedCase, HistoryEntry, NewRecommendation, RecommendationMeta, StoredAlert};
-pub use keys::{Identity, Role};
+pub use approvals::{NewAction, NewApproval, PolicyApproval, binding_hash};
+pub use audit::{AuditEntry, AuditProgress, ChainBreak, Checkpoint, GENESIS, Verification};
+pub use cases::{CaseRecord, CaseState, Claim, ClosedCase, HistoryEntry, NewRecommendation, RecommendationMeta, StoredAlert};
+pub use keys::{Identity, KeyRecord, NewKey, Role, SignIn};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -34,10 +34,31 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Key(String),
 }
 
 pub struct Store {
     conn: Mutex<Connection>,
+    /// The audit chain's HMAC key: outside the database, so that whoever can write the
+    /// SQLite file still can't rewrite the chain.
+    audit_key: audit::AuditKey,
+    data_dir: std::path::PathBuf,
+}
+
+/// A transaction with what appending to the audit chain needs.
+pub(crate) struct Tx<'a> {
+    tx: rusqlite::Transaction<'a>,
+    pub(crate) audit_key: &'a audit::AuditKey,
+}
+
+impl<'a> std::ops::Deref for Tx<'a> {
+    type Target = rusqlite::Transaction<'a>;
+    fn deref(&self) -> &Self::Target {
+        &self.tx
+    }
 }
 
 const SCHEMA: &str = r#"
@@ -111,7 +132,11 @@ impl Store {
         let conn = Connection::open(data_dir.join("triage.sqlite3"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Store { conn: Mutex::new(conn) })
+        migrate(&conn)?;
+        let audit_key = audit::AuditKey::load(data_dir)?;
+        let store = Store { conn: Mutex::new(conn), audit_key, data_dir: data_dir.to_path_buf() };
+        store.upgrade_audit_scheme()?;
+        Ok(store)
     }
 
     /// Whether the database answers: a trivial query, for readiness checks.
@@ -124,13 +149,35 @@ impl Store {
     }
 
     /// Runs `f` in one transaction.
-    pub(crate) fn tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    pub(crate) fn tx<T>(&self, f: impl FnOnce(&Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut conn = self.conn()?;
-        let tx = conn.transaction()?;
+        let tx = Tx { tx: conn.transaction()?, audit_key: &self.audit_key };
         let out = f(&tx)?;
-        tx.commit()?;
+        tx.tx.commit()?;
         Ok(out)
     }
+}
+
+/// Columns added since the first schema, for databases made before them.
+const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
+    ("idempotency", "claimed_at", "TEXT"),
+    // Keys made before principals keep their name as principal (read with COALESCE).
+    ("api_keys", "principal", "TEXT"),
+    ("api_keys", "expires_at", "TEXT"),
+    ("approvals", "requested_principal", "TEXT"),
+    ("approval_decisions", "principal", "TEXT"),
+    // Entries written before the keyed chain have no scheme: plain SHA-256.
+    ("audit", "scheme", "TEXT"),
+];
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    for (table, column, decl) in ADDED_COLUMNS {
+        let present: i64 = conn.query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"), [column], |r| r.get(0))?;
+        if present == 0 {
+            conn.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+        }
+    }
+    Ok(())
 }
 
 /// Now, as stored: RFC 3339 with milliseconds, UTC.

@@ -1,9 +1,11 @@
 //! Where every engine's output is checked before anything leaves the service.
 //!
-//! [`check`] runs, in order: JSON parse → execution keys → JSON Schema → deserialize →
-//! execution in text → techniques → citations and quotes → actions and tiers → severity
-//! floor. It either returns a [`Checked`] recommendation or every reason it was refused.
+//! [`check`] runs, in order: the execution check on the raw answer (keys and text, whatever
+//! its shape) → JSON parse → JSON Schema → deserialize → techniques → citations and quotes
+//! → actions and tiers → severity floor. It either returns a [`Checked`] recommendation or
+//! every reason it was refused, `direct_execution_proposed` first.
 
+mod raw;
 pub mod schema;
 
 use std::collections::HashMap;
@@ -13,7 +15,7 @@ use serde_json::Value;
 use crate::alert::Alert;
 use crate::attack::{Catalog, Lookup, TechniqueId};
 use crate::corpus::{Disposition, DocKind, Document, fold_whitespace};
-use crate::policy::{ActionCatalog, ActionError, Target, Tier, execution};
+use crate::policy::{ActionCatalog, ActionError, Target, Tier};
 use crate::recommendation::{AttackMapping, Evidence, ModelEvidence, ModelOutput, ProposedAction, Recommendation, ReviewReason, SummaryOutput};
 use crate::severity::Severity;
 
@@ -51,8 +53,7 @@ fn reason(code: &str, detail: impl Into<String>) -> ReviewReason {
 
 /// Parses the raw text an engine returned, tolerating one fenced ```json wrapper.
 pub fn parse_raw(raw: &str) -> Result<Value, ReviewReason> {
-    let t = raw.trim();
-    let t = t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).and_then(|s| s.strip_suffix("```")).unwrap_or(t);
+    let t = unfenced(raw);
     serde_json::from_str(t.trim()).map_err(|e| {
         // Say what came back: an engine's own note (a cut-off answer) or the start of the text.
         let start: String = t.chars().take(160).collect();
@@ -60,38 +61,67 @@ pub fn parse_raw(raw: &str) -> Result<Value, ReviewReason> {
     })
 }
 
-/// The checks every engine answer passes first, whatever its shape: JSON, no key that asks
-/// for execution, the JSON Schema, then the Rust type.
-fn parse_typed<T: serde::de::DeserializeOwned>(raw: &str, schema_errors: impl Fn(&Value) -> Vec<String>) -> Result<T, Vec<ReviewReason>> {
-    let value = parse_raw(raw).map_err(|r| vec![r])?;
-    let keys = execution::scan_keys(&value);
-    if !keys.is_empty() {
-        return Err(keys.into_iter().map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail))).collect());
-    }
+/// The execution check on the raw answer, whatever its shape, then JSON, the JSON Schema
+/// and the Rust type. Execution findings come first and never stop the other checks, so a
+/// review lists every reason. `Ok` carries the typed answer and the execution findings.
+fn parse_typed<T: serde::de::DeserializeOwned>(
+    raw: &str,
+    alerts: &[Alert],
+    schema_errors: impl Fn(&Value) -> Vec<String>,
+) -> Result<(T, Vec<ReviewReason>), Vec<ReviewReason>> {
+    let alert_text = alerts_text(alerts);
+    let parsed = parse_raw(raw);
+    let findings = match &parsed {
+        Ok(value) => raw::scan_value(value, &alert_text),
+        Err(_) => raw::scan_text(unfenced(raw), &alert_text),
+    };
+    let mut reasons: Vec<ReviewReason> = findings.into_iter().map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail))).collect();
+    let mut value = match parsed {
+        Ok(v) => v,
+        Err(r) => {
+            reasons.push(r);
+            return Err(reasons);
+        }
+    };
+    tolerate_absent_quotes(&mut value);
     let errors = schema_errors(&value);
     if !errors.is_empty() {
-        return Err(errors.into_iter().map(|e| reason(reason::INVALID_OUTPUT, e)).collect());
+        reasons.extend(errors.into_iter().map(|e| reason(reason::INVALID_OUTPUT, e)));
+        return Err(reasons);
     }
-    serde_json::from_value(value).map_err(|e| vec![reason(reason::INVALID_OUTPUT, e.to_string())])
+    match serde_json::from_value(value) {
+        Ok(typed) => Ok((typed, reasons)),
+        Err(e) => {
+            reasons.push(reason(reason::INVALID_OUTPUT, e.to_string()));
+            Err(reasons)
+        }
+    }
 }
 
-/// Commands and execution claims in free-text fields, judged against the alerts' text.
-fn scan_prose(fields: Vec<(String, &str)>, alerts: &[Alert]) -> Vec<ReviewReason> {
-    let alert_text = alerts_text(alerts);
-    fields
-        .into_iter()
-        .flat_map(|(path, text)| execution::scan_text(&path, text, &alert_text))
-        .map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail)))
-        .collect()
+/// The text inside one fenced ```json wrapper, as [`parse_raw`] reads it.
+fn unfenced(raw: &str) -> &str {
+    let t = raw.trim();
+    t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).and_then(|s| s.strip_suffix("```")).unwrap_or(t)
+}
+
+/// `evidence[].quote` may be left out (contract section 3); the strict schema sent to the
+/// model lists it as required and nullable, so it is read here as `null`.
+fn tolerate_absent_quotes(value: &mut Value) {
+    if let Some(items) = value.get_mut("evidence").and_then(Value::as_array_mut) {
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            item.entry("quote").or_insert(Value::Null);
+        }
+    }
+}
+
+/// `direct_execution_proposed` first, the rest in the order found.
+fn execution_first(mut reasons: Vec<ReviewReason>) -> Vec<ReviewReason> {
+    reasons.sort_by_key(|r| r.code != reason::DIRECT_EXECUTION);
+    reasons
 }
 
 pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
-    let output: ModelOutput = parse_typed(raw, |v| ctx.schemas.model_output_errors(v))?;
-    let mut reasons = scan_prose(text_fields(&output), ctx.alerts);
-    if !reasons.is_empty() {
-        return Err(reasons);
-    }
-
+    let (output, mut reasons): (ModelOutput, _) = parse_typed(raw, ctx.alerts, |v| ctx.schemas.model_output_errors(v)).map_err(execution_first)?;
     let mut uncertainty = output.uncertainty.clone();
     let attack = check_techniques(&output, ctx.catalog, &mut reasons, &mut uncertainty);
     let evidence = check_evidence(&output.evidence, ctx, &mut reasons);
@@ -103,7 +133,7 @@ pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
             .push(reason(reason::SEVERITY_DOWNGRADE, format!("severity {} is two or more levels below {} ({})", output.severity, floor.severity, floor.why)));
     }
     if !reasons.is_empty() {
-        return Err(reasons);
+        return Err(execution_first(reasons));
     }
     Ok(Checked {
         recommendation: Recommendation {
@@ -132,31 +162,15 @@ pub struct CheckedSummary {
 /// images and links are refused too: a summary is pasted into tickets, where they would
 /// load or lead somewhere.
 pub fn check_summary(raw: &str, ctx: &Context) -> Result<CheckedSummary, Vec<ReviewReason>> {
-    let out: SummaryOutput = parse_typed(raw, |v| ctx.schemas.summary_errors(v))?;
-    let mut fields = vec![("summary_markdown".to_string(), out.summary_markdown.as_str())];
-    fields.extend(out.uncertainty.iter().enumerate().map(|(i, u)| (format!("uncertainty[{i}]"), u.as_str())));
-    let mut reasons = scan_prose(fields, ctx.alerts);
+    let (out, mut reasons): (SummaryOutput, _) = parse_typed(raw, ctx.alerts, |v| ctx.schemas.summary_errors(v)).map_err(execution_first)?;
     if out.summary_markdown.contains("](") {
         reasons.push(reason(reason::INVALID_OUTPUT, "summary_markdown: links and images are not allowed"));
     }
     let evidence = check_evidence(&out.evidence, ctx, &mut reasons);
     if !reasons.is_empty() {
-        return Err(reasons);
+        return Err(execution_first(reasons));
     }
     Ok(CheckedSummary { markdown: out.summary_markdown, evidence, uncertainty: out.uncertainty })
-}
-
-/// Every free-text field of an output with its path. `evidence[].quote` is not among them:
-/// it is checked verbatim against its source instead.
-fn text_fields(o: &ModelOutput) -> Vec<(String, &str)> {
-    let mut out = vec![("hypothesis".to_string(), o.hypothesis.as_str()), ("summary".to_string(), o.summary.as_str())];
-    out.extend(o.uncertainty.iter().enumerate().map(|(i, u)| (format!("uncertainty[{i}]"), u.as_str())));
-    out.extend(o.attack.iter().enumerate().map(|(i, a)| (format!("attack[{i}].rationale"), a.rationale.as_str())));
-    for (i, a) in o.proposed_actions.iter().enumerate() {
-        out.push((format!("proposed_actions[{i}].rationale"), a.rationale.as_str()));
-        out.push((format!("proposed_actions[{i}].target"), a.target.as_str()));
-    }
-    out
 }
 
 /// The folded text of every alert in a request, for telling quotes from proposals.
@@ -243,10 +257,11 @@ fn check_actions(o: &ModelOutput, ctx: &Context, reasons: &mut Vec<ReviewReason>
             reasons.push(reason(reason::UNKNOWN_ACTION, format!("proposed_actions[{i}]: `{}` is not in the action catalog", a.action)));
             continue;
         }
-        let tier = Target::parse(&a.target).and_then(|t| ctx.actions.tier_for(&a.action, &t, ctx.alerts));
+        let tier = Target::parse(&a.target).and_then(|t| Ok((ctx.actions.tier_for(&a.action, &t, ctx.alerts)?, t)));
         match tier {
-            Ok(tier) => {
-                out.push(ProposedAction { action: a.action.clone(), target: a.target.clone(), rationale: a.rationale.clone(), tier, approval_id: None })
+            // A provider's own identifier is served as `resource:<identifier>`.
+            Ok((tier, target)) => {
+                out.push(ProposedAction { action: a.action.clone(), target: target.canonical(), rationale: a.rationale.clone(), tier, approval_id: None })
             }
             Err(ActionError::UnknownAction(x)) => reasons.push(reason(reason::UNKNOWN_ACTION, format!("proposed_actions[{i}]: `{x}`"))),
             Err(e) => reasons.push(reason(reason::INVALID_TARGET, format!("proposed_actions[{i}]: {e}"))),

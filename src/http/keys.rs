@@ -1,0 +1,56 @@
+//! `/v1/keys` (contract section 14, role `admin`): create, list and revoke API keys.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::handlers::Body;
+use super::{AppError, AppState, Caller};
+use crate::store::{NewKey, Role, now};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    name: String,
+    role: String,
+    #[serde(default)]
+    principal: Option<String>,
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+/// An RFC 3339 time, normalised to the stored form so that comparisons hold.
+pub fn parse_expiry(s: &str) -> Result<String, String> {
+    let t = chrono::DateTime::parse_from_rfc3339(s.trim()).map_err(|e| format!("`{s}` is not an RFC 3339 time ({e})"))?;
+    Ok(t.with_timezone(&chrono::Utc).to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+pub async fn create(State(s): State<AppState>, caller: Caller, Body(req, _): Body<CreateKey>) -> Result<(StatusCode, Json<Value>), AppError> {
+    let who = caller.require(&[Role::Admin])?;
+    let role: Role = req.role.parse().map_err(|e: String| AppError::new("invalid_field", e))?;
+    let name = req.name.trim();
+    if name.is_empty() || name.len() > 128 {
+        return Err(AppError::new("invalid_field", "`name` must be 1 to 128 characters"));
+    }
+    let expires_at = req.expires_at.as_deref().map(parse_expiry).transpose().map_err(|e| AppError::new("invalid_field", e))?;
+    let new = NewKey { name: name.to_string(), role, principal: req.principal.map(|p| p.trim().to_string()), expires_at: expires_at.clone() };
+    let (created, secret) = s.app.store.create_key_with(&new, &who.actor())?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"key_id": created.key_id, "name": created.name, "role": created.role, "principal": created.principal,
+                    "expires_at": expires_at, "key": secret})),
+    ))
+}
+
+pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
+    caller.require(&[Role::Admin])?;
+    Ok(Json(json!({"keys": s.app.store.keys(&now())?})))
+}
+
+pub async fn revoke(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&[Role::Admin])?;
+    let key = s.app.store.revoke_key(&id, &who.actor(), &now())?;
+    Ok(Json(serde_json::to_value(key).map_err(AppError::internal)?))
+}
