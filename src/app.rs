@@ -29,6 +29,10 @@ pub struct App {
     pub settings: PipelineSettings,
     pub metrics: Metrics,
     pub index_report: OpenReport,
+    /// The offline GeoIP database, when one is configured.
+    pub geo: Option<crate::enrich::geo::GeoDb>,
+    /// The key secrets are fingerprinted under.
+    pub fingerprint_key: crate::alert::fingerprint::FingerprintKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +51,10 @@ pub enum OpenError {
     Index(#[from] crate::retrieval::IndexError),
     #[error("engine: {0}")]
     Engine(String),
+    #[error(transparent)]
+    Geo(#[from] crate::enrich::geo::GeoError),
+    #[error(transparent)]
+    FingerprintKey(#[from] crate::alert::fingerprint::FingerprintKeyError),
 }
 
 /// Where imported documents are kept inside a data dir.
@@ -96,6 +104,8 @@ impl App {
             settings: PipelineSettings { approval_ttl: chrono::Duration::seconds(settings.approval_ttl_secs as i64), limits: Limits::default() },
             metrics: Metrics::default(),
             index_report,
+            geo: settings.geoip_db.as_deref().map(crate::enrich::geo::GeoDb::open).transpose()?,
+            fingerprint_key: crate::alert::fingerprint::FingerprintKey::load(&settings.data_dir, settings.fingerprint_key.as_ref().map(|k| k.0.as_str()))?,
         })
     }
 }

@@ -171,13 +171,23 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
             }
             if let Ok(Some(doc)) = app.index.get(doc_ref) {
                 hits.push(Hit { doc, score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
+            } else if let Ok(Some(doc)) = crate::enrich::stored_document(&app.store, doc_ref) {
+                hits.push(Hit { doc, score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
             }
         }
     }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
     let signals = crate::policy::injection::scan(&alerts);
-    let req =
-        EngineRequest { case_id, alerts: &alerts, retrieved: &hits, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas, injection: &signals };
+    let req = EngineRequest {
+        case_id,
+        alerts: &alerts,
+        retrieved: &hits,
+        catalog: &app.catalog,
+        actions: &app.actions,
+        schemas: &app.schemas,
+        injection: &signals,
+        context: &crate::enrich::EMPTY,
+    };
     let answer = match app.engine.summarize(&req).await? {
         Ok(a) => a,
         Err(e) => return Some(Err(format!("The model could not be reached for this summary ({e}); it is built from the checked recommendations."))),

@@ -28,6 +28,9 @@ pub struct EngineRequest<'a> {
     pub actions: &'a ActionCatalog,
     pub schemas: &'a Schemas,
     pub injection: &'a [InjectionSignal],
+    /// What enrichment found (inventory, intel, changes, geo); its documents are among
+    /// `retrieved` already.
+    pub context: &'a crate::enrich::Context,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -453,6 +453,7 @@ mod tests {
                 actions: &self.actions,
                 schemas: &self.schemas,
                 injection: &[],
+                context: &crate::enrich::EMPTY,
             }
         }
     }
