@@ -2,6 +2,7 @@
 //! and the store.
 
 mod auth;
+pub mod enrich;
 mod error;
 mod handlers;
 mod openapi;
@@ -51,6 +52,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/audit", get(handlers::audit))
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/documents/{doc_ref}", get(handlers::document))
+        .merge(enrich::routes())
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
