@@ -68,7 +68,11 @@ fn main() {
         .flat_map(|l| serde_json::from_str::<Value>(l).unwrap()["alerts"].as_array().cloned().unwrap_or_default())
         .collect();
     let alerts: Vec<Alert> = raw_alerts.iter().enumerate().map(|(i, v)| Alert::parse(i, &Redactor::new().redact_value(v)).unwrap()).collect();
-    println!("triage enrichment benchmark: {} alerts from evals/gold.jsonl, {} cores", alerts.len(), std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "triage enrichment benchmark: {} alerts from evals/gold.jsonl, {} cores",
+        alerts.len(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
 
     // The gold alerts' own entities and public IPs, so that lookups hit as well as miss.
     let mut entities: Vec<String> = Vec::new();

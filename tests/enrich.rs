@@ -13,7 +13,8 @@ use common::TestApp;
 const GH_TOKEN: &str = "ghp_EXAMPLEwx8lwwx4malgt1z1m0mhefsmqs3xu";
 
 async fn post_text(t: &TestApp, path: &str, key: &str, body: &str) -> (u16, Value) {
-    let r = t.http.post(format!("{}{path}", t.base)).bearer_auth(key).header("content-type", "application/x-ndjson").body(body.to_string()).send().await.unwrap();
+    let r =
+        t.http.post(format!("{}{path}", t.base)).bearer_auth(key).header("content-type", "application/x-ndjson").body(body.to_string()).send().await.unwrap();
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
 }
@@ -150,8 +151,12 @@ async fn a_revoke_token_proposal_lists_its_evidence_and_targets_a_stable_fingerp
     let actions = r["recommendation"]["proposed_actions"].as_array().unwrap();
     let revoke = actions.iter().find(|a| a["action"] == "revoke_token").unwrap_or_else(|| panic!("no revoke_token in {actions:?}"));
     assert_eq!(revoke["target"], format!("token:{fp}"));
-    let status: Vec<(String, bool, Value)> =
-        revoke["evidence_status"].as_array().unwrap().iter().map(|e| (e["item"].as_str().unwrap().to_string(), e["present"].as_bool().unwrap(), e["ref"].clone())).collect();
+    let status: Vec<(String, bool, Value)> = revoke["evidence_status"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["item"].as_str().unwrap().to_string(), e["present"].as_bool().unwrap(), e["ref"].clone()))
+        .collect();
     let inv_ref = json!(format!("inventory:token:{fp}"));
     assert_eq!(
         status,
@@ -197,7 +202,8 @@ async fn bad_import_files_are_refused_line_by_line_and_nothing_is_kept() {
     assert!(body["error"]["lines"][1]["reason"].as_str().unwrap().contains("unknown field `colour`"));
 
     // Wrong CSV columns.
-    let (s, body) = post_text(&t, "/v1/intel", &admin, "type,value,source,confidence,description\nipv4,198.51.100.1,acme,high,ok\nipv4,198.51.100.2,acme\n").await;
+    let (s, body) =
+        post_text(&t, "/v1/intel", &admin, "type,value,source,confidence,description\nipv4,198.51.100.1,acme,high,ok\nipv4,198.51.100.2,acme\n").await;
     assert_eq!((s, body["error"]["lines"][0]["line"].as_u64()), (400, Some(3)), "{body}");
     assert!(body["error"]["lines"][0]["reason"].as_str().unwrap().contains("3 columns"));
 

@@ -75,7 +75,9 @@ pub fn status(actions: &ActionCatalog, action: &str, target: &str, alerts: &[Ale
             let found: Option<String> = match item.as_str() {
                 "token_owner" | "asset_owner" => own_or_related(&|m| m.record.owner.is_some()).or_else(|| alert_path("asset.owner")),
                 "token_scope" => own_or_related(&|m| !m.record.scopes.is_empty()),
-                "token_recent_use" => own_or_related(&|m| m.record.last_used_at.is_some()).or_else(|| naming.first().map(|(a, p)| format!("alert:{}#{p}", a.id))),
+                "token_recent_use" => {
+                    own_or_related(&|m| m.record.last_used_at.is_some()).or_else(|| naming.first().map(|(a, p)| format!("alert:{}#{p}", a.id)))
+                }
                 "detection_reason" => naming.first().map(|(a, _)| *a).or(alerts.first()).map(|a| format!("alert:{}#{}", a.id, a.rule_name_path())),
                 "rollback_path" | "recovery_plan" => own_or_related(&|m| m.record.rollback.is_some()),
                 "edr_evidence" => alert_field(&EDR_FIELDS),
@@ -83,11 +85,18 @@ pub fn status(actions: &ActionCatalog, action: &str, target: &str, alerts: &[Ale
                 "session_state" => alert_field(&SESSION_FIELDS).or_else(|| alert_path("entities.users[0]")),
                 "audit_log_evidence" => alert_field(&AUDIT_FIELDS),
                 "affected_service" => subject.filter(|m| m.record.service.is_some()).map(|m| m.doc_ref()),
-                "cost_and_risk" => subject.filter(|m| m.record.criticality.is_some() && (m.record.service.is_some() || m.record.environment.is_some())).map(|m| m.doc_ref()),
+                "cost_and_risk" => {
+                    subject.filter(|m| m.record.criticality.is_some() && (m.record.service.is_some() || m.record.environment.is_some())).map(|m| m.doc_ref())
+                }
                 "identity_kind" => subject.filter(|m| m.record.kind.is_some()).map(|m| m.doc_ref()),
                 "exposure" => subject.filter(|m| m.record.exposure.is_some()).map(|m| m.doc_ref()),
-                "intel_match" => parsed.as_ref().and_then(|t| ctx.intel.iter().find(|m| m.matches.iter().any(|x| x.value.eq_ignore_ascii_case(&t.value)))).map(|m| m.doc_ref()),
-                "change_record" => parsed.as_ref().and_then(|t| ctx.changes.iter().find(|c| c.entity_key == super::import::key(&t.kind, &t.value))).map(|c| c.doc_ref()),
+                "intel_match" => parsed
+                    .as_ref()
+                    .and_then(|t| ctx.intel.iter().find(|m| m.matches.iter().any(|x| x.value.eq_ignore_ascii_case(&t.value))))
+                    .map(|m| m.doc_ref()),
+                "change_record" => {
+                    parsed.as_ref().and_then(|t| ctx.changes.iter().find(|c| c.entity_key == super::import::key(&t.kind, &t.value))).map(|c| c.doc_ref())
+                }
                 _ => None,
             };
             EvidenceStatus { item: item.clone(), present: found.is_some(), doc_ref: found }

@@ -72,7 +72,10 @@ impl Indicator {
 
     /// The text of an `intel:<id>` document.
     pub fn document_text(&self) -> String {
-        let mut t = format!("Threat intel indicator {}: {}\nPattern: {}\nSource: {}\nConfidence: {}/100\n", self.id, self.name, self.pattern, self.source, self.confidence);
+        let mut t = format!(
+            "Threat intel indicator {}: {}\nPattern: {}\nSource: {}\nConfidence: {}/100\n",
+            self.id, self.name, self.pattern, self.source, self.confidence
+        );
         let day = |d: &DateTime<Utc>| d.format("%Y-%m-%d").to_string();
         match (&self.valid_from, &self.valid_until) {
             (Some(f), Some(u)) => t.push_str(&format!("Valid: {} to {}\n", day(f), day(u))),
@@ -290,10 +293,11 @@ fn hash(value: &str, algo: Option<&str>) -> Result<String, String> {
         Some("sha512") => Some(128),
         _ => None,
     };
-    let ok = h.chars().all(|c| c.is_ascii_hexdigit()) && match want {
-        Some(n) => h.len() == n,
-        None => [32, 40, 64, 128].contains(&h.len()),
-    };
+    let ok = h.chars().all(|c| c.is_ascii_hexdigit())
+        && match want {
+            Some(n) => h.len() == n,
+            None => [32, 40, 64, 128].contains(&h.len()),
+        };
     if ok { Ok(h) } else { Err(format!("`{value}` is not a valid {} hash", algo.unwrap_or("file"))) }
 }
 
@@ -885,7 +889,8 @@ mod tests {
     fn stix_patterns_parse_and_yield_equalities() {
         let eq = parse_pattern("[ipv4-addr:value = '203.0.113.7']").unwrap();
         assert_eq!(eq, vec![("ipv4-addr:value".to_string(), "203.0.113.7".to_string())]);
-        let eq = parse_pattern("[file:hashes.'SHA-256' = 'AABB' OR file:hashes.MD5 = 'cc'] AND [domain-name:value = 'evil.example'] WITHIN 300 SECONDS").unwrap();
+        let eq =
+            parse_pattern("[file:hashes.'SHA-256' = 'AABB' OR file:hashes.MD5 = 'cc'] AND [domain-name:value = 'evil.example'] WITHIN 300 SECONDS").unwrap();
         assert_eq!(eq.len(), 3);
         assert_eq!(eq[0].0, "file:hashes.'SHA-256'");
         assert!(parse_pattern("[network-traffic:dst_port IN (80, 443)]").unwrap().is_empty());
@@ -925,13 +930,17 @@ mod tests {
 
     #[test]
     fn csv_import_checks_header_columns_and_values() {
-        let p = parse_csv("type,value,source,confidence,description\nipv4,203.0.113.7,acme,high,\"C2, seen in March\"\ndomain,Evil.Example.,acme,40,\n").unwrap();
+        let p =
+            parse_csv("type,value,source,confidence,description\nipv4,203.0.113.7,acme,high,\"C2, seen in March\"\ndomain,Evil.Example.,acme,40,\n").unwrap();
         assert_eq!(p.indicators.len(), 2);
         assert_eq!(p.indicators[0].confidence, 85);
         assert_eq!(p.indicators[0].description, "C2, seen in March");
         assert_eq!(p.indicators[1].observables[0].value, "evil.example");
         assert_eq!(parse_csv("type,value\nipv4,1.2.3.4\n").unwrap_err().lines[0].line, 1);
-        let e = parse_csv("type,value,source,confidence,description\nipv4,1.2.3.4,acme\nsha256,abc,acme,high,x\nipv4,1.2.3.4,acme,urgent,x\nfqdn,a.b,acme,high,x\n").unwrap_err();
+        let e = parse_csv(
+            "type,value,source,confidence,description\nipv4,1.2.3.4,acme\nsha256,abc,acme,high,x\nipv4,1.2.3.4,acme,urgent,x\nfqdn,a.b,acme,high,x\n",
+        )
+        .unwrap_err();
         assert_eq!(e.lines.iter().map(|l| l.line).collect::<Vec<_>>(), vec![2, 3, 4, 5]);
         assert!(e.lines[0].reason.contains("3 columns"));
     }

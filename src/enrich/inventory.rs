@@ -162,12 +162,9 @@ pub fn document_text(r: &InventoryRecord, at: DateTime<Utc>, owner_status: Optio
     if let Some(k) = r.kind.or_else(|| r.is_nhi().then_some(IdentityKind::Nhi)) {
         t.push_str(&format!("Identity: {}\n", if k == IdentityKind::Nhi { "non-human" } else { "human" }));
     }
-    for (label, v) in [
-        ("Owner", r.owner.as_deref()),
-        ("Criticality", r.criticality.as_deref()),
-        ("Environment", r.environment.as_deref()),
-        ("Service", r.service.as_deref()),
-    ] {
+    for (label, v) in
+        [("Owner", r.owner.as_deref()), ("Criticality", r.criticality.as_deref()), ("Environment", r.environment.as_deref()), ("Service", r.service.as_deref())]
+    {
         if let Some(v) = v {
             t.push_str(&format!("{label}: {v}\n"));
         }

@@ -379,9 +379,10 @@ impl Context {
             out.push(doc(DocKind::Inventory, &m.record.entity, title, m.text.clone()));
         }
         for c in &self.changes {
-            let note = c.by_owner.as_ref().map(|o| {
-                format!("Made by {o}, the owner of {} on record, {:.1} h before alert {}.", c.change.entity, c.hours_before, c.alert_id)
-            });
+            let note = c
+                .by_owner
+                .as_ref()
+                .map(|o| format!("Made by {o}, the owner of {} on record, {:.1} h before alert {}.", c.change.entity, c.hours_before, c.alert_id));
             let note = note.unwrap_or_else(|| format!("Made {:.1} h before alert {}.", c.hours_before, c.alert_id));
             out.push(doc(
                 DocKind::Change,
@@ -457,9 +458,9 @@ pub fn stored_document(store: &Store, doc_ref: &str) -> Result<Option<Document>,
     if let Some(entity) = doc_ref.strip_prefix("inventory:") {
         let Ok(e) = import::Entity::parse(entity) else { return Ok(None) };
         let records = store.inventory_records(std::slice::from_ref(&e.key))?;
-        return Ok(records.get(&e.key).map(|r| {
-            make(DocKind::Inventory, &r.entity, format!("Inventory: {}", r.entity), inventory::document_text(r, chrono::Utc::now(), None, None))
-        }));
+        return Ok(records
+            .get(&e.key)
+            .map(|r| make(DocKind::Inventory, &r.entity, format!("Inventory: {}", r.entity), inventory::document_text(r, chrono::Utc::now(), None, None))));
     }
     if let Some(id) = doc_ref.strip_prefix("intel:") {
         return Ok(store.indicator(id)?.map(|i| make(DocKind::Intel, &i.id, format!("Threat intel: {}", i.name), i.document_text())));

@@ -45,18 +45,21 @@ impl IntoResponse for ImportFailure {
     fn into_response(self) -> Response {
         match self {
             ImportFailure::App(e) => e.into_response(),
-            ImportFailure::Lines(e) => (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"error": {"code": "invalid_import", "message": e.to_string(), "lines": e.lines}})),
-            )
-                .into_response(),
+            ImportFailure::Lines(e) => {
+                (StatusCode::BAD_REQUEST, Json(json!({"error": {"code": "invalid_import", "message": e.to_string(), "lines": e.lines}}))).into_response()
+            }
         }
     }
 }
 
 /// Parses and stores one import file (`inventory`, `intel` or `changes`): the whole file
 /// or nothing. The outer error is the store's; the inner one names the refused lines.
-pub fn import_text(store: &crate::store::Store, kind: &'static str, text: &str, actor: &str) -> Result<Result<ImportReport, ImportError>, crate::store::StoreError> {
+pub fn import_text(
+    store: &crate::store::Store,
+    kind: &'static str,
+    text: &str,
+    actor: &str,
+) -> Result<Result<ImportReport, ImportError>, crate::store::StoreError> {
     let report = match kind {
         "inventory" => match inventory::parse(text) {
             Ok(records) => ImportReport { kind, imported: store.import_inventory(&records, actor)?, skipped: Vec::new() },
@@ -74,7 +77,12 @@ pub fn import_text(store: &crate::store::Store, kind: &'static str, text: &str, 
     Ok(Ok(report))
 }
 
-async fn import(s: AppState, caller: Caller, body: Result<Bytes, axum::extract::rejection::BytesRejection>, kind: &'static str) -> Result<Json<Value>, ImportFailure> {
+async fn import(
+    s: AppState,
+    caller: Caller,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+    kind: &'static str,
+) -> Result<Json<Value>, ImportFailure> {
     let who = caller.require(&[Role::Admin])?;
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
@@ -93,15 +101,27 @@ async fn import(s: AppState, caller: Caller, body: Result<Bytes, axum::extract::
     }
 }
 
-pub async fn import_inventory(State(s): State<AppState>, caller: Caller, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Json<Value>, ImportFailure> {
+pub async fn import_inventory(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ImportFailure> {
     import(s, caller, body, "inventory").await
 }
 
-pub async fn import_intel(State(s): State<AppState>, caller: Caller, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Json<Value>, ImportFailure> {
+pub async fn import_intel(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ImportFailure> {
     import(s, caller, body, "intel").await
 }
 
-pub async fn import_changes(State(s): State<AppState>, caller: Caller, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Json<Value>, ImportFailure> {
+pub async fn import_changes(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<Value>, ImportFailure> {
     import(s, caller, body, "changes").await
 }
 

@@ -518,7 +518,8 @@ fn context_lines(req: &EngineRequest<'_>, proposed: &[ModelAction], evidence: &m
             .filter(|s| !s.present)
             .map(|s| crate::enrich::evidence::label(&s.item).to_string())
             .collect();
-        (!missing.is_empty()).then(|| clip(&format!("Missing before {} on {}: {}.", a.action, req.context.actionable_target(&a.target), missing.join(", ")), 300))
+        (!missing.is_empty())
+            .then(|| clip(&format!("Missing before {} on {}: {}.", a.action, req.context.actionable_target(&a.target), missing.join(", ")), 300))
     });
     notes.extend(missing_lines.take(2));
     owner_change.is_some()
@@ -529,4 +530,3 @@ fn context_lines(req: &EngineRequest<'_>, proposed: &[ModelAction], evidence: &m
 fn lowered(confidence: f64) -> f64 {
     ((confidence - 0.2).max(0.05) * 100.0).round() / 100.0
 }
-

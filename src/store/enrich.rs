@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{Store, StoreError, audit, now};
 use crate::enrich::changes::ChangeRecord;
-use crate::enrich::import::{stored_time, Entity};
+use crate::enrich::import::{Entity, stored_time};
 use crate::enrich::intel::{Indicator, ObsKind, Observable};
 use crate::enrich::inventory::InventoryRecord;
 
