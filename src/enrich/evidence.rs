@@ -56,14 +56,16 @@ pub fn status(actions: &ActionCatalog, action: &str, target: &str, alerts: &[Ale
     let related: Vec<&InventoryMatch> = ctx
         .inventory
         .iter()
-        .filter(|m| m.record.is_nhi() && !m.entity_key.starts_with("token:"))
+        .filter(|m| parsed.as_ref().is_some_and(|t| t.kind == "token") && m.record.is_nhi() && !m.entity_key.starts_with("token:"))
         .filter(|m| naming.iter().any(|(a, _)| m.alerts.iter().any(|(id, _)| id == &a.id)))
         .collect();
     let own_or_related = |pick: &dyn Fn(&InventoryMatch) -> bool| -> Option<String> {
         subject.filter(|m| pick(m)).or_else(|| related.iter().copied().find(|m| pick(m))).map(|m| m.doc_ref())
     };
+    // Alert evidence comes from the alerts that name the target, else from the request.
+    let pool: Vec<&Alert> = if naming.is_empty() { alerts.iter().collect() } else { naming.iter().map(|(a, _)| *a).collect() };
     let alert_field = |keys: &[&str]| -> Option<String> {
-        naming.iter().chain(alerts.first().map(|a| (a, String::new())).as_ref()).find_map(|(a, _)| {
+        pool.iter().find_map(|a| {
             let prefix = if a.format == crate::alert::AlertFormat::Native { "fields." } else { "" };
             keys.iter().map(|k| format!("{prefix}{k}")).find(|p| a.value_at(p).is_some()).map(|p| format!("alert:{}#{p}", a.id))
         })
