@@ -38,6 +38,10 @@ pub struct App {
     pub http: crate::config::HttpSettings,
     /// The last background check of the audit chain, for `/readyz`.
     pub audit_watch: crate::readiness::AuditWatch,
+    /// The offline GeoIP database, when one is configured.
+    pub geo: Option<crate::enrich::geo::GeoDb>,
+    /// The key secrets are fingerprinted under.
+    pub fingerprint_key: crate::alert::fingerprint::FingerprintKey,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,10 @@ pub enum OpenError {
     Engine(String),
     #[error("knowledge: {0}")]
     Knowledge(#[from] KnowledgeError),
+    #[error(transparent)]
+    Geo(#[from] crate::enrich::geo::GeoError),
+    #[error(transparent)]
+    FingerprintKey(#[from] crate::alert::fingerprint::FingerprintKeyError),
 }
 
 /// Where imported documents are kept inside a data dir.
@@ -118,6 +126,8 @@ impl App {
             index_report,
             http: settings.http.clone(),
             audit_watch: crate::readiness::AuditWatch::default(),
+            geo: settings.geoip_db.as_deref().map(crate::enrich::geo::GeoDb::open).transpose()?,
+            fingerprint_key: crate::alert::fingerprint::FingerprintKey::load(&settings.data_dir, settings.fingerprint_key.as_ref().map(|k| k.0.as_str()))?,
         })
     }
 }

@@ -145,8 +145,33 @@ pub struct Settings {
     /// Approvals expire after this many seconds
     #[arg(long, env = "TRIAGE_APPROVAL_TTL_SECS", default_value_t = 4 * 3600, global = true)]
     pub approval_ttl_secs: u64,
+    /// An offline MaxMind-format database (GeoLite2 Country or City, or an ip-location-db
+    /// build) for the country of public IPs; without one, geo is said to be unavailable
+    #[arg(long, env = "TRIAGE_GEOIP_DB", global = true)]
+    pub geoip_db: Option<PathBuf>,
+    /// The key secrets are fingerprinted under (at least 16 characters); default: a key
+    /// file created in the data dir. Replicas on one database must share it
+    #[arg(long, env = "TRIAGE_FINGERPRINT_KEY", hide_env_values = true, global = true)]
+    pub fingerprint_key: Option<SecretText>,
     #[command(flatten)]
     pub llm: LlmSettings,
     #[command(flatten)]
     pub http: HttpSettings,
+}
+
+/// A secret setting: its `Debug` never shows it.
+#[derive(Clone)]
+pub struct SecretText(pub String);
+
+impl std::str::FromStr for SecretText {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(SecretText(s.to_string()))
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
 }

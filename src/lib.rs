@@ -8,6 +8,7 @@ pub mod attack; // ATT&CK catalog: STIX import, lookup, revoked → replacement
 pub mod cases; // case views, summaries and closing the loop into the index
 pub mod config; // settings from environment and flags
 pub mod corpus; // runbooks, prior cases, Sigma import; the document model
+pub mod enrich; // inventory, threat intel, changes, geo, required evidence: context joined before retrieval
 pub mod eval; // datasets, scorers, reports
 pub mod http; // axum router, auth, thin handlers, error mapping
 pub mod jsonpath; // the JSON path dialect of `alert:<id>#<path>` evidence refs

@@ -58,6 +58,21 @@ enum Command {
     },
     /// Print a case summary as JSON
     Summarize { case_id: String },
+    /// The inventory of assets and identities (JSON lines, upserted by entity)
+    Inventory {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Threat intel: STIX 2.1 bundles of indicators, or CSV type,value,source,confidence,description
+    Intel {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Change records (JSON lines, upserted by id)
+    Changes {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// Offline evals: run datasets through the pipeline and score them; compare runs; retrieval quality
     Eval(Box<triage::eval::EvalCommand>),
 }
@@ -66,6 +81,12 @@ enum Command {
 enum CorpusCommand {
     /// Add the Sigma rules found under a folder to the index as sigma:<rule id> documents
     ImportSigma { dir: PathBuf },
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Import a file: all of it, or nothing with every bad line reported (non-zero exit)
+    Import { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -242,6 +263,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&store.checkpoint()?)?);
         }
         Command::Eval(cmd) => return Ok(triage::eval::main(&settings, *cmd, &runtime)?),
+        Command::Inventory { command: ImportCommand::Import { file } } => return import_enrichment(&settings, "inventory", &file),
+        Command::Intel { command: ImportCommand::Import { file } } => return import_enrichment(&settings, "intel", &file),
+        Command::Changes { command: ImportCommand::Import { file } } => return import_enrichment(&settings, "changes", &file),
         Command::Summarize { case_id } => {
             let app = App::open(&settings, None, &|_, _| {})?;
             let Some(summary) = runtime.block_on(triage::cases::summary::summarize(&app, &case_id))? else { bail!("case {case_id} not found") };
@@ -260,6 +284,28 @@ async fn serve(settings: &Settings, addr: &str) -> Result<()> {
     })
     .await?;
     Ok(())
+}
+
+/// One enrichment import; exits non-zero, listing every refused line, when the file is refused.
+fn import_enrichment(settings: &Settings, kind: &'static str, file: &Path) -> Result<ExitCode> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let store = Store::open(&settings.data_dir)?;
+    match triage::http::enrich::import_text(&store, kind, &text, &Identity::local("cli").actor())? {
+        Ok(report) => {
+            eprintln!("{kind}: {} imported from {}", report.imported, file.display());
+            for s in &report.skipped {
+                eprintln!("  skipped line {}: {}", s.line, s.reason);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(refused) => {
+            eprintln!("{kind}: {} refused; nothing imported", file.display());
+            for l in &refused.lines {
+                eprintln!("  line {}: {}", l.line, l.reason);
+            }
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }
 
 fn import_sigma(settings: &Settings, dir: &Path) -> Result<()> {

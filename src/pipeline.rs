@@ -1,4 +1,4 @@
-//! One request, top to bottom: redact → parse → record → retrieve → engine → validate
+//! One request, top to bottom: redact → parse → record → enrich → retrieve → engine → validate
 //! (→ one repair) → policy (tiers, approvals) → store → respond.
 
 use std::time::Instant;
@@ -140,7 +140,7 @@ pub async fn recommend(
     let started = Instant::now();
 
     // Input: secrets out first, then parse. Nothing is stored unless every alert is valid.
-    let mut redactor = Redactor::new();
+    let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
     let redacted: Vec<Value> = request.alerts.iter().map(|a| redactor.redact_value(a)).collect();
     let alerts = alert::parse_all(&redacted)?;
     let case_id = match request.case_id {
@@ -159,9 +159,15 @@ pub async fn recommend(
     let request_id = new_id("req");
     app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts)?;
 
+    // Context the alerts don't carry (inventory, intel, changes, geo), joined before
+    // retrieval; the stricter asset view replaces the sender's for every later decision.
+    let context = crate::enrich::context(app, &alerts, &redactor)?;
+    let alerts = context.apply_assets(alerts);
+
     // Knowledge: what the engine may see and cite.
     let direct = knowledge::direct_techniques(&app.knowledge, &app.catalog, &alerts);
-    let hits = app.index.search_alerts_with(&alerts, &direct, app.settings.limits)?;
+    let mut hits = app.index.search_alerts_with(&alerts, &direct, app.settings.limits)?;
+    hits.extend(context.hits(&hits));
     let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
     let signals = injection::scan(&alerts);
     let assessment = knowledge::assess(&app.knowledge, &app.catalog, &alerts, &hits);
@@ -174,6 +180,7 @@ pub async fn recommend(
         schemas: &app.schemas,
         injection: &signals,
         assessment: &assessment,
+        context: &context,
     };
 
     // Engine: the configured one, or the baseline when it can't be reached.
@@ -236,6 +243,7 @@ pub async fn recommend(
                     rec.uncertainty.push(note);
                 }
             }
+            crate::enrich::finish(&mut rec, &app.actions, &alerts, &context);
             for p in &mut rec.proposed_actions {
                 let action_id = new_id("act");
                 let approval_id = (p.tier != Tier::Automatic).then(|| new_id("apr"));

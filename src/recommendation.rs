@@ -49,7 +49,7 @@ pub struct ModelTechnique {
 #[serde(deny_unknown_fields)]
 pub struct ModelEvidence {
     #[serde(rename = "ref")]
-    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):[^ \t\r\n]{1,190}$"), length(max = 200))]
+    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert|inventory|intel|change):[^ \t\r\n]{1,190}$"), length(max = 200))]
     pub doc_ref: String,
     // A verbatim excerpt of what `ref` names. The model may send `null` or leave it out
     // (contract section 3): such a citation names the whole document, kept here as `""`.
@@ -129,7 +129,7 @@ pub struct AttackMapping {
 #[serde(deny_unknown_fields)]
 pub struct Evidence {
     #[serde(rename = "ref")]
-    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert):[^ \t\r\n]+$"))]
+    #[schemars(regex(pattern = r"^(runbook|case|sigma|attack|alert|inventory|intel|change):[^ \t\r\n]+$"))]
     pub doc_ref: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quote: Option<String>,
@@ -145,6 +145,21 @@ pub struct ProposedAction {
     /// The approval this action waits on; absent for automatic actions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_id: Option<String>,
+    /// The evidence the catalog requires before this action, present or missing, decided
+    /// by code from the alerts and the enrichment (contract section 12).
+    #[serde(default)]
+    pub evidence_status: Vec<EvidenceStatus>,
+}
+
+/// One required evidence item of a proposed action: a catalog id (`token_owner`, …),
+/// whether it is there, and the ref that shows it (`null` when missing).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EvidenceStatus {
+    pub item: String,
+    pub present: bool,
+    #[serde(rename = "ref")]
+    pub doc_ref: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -4,6 +4,7 @@
 //! alert is built (see [`redact`]), so every later stage — retrieval, engines, checks,
 //! storage — only ever sees the redacted view.
 
+pub mod fingerprint;
 mod native;
 mod ocsf;
 pub mod redact;

@@ -517,6 +517,10 @@ fn plausible_value(class: NameClass, name: &str, value: &str) -> bool {
 pub struct Redactor {
     placeholders: HashMap<String, String>,
     counts: HashMap<&'static str, usize>,
+    /// When set, each secret's fingerprint is taken before it is replaced (placeholder →
+    /// `fp_…`), so targets can name it without holding it.
+    fingerprint_key: Option<super::fingerprint::FingerprintKey>,
+    fingerprints: HashMap<String, String>,
 }
 
 /// What was redacted: how many secrets of each kind. The originals are not kept here.
@@ -529,6 +533,16 @@ pub struct Redacted {
 impl Redactor {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A redactor that also fingerprints every secret it replaces.
+    pub fn with_fingerprints(key: super::fingerprint::FingerprintKey) -> Self {
+        Redactor { fingerprint_key: Some(key), ..Self::default() }
+    }
+
+    /// The fingerprint of the secret a placeholder stands for, when one was taken.
+    pub fn fingerprint_of(&self, placeholder: &str) -> Option<&str> {
+        self.fingerprints.get(placeholder).map(String::as_str)
     }
 
     /// A copy of `value` with every secret in every string, keys included, replaced.
@@ -711,6 +725,9 @@ impl Redactor {
         let n = self.counts.entry(kind).or_default();
         *n += 1;
         let p = format!("[REDACTED:{kind}#{n}]");
+        if let Some(key) = &self.fingerprint_key {
+            self.fingerprints.insert(p.clone(), key.fingerprint(secret));
+        }
         self.placeholders.insert(secret.to_string(), p.clone());
         p
     }
@@ -808,5 +825,15 @@ mod tests {
         ] {
             assert_eq!(r.redact_str(text), text);
         }
+    }
+
+    #[test]
+    fn fingerprints_are_taken_before_the_secret_is_replaced() {
+        let key = crate::alert::fingerprint::FingerprintKey::from_text("a-key-for-this-test").unwrap();
+        let mut r = Redactor::with_fingerprints(key.clone());
+        let out = r.redact_str("token ghp_abcdefghijklmnopqrstuvwxyz0123456789");
+        assert_eq!(out, "token [REDACTED:github_token#1]");
+        assert_eq!(r.fingerprint_of("[REDACTED:github_token#1]"), Some(key.fingerprint("ghp_abcdefghijklmnopqrstuvwxyz0123456789").as_str()));
+        assert_eq!(Redactor::new().fingerprint_of("[REDACTED:github_token#1]"), None);
     }
 }

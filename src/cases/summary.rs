@@ -171,6 +171,8 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
             }
             if let Ok(Some(doc)) = app.index.get(doc_ref) {
                 hits.push(Hit { doc, score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
+            } else if let Ok(Some(doc)) = crate::enrich::stored_document(&app.store, doc_ref) {
+                hits.push(Hit { doc, score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
             }
         }
     }
@@ -186,6 +188,7 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
         schemas: &app.schemas,
         injection: &signals,
         assessment: &assessment,
+        context: &crate::enrich::EMPTY,
     };
     let answer = match app.engine.summarize(&req).await? {
         Ok(a) => a,

@@ -25,6 +25,11 @@ pub enum DocKind {
     Case,
     Sigma,
     Attack,
+    /// Enrichment (contract section 12): made per request from the operator's inventory,
+    /// intel and change records; never in the index.
+    Inventory,
+    Intel,
+    Change,
 }
 
 impl DocKind {
@@ -36,6 +41,9 @@ impl DocKind {
             DocKind::Case => "case",
             DocKind::Sigma => "sigma",
             DocKind::Attack => "attack",
+            DocKind::Inventory => "inventory",
+            DocKind::Intel => "intel",
+            DocKind::Change => "change",
         }
     }
 }

@@ -220,7 +220,9 @@ pub async fn approvals(State(s): State<AppState>, caller: Caller, Query(q): Quer
 pub async fn approval(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
     let a = s.app.store.approval(&id)?.ok_or_else(|| AppError::not_found(format!("approval {id} not found")))?;
-    Ok(Json(serde_json::to_value(a).map_err(AppError::internal)?))
+    let mut v = serde_json::to_value(a).map_err(AppError::internal)?;
+    super::enrich::with_evidence(&s.app, &mut v)?;
+    Ok(Json(v))
 }
 
 #[derive(Deserialize)]
@@ -301,6 +303,9 @@ pub async fn audit_verify(State(s): State<AppState>, caller: Caller) -> Result<J
 pub async fn document(State(s): State<AppState>, caller: Caller, Path(doc_ref): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Analyst, Role::Approver, Role::Admin, Role::CaseEngine])?;
     if let Some(doc) = s.app.index.get(&doc_ref).map_err(AppError::internal)? {
+        return Ok(Json(json!({"ref": doc.doc_ref(), "title": doc.title, "kind": doc.kind, "text": doc.text, "techniques": doc.techniques})));
+    }
+    if let Some(doc) = crate::enrich::stored_document(&s.app.store, &doc_ref)? {
         return Ok(Json(json!({"ref": doc.doc_ref(), "title": doc.title, "kind": doc.kind, "text": doc.text, "techniques": doc.techniques})));
     }
     // Techniques not imported into the index still have their catalog facts.

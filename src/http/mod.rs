@@ -2,6 +2,7 @@
 //! and the store.
 
 mod auth;
+pub mod enrich;
 mod error;
 mod handlers;
 mod json;
@@ -62,6 +63,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/audit", get(handlers::audit))
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/documents/{doc_ref}", get(handlers::document))
+        .merge(enrich::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -41,7 +41,11 @@ pub async fn openapi(State(s): State<AppState>) -> Json<Value> {
             "/v1/keys/{id}": {"delete": op("Revoke a key at once", "admin")},
             "/v1/audit": {"get": op("Audit entries after `?after=<seq>`", "admin")},
             "/v1/audit/verify": {"get": op("First broken entry of the hash chain", "admin")},
-            "/v1/documents/{ref}": {"get": op("A retrievable document by ref", "case_engine, analyst, approver, admin")}
+            "/v1/documents/{ref}": {"get": op("A retrievable document by ref", "case_engine, analyst, approver, admin")},
+            "/v1/inventory": {"post": op("Import inventory JSON lines, upserted by entity; 400 `invalid_import` with `error.lines`, nothing kept", "admin")},
+            "/v1/intel": {"post": op("Import a STIX 2.1 bundle or CSV `type,value,source,confidence,description`; 400 `invalid_import` with `error.lines`", "admin")},
+            "/v1/changes": {"post": op("Import change records (JSON lines), upserted by id; 400 `invalid_import` with `error.lines`", "admin")},
+            "/v1/fingerprint": {"post": op("`{secret}` → `{fingerprint: fp_…}`, to match `token:fp_…` targets", "soar")}
         }
     }))
 }

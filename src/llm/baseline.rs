@@ -106,11 +106,12 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
     let verdicts = Verdicts::of(&similar, alerts);
     let severity = severity(alerts, req, &verdicts, best_runbook.is_some(), &mut uncertainty);
     let attack = techniques(req, &mut uncertainty);
-    let evidence = evidence(alerts, req.assessment, best_runbook.or(runbooks.first().copied()), &similar, req.retrieved);
+    let mut evidence = evidence(alerts, req.assessment, best_runbook.or(runbooks.first().copied()), &similar, req.retrieved);
     // Disruptive proposals need the analysts' past verdicts on similar alerts to lean
     // malicious; otherwise only non-disruptive steps are proposed.
     let automatic_only = verdicts.total() > 0 && verdicts.true_positive <= verdicts.benign;
     let proposed_actions = actions(alerts, best_runbook, automatic_only, req.case_id);
+    let explained_by_owner = context_lines(req, &proposed_actions, &mut evidence, &mut uncertainty);
 
     match best_runbook {
         None => uncertainty.push(match runbooks.first() {
@@ -135,6 +136,7 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
     uncertainty.truncate(crate::recommendation::MAX_UNCERTAINTY);
 
     let confidence = confidence(best_runbook, &verdicts, attack.len());
+    let confidence = if explained_by_owner { lowered(confidence) } else { confidence };
     let lead = &alerts[0];
     let entities = describe_entities(alerts);
     let runbook_part = match best_runbook {
@@ -528,4 +530,63 @@ fn clip_quote(s: &str) -> String {
         Some(i) if i > 100 => cut[..i].to_string(),
         _ => cut,
     }
+}
+
+/// What enrichment adds: its documents cited (intel first, then inventory facts, then
+/// changes), a change by the owner that may explain the alert, and the evidence the
+/// proposed actions still miss. Returns whether such an owner change was found.
+fn context_lines(req: &EngineRequest<'_>, proposed: &[ModelAction], evidence: &mut Vec<ModelEvidence>, notes: &mut Vec<String>) -> bool {
+    let mut cited: Vec<ModelEvidence> = Vec::new();
+    for kind in [DocKind::Intel, DocKind::Inventory, DocKind::Change] {
+        for h in req.retrieved.iter().filter(|h| h.doc.kind == kind) {
+            let lines: Vec<&str> = h.doc.text.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            let line = match kind {
+                DocKind::Inventory => lines.iter().find(|l| l.starts_with("Stale identity:")).or_else(|| lines.iter().find(|l| l.starts_with("Owner:"))),
+                DocKind::Change => lines.iter().find(|l| l.starts_with("Made by")).or(lines.first()),
+                _ => lines.first(),
+            };
+            cited.push(ModelEvidence { doc_ref: h.doc_ref(), quote: line.map(|l| clip_quote(l)).unwrap_or_default() });
+        }
+    }
+    // After the alerts' own lines, before runbooks and prior cases: these are facts about
+    // this request's entities.
+    let at = evidence.iter().position(|e| !e.doc_ref.starts_with("alert:")).unwrap_or(evidence.len());
+    evidence.splice(at..at, cited);
+    evidence.truncate(crate::recommendation::MAX_EVIDENCE);
+
+    let owner_change = req.context.owner_changes().next();
+    if let Some(c) = owner_change {
+        notes.insert(
+            1.min(notes.len()),
+            clip(
+                &format!(
+                    "{} ({}) by {}, the owner of {}, {:.1} h before the alert may explain it; confidence in a malicious reading lowered.",
+                    c.doc_ref(),
+                    c.change.kind,
+                    c.change.by,
+                    c.change.entity,
+                    c.hours_before
+                ),
+                300,
+            ),
+        );
+    }
+    // The first two proposals that miss evidence, said plainly: an approver will ask.
+    let missing_lines = proposed.iter().filter_map(|a| {
+        let missing: Vec<String> = crate::enrich::evidence::status(req.actions, &a.action, &a.target, req.alerts, req.context)
+            .into_iter()
+            .filter(|s| !s.present)
+            .map(|s| crate::enrich::evidence::label(&s.item).to_string())
+            .collect();
+        (!missing.is_empty())
+            .then(|| clip(&format!("Missing before {} on {}: {}.", a.action, req.context.actionable_target(&a.target), missing.join(", ")), 300))
+    });
+    notes.extend(missing_lines.take(2));
+    owner_change.is_some()
+}
+
+/// A change by the owner is a benign explanation on record: the malicious reading is less
+/// certain, though not ruled out.
+fn lowered(confidence: f64) -> f64 {
+    ((confidence - 0.2).max(0.05) * 100.0).round() / 100.0
 }

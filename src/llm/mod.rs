@@ -31,6 +31,9 @@ pub struct EngineRequest<'a> {
     pub injection: &'a [InjectionSignal],
     /// What the knowledge makes of the alerts: events, matched indicators, candidates.
     pub assessment: &'a Assessment<'a>,
+    /// What enrichment found (inventory, intel, changes, geo); its documents are among
+    /// `retrieved` already.
+    pub context: &'a crate::enrich::Context,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

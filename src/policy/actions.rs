@@ -44,6 +44,10 @@ pub struct ActionSpec {
     pub production_tier: Option<Tier>,
     #[serde(default)]
     pub description: String,
+    /// Evidence an approver needs before this action (contract section 12): ids from
+    /// [`crate::enrich::evidence::ITEMS`].
+    #[serde(default)]
+    pub required_evidence: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -135,6 +139,7 @@ impl ActionCatalog {
                 return Err(ActionError::Policy(format!("emergency rule `{}`: `{}` needs two people; no rule may pre-approve it", rule.id, rule.action)));
             }
         }
+        crate::enrich::evidence::check_catalog(&c).map_err(ActionError::Policy)?;
         Ok(c)
     }
 
@@ -219,6 +224,16 @@ mod tests {
         }
         assert!(Target::parse("arn:").is_err());
         assert_eq!(Target::parse("team:payments").unwrap().kind, "team");
+    }
+
+    #[test]
+    fn catalog_requires_the_contract_evidence_and_refuses_unknown_items() {
+        let c = ActionCatalog::embedded().unwrap();
+        assert_eq!(c.actions["revoke_token"].required_evidence, ["token_owner", "token_scope", "token_recent_use", "detection_reason", "rollback_path"]);
+        assert_eq!(c.actions["isolate_host"].required_evidence, ["edr_evidence", "business_criticality", "session_state", "asset_owner"]);
+        assert_eq!(c.actions["contain_cloud_resource"].required_evidence, ["audit_log_evidence", "affected_service", "cost_and_risk", "recovery_plan"]);
+        let bad = ActionCatalog::parse("[actions.x]\ntier = \"automatic\"\nrequired_evidence = [\"vibes\"]\n").unwrap_err();
+        assert!(bad.to_string().contains("`vibes` is not an evidence item"), "{bad}");
     }
 
     #[test]

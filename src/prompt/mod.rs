@@ -483,6 +483,7 @@ mod tests {
                 schemas: &self.schemas,
                 injection: &[],
                 assessment: &self.assessment,
+                context: &crate::enrich::EMPTY,
             }
         }
     }

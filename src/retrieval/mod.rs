@@ -47,6 +47,7 @@ impl Limits {
             DocKind::Case => self.cases,
             DocKind::Sigma => self.sigma,
             DocKind::Attack => self.attack,
+            DocKind::Inventory | DocKind::Intel | DocKind::Change => 0,
         }
     }
 }

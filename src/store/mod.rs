@@ -7,6 +7,7 @@
 mod approvals;
 mod audit;
 mod cases;
+mod enrich;
 mod keys;
 
 use std::path::Path;
@@ -132,6 +133,7 @@ impl Store {
         let conn = Connection::open(data_dir.join("triage.sqlite3"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(enrich::SCHEMA)?;
         migrate(&conn)?;
         let audit_key = audit::AuditKey::load(data_dir)?;
         let store = Store { conn: Mutex::new(conn), audit_key, data_dir: data_dir.to_path_buf() };

@@ -260,9 +260,14 @@ fn check_actions(o: &ModelOutput, ctx: &Context, reasons: &mut Vec<ReviewReason>
         let tier = Target::parse(&a.target).and_then(|t| Ok((ctx.actions.tier_for(&a.action, &t, ctx.alerts)?, t)));
         match tier {
             // A provider's own identifier is served as `resource:<identifier>`.
-            Ok((tier, target)) => {
-                out.push(ProposedAction { action: a.action.clone(), target: target.canonical(), rationale: a.rationale.clone(), tier, approval_id: None })
-            }
+            Ok((tier, target)) => out.push(ProposedAction {
+                action: a.action.clone(),
+                target: target.canonical(),
+                rationale: a.rationale.clone(),
+                tier,
+                approval_id: None,
+                evidence_status: Vec::new(),
+            }),
             Err(ActionError::UnknownAction(x)) => reasons.push(reason(reason::UNKNOWN_ACTION, format!("proposed_actions[{i}]: `{x}`"))),
             Err(e) => reasons.push(reason(reason::INVALID_TARGET, format!("proposed_actions[{i}]: {e}"))),
         }
