@@ -34,10 +34,11 @@ fn stats(label: &str, mut d: Vec<Duration>) -> Duration {
 
 fn record(entity: String, i: usize) -> InventoryRecord {
     let nhi = entity.starts_with("service_account:");
+    let criticality = ["low", "medium", "high", "critical"][i % 4];
     serde_json::from_value(serde_json::json!({
         "entity": entity,
         "owner": format!("team-{}", i % 97),
-        "criticality": ["low", "medium", "high", "critical"][i % 4],
+        "criticality": criticality,
         "environment": if i % 3 == 0 { "production" } else { "staging" },
         "kind": if nhi { "nhi" } else { "human" },
         "scopes": if nhi { vec!["repo:read"] } else { vec![] },

@@ -56,11 +56,16 @@ pub struct ModelEvidence {
     // The strict schema lists it as required and nullable, because strict structured
     // outputs require every property; validation tolerates its absence.
     #[serde(default, deserialize_with = "nullable_string")]
-    #[schemars(with = "Option<String>", required, length(max = 300))]
+    #[schemars(schema_with = "nullable_quote", required)]
     pub quote: String,
 }
 
 /// `null` reads as the empty string.
+/// The schema of a citation's `quote`: a bounded string, or `null`.
+fn nullable_quote(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({ "type": ["string", "null"], "maxLength": 300 })
+}
+
 fn nullable_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     Ok(Option::<String>::deserialize(d)?.unwrap_or_default())
 }
@@ -94,7 +99,9 @@ pub struct SummaryOutput {
 
 /// The JSON Schema (2020-12) of a summary answer.
 pub fn summary_output_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(SummaryOutput)).unwrap_or_default()
+    let mut schema = serde_json::to_value(schemars::schema_for!(SummaryOutput)).unwrap_or_default();
+    require_quotes(&mut schema);
+    schema
 }
 
 /// A checked recommendation: the model's proposal with names, tactics, tiers and approval
@@ -211,7 +218,34 @@ pub struct RecommendResponse {
 
 /// The JSON Schema (2020-12) of the model's output.
 pub fn model_output_schema() -> serde_json::Value {
-    serde_json::to_value(schemars::schema_for!(ModelOutput)).unwrap_or_default()
+    let mut schema = serde_json::to_value(schemars::schema_for!(ModelOutput)).unwrap_or_default();
+    require_quotes(&mut schema);
+    schema
+}
+
+/// Strict structured outputs need every property listed as required, so a citation's
+/// `quote` is required and nullable in the schema, though deserialisation tolerates its
+/// absence (contract section 3).
+fn require_quotes(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(o) => {
+            if let Some(props) = o.get_mut("properties").and_then(|p| p.as_object_mut())
+                && let Some(quote) = props.get_mut("quote").and_then(|q| q.as_object_mut())
+            {
+                quote.remove("default");
+                if let Some(req) = o.get_mut("required").and_then(|r| r.as_array_mut())
+                    && !req.iter().any(|r| r == "quote")
+                {
+                    req.push(serde_json::Value::from("quote"));
+                }
+            }
+            for v in o.values_mut() {
+                require_quotes(v);
+            }
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(require_quotes),
+        _ => {}
+    }
 }
 
 /// The JSON Schema (2020-12) of `recommendation` in responses.

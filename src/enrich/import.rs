@@ -160,7 +160,7 @@ mod tests {
 
     #[test]
     fn json_lines_reports_every_bad_line() {
-        #[derive(Deserialize)]
+        #[derive(Debug, Deserialize)]
         #[serde(deny_unknown_fields)]
         struct R {
             #[allow(dead_code)]

@@ -915,7 +915,7 @@ mod tests {
         assert_eq!(p.indicators[0].source, "ACME CERT");
         assert_eq!(p.indicators[0].observables, vec![Observable { kind: ObsKind::Ip, value: "203.0.113.7".into() }]);
         assert_eq!(p.skipped.len(), 1);
-        assert_eq!(p.skipped[0].line, 7);
+        assert_eq!(p.skipped[0].line, 6);
 
         let bad = r#"{"type": "bundle", "id": "bundle--1", "objects": [
   {"type": "indicator", "id": "indicator--0d3f1b9a-6f5e-4d7c-9b8a-1c2d3e4f5a6b", "pattern": "[ipv4-addr:value = '203.0.113.7'", "pattern_type": "stix", "valid_from": "2026-01-01T00:00:00Z"},

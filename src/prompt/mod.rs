@@ -13,7 +13,7 @@
 //!
 //! Prompts are kept within a character budget by trimming deterministically, in this
 //! order: document excerpts, then the longest alert strings, then the lowest-ranked
-//! documents, then the last alerts. Every cut is visible (`…[trimmed N chars]`).
+//! documents, then the weakest candidate techniques, then the last alerts. Every cut is visible (`…[trimmed N chars]`).
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
@@ -44,8 +44,8 @@ pub const STRING_MIN: usize = 40;
 const MARKER_ROOM: usize = 24;
 const TITLE_MAX: usize = 120;
 /// Supports shown per candidate technique, and the length of each one's note.
-const CANDIDATE_SUPPORT_MAX: usize = 4;
-const CANDIDATE_NOTE_MAX: usize = 200;
+const CANDIDATE_SUPPORT_MAX: usize = 3;
+const CANDIDATE_NOTE_MAX: usize = 160;
 const SIGNALS_MAX: usize = 10;
 const SIGNAL_PATH_MAX: usize = 80;
 /// The longest free-text field the model output schema allows (hypothesis, summary).
@@ -232,7 +232,7 @@ impl Prompts {
                 documents_omitted: data.documents.len() - plan.documents,
                 actions: &data.actions,
                 signals: &data.signals,
-                candidates: &data.candidates,
+                candidates: &data.candidates[..plan.candidates],
             },
         )
     }
@@ -241,7 +241,8 @@ impl Prompts {
     fn fit(&self, data: &Data, nonce: &str, max_chars: usize) -> Result<(String, Trim), PromptError> {
         let system_chars = self.system.chars().count();
         let fits = |plan: &Plan| -> Result<bool, PromptError> { Ok(system_chars + self.user(data, nonce, plan)?.chars().count() <= max_chars) };
-        let mut plan = Plan { excerpt_cap: EXCERPT_MAX, string_cap: None, documents: data.documents.len(), alerts: data.alerts.len() };
+        let mut plan =
+            Plan { excerpt_cap: EXCERPT_MAX, string_cap: None, documents: data.documents.len(), candidates: data.candidates.len(), alerts: data.alerts.len() };
         let mut found = fits(&plan)?;
 
         // 1. Document excerpts, all to the same (largest fitting) length.
@@ -263,7 +264,13 @@ impl Prompts {
             plan.documents = best.unwrap_or(0);
             found = best.is_some();
         }
-        // 4. The last alerts; the first one always stays.
+        // 4. The weakest candidate techniques.
+        if !found {
+            let best = largest_fitting(0, data.candidates.len(), |n| fits(&Plan { candidates: n, ..plan }))?;
+            plan.candidates = best.unwrap_or(0);
+            found = best.is_some();
+        }
+        // 5. The last alerts; the first one always stays.
         if !found && data.alerts.len() > 1 {
             let best = largest_fitting(1, data.alerts.len(), |n| fits(&Plan { alerts: n, ..plan }))?;
             plan.alerts = best.unwrap_or(1);
@@ -287,6 +294,7 @@ struct Plan {
     excerpt_cap: usize,
     string_cap: Option<usize>,
     documents: usize,
+    candidates: usize,
     alerts: usize,
 }
 
