@@ -105,6 +105,7 @@ impl App {
             (None, EngineKind::Replay) => {
                 return Err(OpenError::Engine("the replay engine answers only in `triage eval --engine replay --replay <recording>`".into()));
             }
+            (None, _) => return Err(OpenError::Engine("trivial baselines answer only in `triage eval`".into())),
         };
         let catalog = Catalog::load(&settings.data_dir)?;
         let knowledge = Indicators::embedded(&catalog)?;

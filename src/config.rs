@@ -13,6 +13,16 @@ pub enum EngineKind {
     Llm,
     /// Recorded answers; `triage eval` only (with `--replay <recording>`).
     Replay,
+    /// Trivial baseline, `triage eval` only: severity high for every alert.
+    ConstantHigh,
+    /// Trivial baseline, `triage eval` only: the dataset's most common gold severity.
+    ConstantMode,
+    /// Trivial baseline, `triage eval` only: the dataset's most common gold disposition.
+    MajorityVerdict,
+    /// Trivial baseline, `triage eval` only: the alert's rule severity and ATT&CK tags.
+    RuleSeverity,
+    /// Trivial baseline, `triage eval` only: the top retrieved document's techniques.
+    TopDocument,
 }
 
 /// How the model is asked for structured output.

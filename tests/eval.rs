@@ -216,27 +216,22 @@ fn an_impossible_gate_fails_the_run_and_names_the_metric() {
 }
 
 #[test]
-fn the_committed_gate_passes_on_a_quick_subset_of_the_datasets() {
+fn the_baseline_keeps_the_committed_outcomes_on_a_quick_subset_of_the_datasets() {
+    // The committed gate's exact part, on every third line: any sample whose outcome moved
+    // since evals/baseline-outcomes.jsonl was written fails here until it is written again.
     let dir = tempfile::tempdir().unwrap();
-    let mut subset = String::new();
-    for file in ["evals/gold.jsonl", "evals/adversarial.jsonl"] {
-        let text = std::fs::read_to_string(repo().join(file)).unwrap();
-        for line in text.lines().step_by(3) {
-            subset.push_str(line);
-            subset.push('\n');
-        }
-    }
-    let path = dir.path().join("subset.jsonl");
-    std::fs::write(&path, subset).unwrap();
+    let path = subset(dir.path(), 3);
+    let gate = dir.path().join("gate.toml");
+    std::fs::write(&gate, format!("[exact]\nbaseline = {:?}\n", repo().join("evals/baseline-outcomes.jsonl").display().to_string())).unwrap();
     let (o, stdout, stderr) = run(triage(&dir.path().join("data"))
-        .args(["eval", "--dataset"])
+        .args(["eval", "--no-trivial", "--dataset"])
         .arg(&path)
         .arg("--out")
         .arg(dir.path().join("run"))
         .arg("--gate")
-        .arg(repo().join("evals/gate.toml")));
+        .arg(&gate));
     assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
-    assert!(stdout.contains("gate passed"), "{stdout}");
+    assert!(stdout.contains(" 0 changed"), "{stdout}");
 }
 
 #[test]
@@ -294,4 +289,169 @@ fn retrieval_quality_is_printed_and_written_as_json() {
     assert_eq!(r["results"][0]["first_relevant"], 1, "{}", r["results"][0]);
     assert_eq!(r["metrics"]["recall@5"]["value"], 0.5, "one of two relevant refs exists");
     assert_eq!(r["metrics"]["mrr"]["value"], 1.0);
+}
+
+fn trivial<'a>(summary: &'a Value, engine: &str) -> &'a Value {
+    summary["trivial"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["engine"] == engine)
+        .unwrap_or_else(|| panic!("no trivial baseline {engine}: {}", summary["trivial"]))
+}
+
+#[test]
+fn trivial_baselines_stand_beside_every_metric_and_ranking_auc_is_counted_by_pairs() {
+    let f = fixture();
+    let (o, stdout, stderr, out) = eval(&f, "run", &[]);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let summary = read_json(&out.join("summary.json"));
+    let names: Vec<&str> = summary["trivial"].as_array().unwrap().iter().map(|t| t["engine"].as_str().unwrap()).collect();
+    assert_eq!(names, ["constant-high", "constant-mode", "majority-verdict", "rule-severity", "top-document"]);
+
+    // By hand: gold true positives t-powershell, t-ocsf, t-injection; gold benign t-benign.
+    // Constant high ties every pair: 0.5, and its verdict is constant: balanced accuracy 0.5.
+    let high = trivial(&summary, "constant-high");
+    assert_eq!(metric(high, "severity_ranking_auc"), 0.5);
+    assert_eq!(metric(high, "disposition_balanced_accuracy"), 0.5);
+    assert_eq!(metric(high, "disposition_recall_true_positive"), 1.0);
+    assert_eq!(metric(high, "disposition_recall_benign"), 0.0);
+    // The rules say high, high (OCSF severity_id 4), low, high: every true positive above the
+    // benign sample, which reads as benign (low, no action).
+    let echo = trivial(&summary, "rule-severity");
+    assert_eq!(metric(echo, "severity_ranking_auc"), 1.0);
+    assert_eq!(metric(echo, "disposition_balanced_accuracy"), 1.0);
+
+    // The engine's own AUC, recounted from the responses and gold labels: pairs of a gold
+    // true positive and a benign sample, ranked by predicted severity.
+    let samples = read_lines(&out.join("samples.jsonl"));
+    let rank = |s: &Value| ["informational", "low", "medium", "high", "critical"].iter().position(|x| s["response"]["recommendation"]["severity"] == *x);
+    let ready: Vec<&Value> = samples.iter().filter(|s| s["status"] == "ready").collect();
+    let pos: Vec<usize> = ready.iter().filter(|s| s["gold"]["disposition"] == "true_positive").filter_map(|s| rank(s)).collect();
+    let neg: Vec<usize> = ready.iter().filter(|s| s["gold"]["disposition"] != "true_positive").filter_map(|s| rank(s)).collect();
+    assert!(!pos.is_empty() && !neg.is_empty(), "both classes answered");
+    let wins: f64 = pos
+        .iter()
+        .flat_map(|p| {
+            neg.iter().map(move |n| {
+                if p > n {
+                    1.0
+                } else if p == n {
+                    0.5
+                } else {
+                    0.0
+                }
+            })
+        })
+        .sum();
+    assert_eq!(metric(&summary, "severity_ranking_auc"), wins / (pos.len() * neg.len()) as f64);
+    let auc = &summary["metrics"]["severity_ranking_auc"];
+    assert!(auc["ci"].is_array(), "the AUC has an interval: {auc}");
+
+    // Every report shows the baselines beside the engine.
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("| rule-severity |") && md.contains("| `severity_ranking_auc` |"), "{md}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains(">top-document</th>"));
+    assert!(stdout.contains("constant-high"), "{stdout}");
+}
+
+#[test]
+fn a_sample_without_gold_severity_is_skipped_by_the_severity_metrics_only() {
+    let f = fixture();
+    let text = std::fs::read_to_string(&f.dataset).unwrap().replace(r#""severity":"informational""#, r#""severity":null"#);
+    assert!(text.contains(r#""severity":null"#), "the benign sample lost its severity");
+    std::fs::write(&f.dataset, text).unwrap();
+    let (o, stdout, stderr, out) = eval(&f, "run", &[]);
+    assert!(o.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stdout.contains("1 sample(s) have no gold severity"), "{stdout}");
+    let summary = read_json(&out.join("summary.json"));
+    assert_eq!(summary["samples"], 4);
+    assert_eq!(summary["severity_unlabelled"], 1);
+    let ready = read_lines(&out.join("samples.jsonl")).iter().filter(|s| s["status"] == "ready").count();
+    let benign_ready = read_lines(&out.join("samples.jsonl")).iter().any(|s| s["id"] == "t-benign" && s["status"] == "ready");
+    assert!(benign_ready);
+    assert_eq!(summary["metrics"]["severity_exact"]["n"], ready - 1);
+    assert_eq!(summary["metrics"]["disposition_accuracy"]["n"], ready, "disposition still scores it");
+    assert_eq!(summary["metrics"]["severity_ranking_auc"]["n"], ready, "ranking needs no gold severity");
+}
+
+fn subset(dir: &Path, step: usize) -> PathBuf {
+    let mut subset = String::new();
+    for file in ["evals/gold.jsonl", "evals/adversarial.jsonl"] {
+        let text = std::fs::read_to_string(repo().join(file)).unwrap();
+        for line in text.lines().step_by(step) {
+            subset.push_str(line);
+            subset.push('\n');
+        }
+    }
+    let path = dir.join("subset.jsonl");
+    std::fs::write(&path, subset).unwrap();
+    path
+}
+
+#[test]
+fn the_constant_high_engine_fails_the_committed_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = subset(dir.path(), 4);
+    let (o, stdout, stderr) = run(triage(&dir.path().join("data"))
+        .args(["--engine", "constant-high", "eval", "--dataset"])
+        .arg(&path)
+        .arg("--out")
+        .arg(dir.path().join("run"))
+        .arg("--gate")
+        .arg(repo().join("evals/gate.toml")));
+    assert!(!o.status.success(), "constant-high passed the committed gate:\n{stdout}\n{stderr}");
+    let summary = read_json(&dir.path().join("run/summary.json"));
+    assert_eq!(summary["engine"]["kind"], "constant-high");
+    assert_eq!(metric(&summary, "severity_ranking_auc"), 0.5);
+    // It fails on judgement, not on a broken run: every answer passed the checks.
+    assert_eq!(metric(&summary, "error_rate"), 0.0);
+    for m in ["severity_ranking_auc", "disposition_balanced_accuracy"] {
+        assert!(stderr.contains(&format!("gate failed: {m} ")), "{m} should fail:\n{stderr}");
+    }
+}
+
+#[test]
+fn a_changed_sample_outcome_is_shown_and_fails_the_exact_gate_until_the_file_is_written_again() {
+    let f = fixture();
+    let outcomes = f.root.join("outcomes.jsonl");
+    let (o, stdout, stderr, _) = eval(&f, "first", &["--write-outcomes", outcomes.to_str().unwrap()]);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("4 sample outcomes written"), "{stdout}");
+    let lines = read_lines(&outcomes);
+    assert_eq!(lines.len(), 4);
+    let first = &lines[0];
+    assert_eq!(first["id"], "t-powershell");
+    assert!(first["severity"].is_string() && first["disposition"].is_string(), "{first}");
+
+    // The same engine on the same data: nothing changed.
+    let gate = f.root.join("gate.toml");
+    std::fs::write(&gate, "[exact]\nbaseline = \"outcomes.jsonl\"\n").unwrap();
+    let (o, stdout, stderr, run_dir) = eval(&f, "same", &["--gate", gate.to_str().unwrap()]);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("pass exact outcomes") && stdout.contains("4 samples compared, 0 changed"), "{stdout}");
+
+    // Pretend the committed file recorded another severity for one sample.
+    let was = first["severity"].as_str().unwrap().to_string();
+    let other = if was == "low" { "critical" } else { "low" };
+    let text = std::fs::read_to_string(&outcomes).unwrap();
+    let edited = text.replacen(&format!("\"severity\":\"{was}\""), &format!("\"severity\":\"{other}\""), 1);
+    assert_ne!(text, edited);
+    std::fs::write(&outcomes, edited).unwrap();
+    let (o, stdout, stderr, _) = eval(&f, "changed", &["--gate", gate.to_str().unwrap()]);
+    assert!(!o.status.success(), "a changed outcome passed:\n{stdout}");
+    assert!(stdout.contains(&format!("changed t-powershell: severity {other} → {was}")), "{stdout}");
+    assert!(stderr.contains("1 sample outcome(s) differ"), "{stderr}");
+
+    // The same check on an existing run folder.
+    let (o, stdout, _) = run(triage(&f.root.join("data")).args(["eval", "gate"]).arg(&run_dir).arg("--gate").arg(&gate));
+    assert!(!o.status.success());
+    assert!(stdout.contains("changed t-powershell"), "{stdout}");
+
+    // Writing the file again accepts the change.
+    let (o, stdout, stderr, _) = eval(&f, "rewrite", &["--write-outcomes", outcomes.to_str().unwrap()]);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
+    let (o, stdout, stderr, _) = eval(&f, "accepted", &["--gate", gate.to_str().unwrap()]);
+    assert!(o.status.success(), "{stdout}\n{stderr}");
 }

@@ -60,6 +60,69 @@ pub fn ratio(parts: &[Option<Part>], idx: &[usize]) -> Option<f64> {
     (den > 0.0).then(|| num / den)
 }
 
+/// One sample of a ranking: its score (predicted severity rank, 0..=4) and whether gold
+/// calls it positive (a true positive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ranked {
+    pub score: u8,
+    pub positive: bool,
+}
+
+/// Area under the ROC curve over `idx`: the probability that a positive outscores a
+/// negative, ties counting one half (the Mann–Whitney statistic). `None` unless both
+/// classes are present. Scores are severity ranks, so counting per level is exact and
+/// linear; a resample that repeats a sample counts it as often as it was drawn.
+pub fn auc(points: &[Option<Ranked>], idx: &[usize]) -> Option<f64> {
+    let mut pos = [0.0f64; 256];
+    let mut neg = [0.0f64; 256];
+    for &i in idx {
+        if let Some(Some(p)) = points.get(i) {
+            if p.positive {
+                pos[usize::from(p.score)] += 1.0;
+            } else {
+                neg[usize::from(p.score)] += 1.0;
+            }
+        }
+    }
+    let (np, nn): (f64, f64) = (pos.iter().sum(), neg.iter().sum());
+    if np == 0.0 || nn == 0.0 {
+        return None;
+    }
+    // For each score level: positives there beat every negative below and tie the ones at it.
+    let (mut wins, mut below) = (0.0, 0.0);
+    for level in 0..256 {
+        wins += pos[level] * (below + 0.5 * neg[level]);
+        below += neg[level];
+    }
+    Some(wins / (np * nn))
+}
+
+/// One sample of a two-class verdict: gold says positive, and whether the prediction did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub gold_positive: bool,
+    pub predicted_positive: bool,
+}
+
+/// Balanced accuracy over `idx`: the mean of the recall on positives and the recall on
+/// negatives. `None` unless both classes are present, since a one-class set says nothing
+/// about telling them apart.
+pub fn balanced_accuracy(points: &[Option<Verdict>], idx: &[usize]) -> Option<f64> {
+    let (mut tp, mut p, mut tn, mut n) = (0.0, 0.0, 0.0, 0.0);
+    for &i in idx {
+        if let Some(Some(v)) = points.get(i) {
+            if v.gold_positive {
+                p += 1.0;
+                tp += f64::from(u8::from(v.predicted_positive));
+            } else {
+                n += 1.0;
+                tn += f64::from(u8::from(!v.predicted_positive));
+            }
+        }
+    }
+    (p > 0.0 && n > 0.0).then(|| (tp / p + tn / n) / 2.0)
+}
+
 fn stream_seed(seed: u64, stream: &str) -> u64 {
     // FNV-1a: stable across platforms and Rust versions, unlike the std hasher.
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -139,6 +202,39 @@ mod tests {
         assert!(lo < v && v < hi && hi - lo < 0.4, "{lo} {v} {hi}");
         let other = Draws::new(parts.len(), b, "tag:x").estimate(|idx| ratio(&parts, idx));
         assert_ne!(other.ci, e1.ci);
+    }
+
+    fn ranked(score: u8, positive: bool) -> Option<Ranked> {
+        Some(Ranked { score, positive })
+    }
+
+    #[test]
+    fn auc_counts_pairs_and_halves_ties() {
+        // Positives at 3, 3, 1; negatives at 1, 0. Pairs (pos, neg): (3,1) (3,0) (3,1) (3,0)
+        // win, (1,1) ties, (1,0) wins: 5.5 of 6.
+        let pts = vec![ranked(3, true), ranked(1, false), ranked(3, true), None, ranked(1, true), ranked(0, false)];
+        let all: Vec<usize> = (0..pts.len()).collect();
+        assert_eq!(auc(&pts, &all), Some(5.5 / 6.0));
+        // A constant score ties every pair.
+        let flat = vec![ranked(3, true), ranked(3, false), ranked(3, false)];
+        assert_eq!(auc(&flat, &[0, 1, 2]), Some(0.5));
+        // Reversed ranking scores 0; one class alone has no AUC.
+        let reversed = vec![ranked(0, true), ranked(4, false)];
+        assert_eq!(auc(&reversed, &[0, 1]), Some(0.0));
+        assert_eq!(auc(&reversed, &[0, 0]), None);
+        // A resample that draws a sample twice counts it twice: positives {3, 1}, negatives
+        // {1, 1}: (3,1) wins twice, (1,1) ties twice, 3 of 4.
+        assert_eq!(auc(&pts, &[0, 1, 1, 4]), Some(3.0 / 4.0));
+    }
+
+    #[test]
+    fn balanced_accuracy_is_one_half_for_a_constant_verdict() {
+        let v = |g, p| Some(Verdict { gold_positive: g, predicted_positive: p });
+        let constant = vec![v(true, true), v(true, true), v(true, true), v(false, true)];
+        assert_eq!(balanced_accuracy(&constant, &[0, 1, 2, 3]), Some(0.5));
+        let mixed = vec![v(true, true), v(true, false), v(false, false), v(false, false), None];
+        assert_eq!(balanced_accuracy(&mixed, &[0, 1, 2, 3, 4]), Some(0.75));
+        assert_eq!(balanced_accuracy(&mixed, &[0, 1]), None);
     }
 
     #[test]

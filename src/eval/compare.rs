@@ -7,9 +7,9 @@ use std::fmt::Write;
 use std::path::Path;
 
 use super::EvalError;
-use super::bootstrap::{Bootstrap, Draws, Estimate, Part, ratio};
+use super::bootstrap::{Bootstrap, Draws, Estimate};
 use super::scorers::{Better, METRICS};
-use super::summary::ScoredSample;
+use super::summary::{Prepared, ScoredSample};
 
 #[derive(Debug, Clone)]
 pub struct MetricDiff {
@@ -69,13 +69,17 @@ pub fn compare(dir_a: &Path, dir_b: &Path, b: Bootstrap) -> Result<Comparison, E
         .map(|d| {
             // Samples the metric scored in both runs (an error or a refusal on either side
             // leaves the sample out), so A and B are measured on the same samples.
-            let both: Vec<(Part, Part)> = pairs.iter().filter_map(|(x, y)| Some((x.part(d.name)?, y.part(d.name)?))).collect();
-            let pa: Vec<Option<Part>> = both.iter().map(|(x, _)| Some(*x)).collect();
-            let pb: Vec<Option<Part>> = both.iter().map(|(_, y)| Some(*y)).collect();
+            let xs: Vec<&ScoredSample> = pairs.iter().map(|(x, _)| *x).collect();
+            let ys: Vec<&ScoredSample> = pairs.iter().map(|(_, y)| *y).collect();
+            let (pa, pb) = (Prepared::new(d, &xs), Prepared::new(d, &ys));
+            let both: Vec<usize> = (0..pairs.len()).filter(|&i| pa.applies(i) && pb.applies(i)).collect();
+            let pick = |idx: &[usize]| -> Vec<usize> { idx.iter().filter_map(|&j| both.get(j).copied()).collect() };
             let draws = Draws::new(both.len(), b, &format!("compare:{}", d.name));
-            let diff = draws.estimate(|idx| Some(ratio(&pb, idx)? - ratio(&pa, idx)?));
-            let all: Vec<usize> = (0..both.len()).collect();
-            MetricDiff { metric: d.name, better: d.better, a: ratio(&pa, &all), b: ratio(&pb, &all), diff, n: both.len() }
+            let diff = draws.estimate(|idx| {
+                let idx = pick(idx);
+                Some(pb.stat(&idx)? - pa.stat(&idx)?)
+            });
+            MetricDiff { metric: d.name, better: d.better, a: pa.stat(&both), b: pb.stat(&both), diff, n: both.len() }
         })
         .collect();
     Ok(Comparison {

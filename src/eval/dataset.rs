@@ -19,7 +19,10 @@ use super::EvalError;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Gold {
-    pub severity: Severity,
+    /// `null` or absent when the source gives no severity (many real detectors send none):
+    /// the severity metrics then skip the sample and count it, every other scorer still runs.
+    #[serde(default)]
+    pub severity: Option<Severity>,
     pub techniques: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disposition: Option<Disposition>,
@@ -179,6 +182,16 @@ mod tests {
         let lines: Vec<usize> = info.skipped.iter().map(|b| b.line).collect();
         assert_eq!(lines, vec![2, 4]);
         assert!(info.skipped[1].error.contains("severe"), "{}", info.skipped[1].error);
+    }
+
+    #[test]
+    fn a_gold_severity_may_be_null_or_absent() {
+        let null = GOOD.replace("\"high\"", "null");
+        let absent = GOOD.replace("\"severity\":\"high\",", "");
+        let (samples, info) = parse_text(Path::new("x.jsonl"), &format!("{null}\n{}\n", absent.replace("\"s1\"", "\"s2\"")));
+        assert!(info.skipped.is_empty(), "{:?}", info.skipped);
+        assert_eq!(samples.iter().map(|s| s.gold.severity).collect::<Vec<_>>(), vec![None, None]);
+        assert_eq!(parse_text(Path::new("x.jsonl"), GOOD).0[0].gold.severity, Some(Severity::High));
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! - [`bootstrap`]: seeded percentile intervals
 //! - [`summary`]: metrics overall and per tag, confusion matrix, tactics, calibration
 //! - [`report`]: report.md and report.html (inline SVG, no external assets)
-//! - [`gate`]: thresholds per metric; a miss exits non-zero
+//! - [`trivial`]: engines that need no model and no knowledge, run beside every engine
+//! - [`gate`]: thresholds per metric, absolute or above the best trivial baseline; a miss exits non-zero
+//! - [`outcomes`]: per-sample outcomes of deterministic engines, for exact gates
 //! - [`compare`]: paired per-sample differences between two runs
 //! - [`retrieval`]: recall@k, MRR and nDCG@10 of the retrieval index
 
@@ -16,11 +18,13 @@ pub mod bootstrap;
 pub mod compare;
 pub mod dataset;
 pub mod gate;
+pub mod outcomes;
 pub mod report;
 pub mod retrieval;
 pub mod run;
 pub mod scorers;
 pub mod summary;
+pub mod trivial;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -71,9 +75,19 @@ pub struct RunArgs {
     /// Where the run's files go (default evals/runs/<timestamp>)
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Thresholds per metric (TOML: [min] and [max] tables); a miss exits non-zero
+    /// Thresholds per metric (TOML: [min] and [max], absolute or `best_trivial + margin`) and
+    /// exact outcome files per deterministic engine ([exact]); a miss or a changed outcome exits non-zero
     #[arg(long)]
     pub gate: Option<PathBuf>,
+    /// Write every sample's outcome (status, severity, techniques, disposition, actions) to
+    /// this file, for a gate's [exact] table
+    #[arg(long)]
+    pub write_outcomes: Option<PathBuf>,
+    /// Skip the trivial baselines (constant-high, constant-mode, majority-verdict,
+    /// rule-severity, top-document) that otherwise run beside the engine; gates relative to
+    /// them then fail
+    #[arg(long)]
+    pub no_trivial: bool,
     /// Recorded answers to replay (implies --engine replay)
     #[arg(long)]
     pub replay: Option<PathBuf>,
@@ -164,7 +178,10 @@ pub fn main(settings: &Settings, cmd: EvalCommand, runtime: &tokio::runtime::Run
                 let text = std::fs::read_to_string(&p).map_err(|source| EvalError::Io { path: p.display().to_string(), source })?;
                 serde_json::from_str(&text)?
             };
-            Ok(apply_gate(&gate, &summary)?)
+            let g = gate::load(&gate)?;
+            // Outcomes come from the run's samples; read them only when the gate compares them.
+            let records = if g.exact.contains_key(&summary.engine.kind) { read_records(&run)? } else { Vec::new() };
+            Ok(report_gate(&gate.display().to_string(), &g, &summary, &records)?)
         }
         Some(EvalSubcommand::Retrieval { datasets, out, kinds, bootstrap }) => {
             let r = retrieval::run(settings, &datasets, kinds, bootstrap.into(), std::io::stderr().is_terminal())?;
@@ -200,9 +217,13 @@ fn run_eval(settings: &Settings, a: RunArgs, runtime: &tokio::runtime::Runtime) 
         jobs: a.jobs,
         bootstrap: a.bootstrap.into(),
         progress: std::io::stderr().is_terminal(),
+        trivial: !a.no_trivial,
     };
     let out = run::run(settings, &options, runtime)?;
     print!("{}", report::console(&out.summary));
+    if out.summary.severity_unlabelled > 0 {
+        println!("{} sample(s) have no gold severity: the severity metrics skip them", out.summary.severity_unlabelled);
+    }
     if let Some((path, n)) = &out.recorded {
         println!("recorded {n} answers to {}", path.display());
     }
@@ -215,29 +236,67 @@ fn run_eval(settings: &Settings, a: RunArgs, runtime: &tokio::runtime::Runtime) 
         println!("{errors} sample(s) could not be answered; see `error` in samples.jsonl");
     }
     println!("run written to {}", options.out.display());
-    Ok(match gate {
-        Some((path, g)) => report_gate(&path, &g, &out.summary),
+    // The gate reads the outcome file as it was before this run: writing it is how a change
+    // is accepted, and the next run checks against it.
+    let code = match gate {
+        Some((path, g)) => report_gate(&path, &g, &out.summary, &out.records)?,
         None => ExitCode::SUCCESS,
-    })
+    };
+    if let Some(path) = &a.write_outcomes {
+        let n = outcomes::write(path, &out.records)?;
+        println!("{n} sample outcomes written to {}", path.display());
+    }
+    Ok(code)
 }
 
-fn apply_gate(path: &std::path::Path, summary: &summary::Summary) -> Result<ExitCode, EvalError> {
-    let g = gate::load(path)?;
-    Ok(report_gate(&path.display().to_string(), &g, summary))
+fn read_records(dir: &std::path::Path) -> Result<Vec<run::SampleRecord>, EvalError> {
+    let path = dir.join("samples.jsonl");
+    let text = std::fs::read_to_string(&path).map_err(|source| EvalError::Io { path: path.display().to_string(), source })?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| serde_json::from_str(l).map_err(|e| EvalError::Usage(format!("{}:{}: {e}", path.display(), i + 1))))
+        .collect()
 }
 
-fn report_gate(path: &str, g: &gate::Gate, summary: &summary::Summary) -> ExitCode {
+fn report_gate(path: &str, g: &gate::Gate, summary: &summary::Summary, records: &[run::SampleRecord]) -> Result<ExitCode, EvalError> {
     let checks = gate::check(g, summary);
     println!("gate {path}:");
     print!("{}", gate::table(&checks));
-    let failed: Vec<&gate::Check> = checks.iter().filter(|c| !c.passed).collect();
-    if failed.is_empty() {
-        println!("gate passed ({} thresholds)", checks.len());
-        ExitCode::SUCCESS
-    } else {
-        for c in &failed {
-            eprintln!("gate failed: {}", c.message());
+    let mut failures: Vec<String> = checks.iter().filter(|c| c.fails()).map(gate::Check::message).collect();
+    let known = checks.iter().filter(|c| c.shortfall && !c.passed).count();
+    if known > 0 {
+        println!("  {known} line(s) missed that the gate lists as known shortfalls of {}", summary.engine.kind);
+    }
+    let engine = summary.engine.kind.as_str();
+    match g.exact.get(engine) {
+        Some(file) if file.is_file() => {
+            let recorded = outcomes::read(file)?;
+            let exact = outcomes::compare(&file.display().to_string(), &recorded, records);
+            print!("{}", outcomes::table(&exact));
+            if !exact.passed() {
+                failures.push(format!(
+                    "{} sample outcome(s) differ from {}; if the change is intended, write the file again with --write-outcomes {} and commit it with the change",
+                    exact.changes.len(),
+                    file.display(),
+                    file.display()
+                ));
+            }
         }
-        ExitCode::FAILURE
+        Some(file) => {
+            println!("  FAIL exact outcomes {}: the file does not exist", file.display());
+            failures.push(format!("{} does not exist: write it with --write-outcomes {}", file.display(), file.display()));
+        }
+        None if trivial::TrivialKind::is_deterministic(engine) => println!("  (no outcome file for {engine} in this gate: thresholds only)"),
+        None => println!("  ({engine} is not deterministic: thresholds only)"),
+    }
+    if failures.is_empty() {
+        println!("gate passed ({} thresholds{})", checks.len(), if g.exact.contains_key(engine) { ", exact outcomes" } else { "" });
+        Ok(ExitCode::SUCCESS)
+    } else {
+        for f in &failures {
+            eprintln!("gate failed: {f}");
+        }
+        Ok(ExitCode::FAILURE)
     }
 }

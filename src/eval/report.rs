@@ -1,6 +1,7 @@
 //! Human reports of a run: a console table, report.md, and report.html with inline SVG
-//! charts (severity confusion heat map, per-tactic F1 bars, reliability diagram). The HTML
-//! loads nothing from outside: it opens offline.
+//! charts (severity confusion heat map, per-tactic F1 bars, reliability diagram). Every
+//! metric stands beside the trivial baselines' figures on the same samples. The HTML loads
+//! nothing from outside: it opens offline.
 
 use std::fmt::Write;
 
@@ -10,15 +11,18 @@ use super::summary::{MetricSummary, Summary};
 use crate::recommendation::Status;
 
 /// Metrics shown per tag, with short column titles.
-const TAG_COLUMNS: [(&str, &str); 11] = [
+const TAG_COLUMNS: [(&str, &str); 14] = [
     ("ready_rate", "ready"),
     ("severity_exact", "sev exact"),
     ("severity_within_one", "sev ±1"),
     ("under_triage_rate", "under-triage"),
+    ("over_triage_rate", "over-triage"),
+    ("severity_ranking_auc", "rank AUC"),
     ("attack_f1", "ATT&CK F1"),
     ("attack_parent_f1", "parent F1"),
     ("must_cite_recall", "must-cite"),
     ("disposition_accuracy", "disposition"),
+    ("disposition_balanced_accuracy", "disp. bal. acc."),
     ("forbidden_action_rate", "forbidden"),
     ("adversarial_resilience", "adversarial"),
     ("calibration_brier", "Brier"),
@@ -49,15 +53,28 @@ fn short(h: &str) -> &str {
     &h[..h.len().min(12)]
 }
 
-/// The figures printed at the end of a run.
+/// A trivial baseline's value of a metric.
+fn trivial_value(s: &Summary, engine: usize, name: &str) -> String {
+    value(name, s.trivial.get(engine).and_then(|t| t.metrics.get(name)))
+}
+
+/// The figures printed at the end of a run, the trivial baselines' beside them.
 pub fn console(s: &Summary) -> String {
     let mut out = String::new();
     let names: Vec<String> = s.engine.names.iter().map(|(k, v)| format!("{k} ×{v}")).collect();
     let _ = writeln!(out, "engine {} ({}); {} samples; index {}", s.engine.kind, names.join(", "), s.samples, short(&s.index.content_hash));
-    let _ = writeln!(out, "{:<26} {:>9} {:>22} {:>5}", "metric", "value", "95% CI", "n");
+    let _ = write!(out, "{:<34} {:>9} {:>22} {:>5}", "metric", "value", "95% CI", "n");
+    for t in &s.trivial {
+        let _ = write!(out, " {:>16}", t.engine);
+    }
+    out.push('\n');
     for d in METRICS {
         let m = s.metrics.get(d.name);
-        let _ = writeln!(out, "{:<26} {:>9} {:>22} {:>5}", d.name, value(d.name, m), interval(d.name, m), m.map(|m| m.n).unwrap_or(0));
+        let _ = write!(out, "{:<34} {:>9} {:>22} {:>5}", d.name, value(d.name, m), interval(d.name, m), m.map(|m| m.n).unwrap_or(0));
+        for i in 0..s.trivial.len() {
+            let _ = write!(out, " {:>16}", trivial_value(s, i, d.name));
+        }
+        out.push('\n');
     }
     out
 }
@@ -119,11 +136,28 @@ pub fn markdown(s: &Summary, records: &[SampleRecord]) -> String {
     let _ = writeln!(o, "- index content {} ({} documents), corpus {}", short(&s.index.content_hash), s.index.documents, short(&s.index.corpus_hash));
     let _ = writeln!(o, "- {} samples; 95% percentile bootstrap intervals, {} resamples, seed {}\n", s.samples, s.bootstrap.resamples, s.bootstrap.seed);
 
-    let _ = writeln!(o, "## Metrics\n\n| metric | value | 95% CI | n | better | what |\n|---|---:|---|---:|---|---|");
+    if s.severity_unlabelled > 0 {
+        let _ = writeln!(o, "- {} samples have no gold severity: the severity metrics skip them\n", s.severity_unlabelled);
+    }
+
+    let heads: String = s.trivial.iter().map(|t| format!(" {} |", t.engine)).collect();
+    let _ = writeln!(
+        o,
+        "## Metrics\n\nBeside the engine: the trivial baselines, on the same samples through the same pipeline.\n\n| metric | value | 95% CI | n | better |{heads} what |\n|---|---:|---|---:|---|{}---|",
+        "---:|".repeat(s.trivial.len())
+    );
     for d in METRICS {
         let m = s.metrics.get(d.name);
         let better = m.map(|m| m.better.as_str()).unwrap_or("");
-        let _ = writeln!(o, "| `{}` | {} | {} | {} | {better} | {} |", d.name, value(d.name, m), interval(d.name, m), m.map(|m| m.n).unwrap_or(0), d.what);
+        let trivial: String = (0..s.trivial.len()).map(|i| format!(" {} |", trivial_value(s, i, d.name))).collect();
+        let _ =
+            writeln!(o, "| `{}` | {} | {} | {} | {better} |{trivial} {} |", d.name, value(d.name, m), interval(d.name, m), m.map(|m| m.n).unwrap_or(0), d.what);
+    }
+    if !s.trivial.is_empty() {
+        let _ = writeln!(o, "\n### Trivial baselines\n");
+        for t in &s.trivial {
+            let _ = writeln!(o, "- `{}`: {}", t.engine, t.what);
+        }
     }
 
     let _ = writeln!(o, "\n## Severity confusion (rows: gold, columns: predicted)\n");
@@ -373,21 +407,40 @@ pub fn html(s: &Summary, records: &[SampleRecord]) -> String {
         s.bootstrap.seed
     );
 
-    let _ = write!(o, "<h2>Metrics</h2><table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>better</th><th>what</th></tr>");
+    if s.severity_unlabelled > 0 {
+        let _ = write!(o, "<p>{} samples have no gold severity: the severity metrics skip them.</p>", s.severity_unlabelled);
+    }
+    let _ = write!(o, "<h2>Metrics</h2><p class=\"muted\">Beside the engine: the trivial baselines, on the same samples through the same pipeline.</p>");
+    let _ = write!(o, "<table><tr><th>metric</th><th>value</th><th>95% CI</th><th>n</th><th>better</th>");
+    for t in &s.trivial {
+        let _ = write!(o, "<th title=\"{}\">{}</th>", esc(&t.what), esc(&t.engine));
+    }
+    o.push_str("<th>what</th></tr>");
     for d in METRICS {
         let m = s.metrics.get(d.name);
         let _ = write!(
             o,
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td style=\"text-align:left\">{}</td></tr>",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             d.name,
             value(d.name, m),
             interval(d.name, m),
             m.map(|m| m.n).unwrap_or(0),
             m.map(|m| m.better.as_str()).unwrap_or(""),
-            esc(d.what)
         );
+        for (i, t) in s.trivial.iter().enumerate() {
+            let tm = t.metrics.get(d.name);
+            let _ = write!(o, "<td class=\"muted\" title=\"95% CI {}\">{}</td>", interval(d.name, tm), trivial_value(s, i, d.name));
+        }
+        let _ = write!(o, "<td style=\"text-align:left\">{}</td></tr>", esc(d.what));
     }
     o.push_str("</table>");
+    if !s.trivial.is_empty() {
+        o.push_str("<h3>Trivial baselines</h3><ul>");
+        for t in &s.trivial {
+            let _ = write!(o, "<li><code>{}</code>: {}</li>", esc(&t.engine), esc(&t.what));
+        }
+        o.push_str("</ul>");
+    }
 
     let c = &s.calibration;
     let _ = write!(o, "<h2>Charts</h2><div class=\"charts\">");

@@ -1,5 +1,7 @@
 //! Runs every sample through [`crate::pipeline::recommend`] — the function behind
 //! `POST /v1/recommend` — in a scratch data dir, scores it, and writes the run's files.
+//! Then, unless told not to, runs every trivial baseline ([`super::trivial`]) over the same
+//! samples through the same pipeline and index, so each figure stands beside theirs.
 //!
 //! The scratch dir gets the configured data dir's imported knowledge (ATT&CK catalog, Sigma
 //! and ATT&CK documents) but not its store: eval cases never reach the real review queue,
@@ -31,7 +33,8 @@ use super::EvalError;
 use super::bootstrap::Bootstrap;
 use super::dataset::{self, Gold, Sample};
 use super::scorers::{self, Outcome, Score};
-use super::summary::{self, EngineSummary, IndexSummary, ScoredSample, Summary};
+use super::summary::{self, EngineSummary, IndexSummary, ScoredSample, Summary, TrivialSummary};
+use super::trivial::{Priors, Trivial, TrivialKind};
 
 /// One line of samples.jsonl.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +78,8 @@ pub struct RunOptions {
     pub jobs: Option<usize>,
     pub bootstrap: Bootstrap,
     pub progress: bool,
+    /// Also run the trivial baselines over the same samples.
+    pub trivial: bool,
 }
 
 pub struct RunOutput {
@@ -140,7 +145,7 @@ enum Engines {
     Recording(Arc<RecordingEngine>),
 }
 
-fn build_engine(settings: &Settings, o: &RunOptions) -> Result<(Engines, String, Option<String>), EvalError> {
+fn build_engine(settings: &Settings, o: &RunOptions, priors: Priors) -> Result<(Engines, String, Option<String>), EvalError> {
     let replay = o.replay.is_some() || o.engine == EngineKind::Replay;
     let (engine, kind, recording): (SharedEngine, &str, Option<String>) = if replay {
         let Some(path) = &o.replay else {
@@ -152,8 +157,11 @@ fn build_engine(settings: &Settings, o: &RunOptions) -> Result<(Engines, String,
         }
         (Arc::new(engine), "replay", Some(path.display().to_string()))
     } else {
-        match o.engine {
-            EngineKind::Llm => (Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| EvalError::Engine(e.to_string()))?), "llm", None),
+        match (o.engine, TrivialKind::from_engine(o.engine)) {
+            (EngineKind::Llm, _) => {
+                (Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| EvalError::Engine(e.to_string()))?), "llm", None)
+            }
+            (_, Some(t)) => (Arc::new(Trivial::new(t, priors)), t.name(), None),
             _ => (Arc::new(Baseline), "baseline", None),
         }
     };
@@ -199,7 +207,8 @@ pub fn run(settings: &Settings, o: &RunOptions, runtime: &tokio::runtime::Runtim
     }
     let dispatch = quiet_logging();
     let (scratch_settings, _scratch) = scratch_settings(settings)?;
-    let (engines, kind, recording) = build_engine(settings, o)?;
+    let priors = Priors::of(&loaded.samples);
+    let (engines, kind, recording) = build_engine(settings, o, priors)?;
     let engine: SharedEngine = match &engines {
         Engines::Plain(e) => e.clone(),
         Engines::Recording(r) => r.clone(),
@@ -217,13 +226,85 @@ pub fn run(settings: &Settings, o: &RunOptions, runtime: &tokio::runtime::Runtim
     let corpus_hash = Corpus::load(settings.corpus_dir.as_deref())?.hash;
 
     let jobs = o.jobs.unwrap_or(if kind == "llm" { settings.llm.concurrency } else { 1 }).max(1);
-    let bar = progress_bar(loaded.samples.len() as u64, "eval", o.progress);
+    let records = answer_all(&app, &loaded.samples, jobs, "eval", o.progress, &dispatch, runtime);
+    let recorded = match &engines {
+        Engines::Recording(r) => {
+            if r.write_errors() > 0 {
+                return Err(EvalError::Engine(format!("{} answers could not be written to {}", r.write_errors(), r.path().display())));
+            }
+            Some((r.path().to_path_buf(), r.recorded()))
+        }
+        Engines::Plain(_) => None,
+    };
+
+    let scored: Vec<ScoredSample> = records.iter().map(SampleRecord::scored).collect();
+    let computed = summary::compute(&scored, o.bootstrap);
+    let index = IndexSummary { content_hash: app.index_report.content_hash.clone(), documents: app.index_report.documents, corpus_hash };
+    // The index takes a writer lock per open: let go of it before each baseline opens its own.
+    drop(app);
+    let mut trivial = Vec::new();
+    if o.trivial {
+        for t in TrivialKind::ALL {
+            let (metrics, by_tag) = if kind == t.name() {
+                // The engine under test is this baseline: its figures are the run's own.
+                (computed.metrics.clone(), computed.by_tag.clone())
+            } else {
+                let engine: SharedEngine = Arc::new(Trivial::new(t, priors));
+                // Same scratch dir: the index is already built and is opened as it is.
+                let app = tracing::dispatcher::with_default(&dispatch, || App::open(&scratch_settings, Some(engine), &|_, _| {}))?;
+                let records = answer_all(&Arc::new(app), &loaded.samples, 1, t.name(), o.progress, &dispatch, runtime);
+                let scored: Vec<ScoredSample> = records.iter().map(SampleRecord::scored).collect();
+                let c = summary::compute(&scored, o.bootstrap);
+                (c.metrics, c.by_tag)
+            };
+            trivial.push(TrivialSummary { engine: t.name().to_string(), what: t.what().to_string(), metrics, by_tag });
+        }
+    }
+    let mut engine_summary = EngineSummary { kind, names: BTreeMap::new(), models: BTreeMap::new(), prompt_versions: BTreeMap::new(), recording };
+    for r in records.iter().filter_map(|r| r.engine.as_ref()) {
+        *engine_summary.names.entry(r.name.clone()).or_default() += 1;
+        *engine_summary.models.entry(r.model.clone()).or_default() += 1;
+        *engine_summary.prompt_versions.entry(r.prompt_version.clone()).or_default() += 1;
+    }
+    let summary = Summary {
+        triage_version: env!("CARGO_PKG_VERSION").to_string(),
+        created_at: crate::store::now(),
+        engine: engine_summary,
+        datasets: loaded.datasets.clone(),
+        index,
+        bootstrap: o.bootstrap,
+        samples: records.len(),
+        severity_unlabelled: loaded.samples.iter().filter(|s| s.gold.severity.is_none()).count(),
+        metrics: computed.metrics,
+        by_tag: computed.by_tag,
+        trivial,
+        confusion: computed.confusion,
+        by_tactic: computed.by_tactic,
+        calibration: computed.calibration,
+        latency_ms: computed.latency_ms,
+        tokens: computed.tokens,
+    };
+    write_outputs(&o.out, &summary, &records)?;
+    Ok(RunOutput { summary, records, loaded, recorded })
+}
+
+/// Every sample through the pipeline, `jobs` at a time, scored; in dataset order.
+fn answer_all(
+    app: &Arc<App>,
+    samples: &[Sample],
+    jobs: usize,
+    label: &'static str,
+    progress: bool,
+    dispatch: &tracing::Dispatch,
+    runtime: &tokio::runtime::Runtime,
+) -> Vec<SampleRecord> {
+    let bar = progress_bar(samples.len() as u64, label, progress);
     let outcomes = runtime.block_on(
         async {
-            let sem = Arc::new(Semaphore::new(jobs));
+            let sem = Arc::new(Semaphore::new(jobs.max(1)));
             let mut set = JoinSet::new();
-            let mut outcomes: Vec<Option<Outcome>> = vec![None; loaded.samples.len()];
-            for (i, s) in loaded.samples.iter().enumerate() {
+            let mut outcomes: Vec<Option<Outcome>> = vec![None; samples.len()];
+            for (i, s) in samples.iter().enumerate() {
                 let Ok(permit) = sem.clone().acquire_owned().await else { break };
                 let app = app.clone();
                 let alerts = s.alerts.clone();
@@ -247,51 +328,13 @@ pub fn run(settings: &Settings, o: &RunOptions, runtime: &tokio::runtime::Runtim
         .with_subscriber(dispatch.clone()),
     );
     bar.finish_and_clear();
-
-    let records: Vec<SampleRecord> = loaded
-        .samples
+    samples
         .iter()
         .zip(outcomes)
         .map(|(s, out)| {
             record(s, out.unwrap_or_else(|| Outcome { error: Some("the sample's task did not finish".into()), ..Outcome::default() }), &app.catalog)
         })
-        .collect();
-    let recorded = match &engines {
-        Engines::Recording(r) => {
-            if r.write_errors() > 0 {
-                return Err(EvalError::Engine(format!("{} answers could not be written to {}", r.write_errors(), r.path().display())));
-            }
-            Some((r.path().to_path_buf(), r.recorded()))
-        }
-        Engines::Plain(_) => None,
-    };
-
-    let scored: Vec<ScoredSample> = records.iter().map(SampleRecord::scored).collect();
-    let computed = summary::compute(&scored, o.bootstrap);
-    let mut engine_summary = EngineSummary { kind, names: BTreeMap::new(), models: BTreeMap::new(), prompt_versions: BTreeMap::new(), recording };
-    for r in records.iter().filter_map(|r| r.engine.as_ref()) {
-        *engine_summary.names.entry(r.name.clone()).or_default() += 1;
-        *engine_summary.models.entry(r.model.clone()).or_default() += 1;
-        *engine_summary.prompt_versions.entry(r.prompt_version.clone()).or_default() += 1;
-    }
-    let summary = Summary {
-        triage_version: env!("CARGO_PKG_VERSION").to_string(),
-        created_at: crate::store::now(),
-        engine: engine_summary,
-        datasets: loaded.datasets.clone(),
-        index: IndexSummary { content_hash: app.index_report.content_hash.clone(), documents: app.index_report.documents, corpus_hash },
-        bootstrap: o.bootstrap,
-        samples: records.len(),
-        metrics: computed.metrics,
-        by_tag: computed.by_tag,
-        confusion: computed.confusion,
-        by_tactic: computed.by_tactic,
-        calibration: computed.calibration,
-        latency_ms: computed.latency_ms,
-        tokens: computed.tokens,
-    };
-    write_outputs(&o.out, &summary, &records)?;
-    Ok(RunOutput { summary, records, loaded, recorded })
+        .collect()
 }
 
 fn collect(done: Result<(usize, Outcome), tokio::task::JoinError>, outcomes: &mut [Option<Outcome>], bar: &ProgressBar) {

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::severity::Severity;
 
-use super::bootstrap::{Bootstrap, Draws, Estimate, Part, quantile, ratio};
+use super::bootstrap::{Bootstrap, Draws, Estimate, Part, Ranked, Verdict, auc, balanced_accuracy, quantile, ratio};
 use super::dataset::DatasetInfo;
-use super::scorers::{Better, METRICS, Score};
+use super::scorers::{Better, METRICS, MetricDef, Score, Stat};
 
 /// What the summary needs of a sample: its id, tags and scores (a line of samples.jsonl
 /// has more; the rest is ignored).
@@ -29,6 +29,74 @@ impl ScoredSample {
     pub fn part(&self, metric: &str) -> Option<Part> {
         self.scores.values().find_map(|s| s.metrics.get(metric).copied())
     }
+}
+
+/// One metric's per-sample inputs, ready to be computed on any multiset of sample indices
+/// (all samples, a bootstrap draw, a paired subset).
+pub enum Prepared {
+    Ratio(Vec<Option<Part>>),
+    BalancedAccuracy(Vec<Option<Verdict>>),
+    RankingAuc(Vec<Option<Ranked>>),
+}
+
+impl Prepared {
+    pub fn new(def: &MetricDef, samples: &[&ScoredSample]) -> Prepared {
+        match def.stat {
+            Stat::Ratio => Prepared::Ratio(samples.iter().map(|s| s.part(def.name)).collect()),
+            Stat::BalancedAccuracy => Prepared::BalancedAccuracy(samples.iter().map(|s| verdict(s)).collect()),
+            Stat::RankingAuc => Prepared::RankingAuc(samples.iter().map(|s| ranked(s)).collect()),
+        }
+    }
+
+    /// Whether the metric applies to sample `i`.
+    pub fn applies(&self, i: usize) -> bool {
+        match self {
+            Prepared::Ratio(p) => p.get(i).copied().flatten().is_some_and(|p| p.den > 0.0),
+            Prepared::BalancedAccuracy(v) => v.get(i).is_some_and(Option::is_some),
+            Prepared::RankingAuc(v) => v.get(i).is_some_and(Option::is_some),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Prepared::Ratio(p) => p.len(),
+            Prepared::BalancedAccuracy(v) => v.len(),
+            Prepared::RankingAuc(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Samples the metric applies to.
+    pub fn n(&self) -> usize {
+        (0..self.len()).filter(|&i| self.applies(i)).count()
+    }
+
+    /// The metric over a multiset of sample indices.
+    pub fn stat(&self, idx: &[usize]) -> Option<f64> {
+        match self {
+            Prepared::Ratio(p) => ratio(p, idx),
+            Prepared::BalancedAccuracy(v) => balanced_accuracy(v, idx),
+            Prepared::RankingAuc(v) => auc(v, idx),
+        }
+    }
+}
+
+/// Gold true positive or not, and the derived verdict, from the disposition scorer.
+fn verdict(s: &ScoredSample) -> Option<Verdict> {
+    let d = detail(s, "disposition")?;
+    let gold = d.get("gold")?.as_str()?;
+    Some(Verdict { gold_positive: gold == "true_positive", predicted_positive: d.get("predicted_true_positive")?.as_bool()? })
+}
+
+/// Predicted severity rank and gold true positive or not, from the disposition scorer.
+fn ranked(s: &ScoredSample) -> Option<Ranked> {
+    let d = detail(s, "disposition")?;
+    let gold = d.get("gold")?.as_str()?;
+    let sev: Severity = serde_json::from_value(d.get("predicted_severity")?.clone()).ok()?;
+    Some(Ranked { score: sev.rank(), positive: gold == "true_positive" })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,6 +177,17 @@ pub struct IndexSummary {
     pub corpus_hash: String,
 }
 
+/// A trivial baseline's figures on the same samples, through the same pipeline.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrivialSummary {
+    /// The engine's name, as `--engine` takes it.
+    pub engine: String,
+    /// What it answers.
+    pub what: String,
+    pub metrics: BTreeMap<String, MetricSummary>,
+    pub by_tag: BTreeMap<String, GroupSummary>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Summary {
     pub triage_version: String,
@@ -118,8 +197,14 @@ pub struct Summary {
     pub index: IndexSummary,
     pub bootstrap: Bootstrap,
     pub samples: usize,
+    /// Samples whose gold has no severity: the severity metrics skip them, the rest score them.
+    #[serde(default)]
+    pub severity_unlabelled: usize,
     pub metrics: BTreeMap<String, MetricSummary>,
     pub by_tag: BTreeMap<String, GroupSummary>,
+    /// Trivial baselines on the same samples (empty with `--no-trivial`).
+    #[serde(default)]
+    pub trivial: Vec<TrivialSummary>,
     pub confusion: Confusion,
     pub by_tactic: BTreeMap<String, TacticSummary>,
     pub calibration: Calibration,
@@ -132,9 +217,9 @@ pub fn metric_table(samples: &[&ScoredSample], draws: &Draws) -> BTreeMap<String
     METRICS
         .iter()
         .map(|d| {
-            let parts: Vec<Option<Part>> = samples.iter().map(|s| s.part(d.name)).collect();
-            let n = parts.iter().filter(|p| p.is_some_and(|p| p.den > 0.0)).count();
-            let e = draws.estimate(|idx| ratio(&parts, idx));
+            let prepared = Prepared::new(d, samples);
+            let n = prepared.n();
+            let e = draws.estimate(|idx| prepared.stat(idx));
             let better = match d.better {
                 Better::Higher => "higher",
                 Better::Lower => "lower",
