@@ -39,7 +39,7 @@ fn record(entity: String, i: usize) -> InventoryRecord {
         "entity": entity,
         "owner": format!("team-{}", i % 97),
         "criticality": criticality,
-        "environment": if i % 3 == 0 { "production" } else { "staging" },
+        "environment": if i.is_multiple_of(3) { "production" } else { "staging" },
         "kind": if nhi { "nhi" } else { "human" },
         "scopes": if nhi { vec!["repo:read"] } else { vec![] },
         "last_used_at": "2025-09-01T00:00:00Z",

@@ -48,6 +48,8 @@ async fn every_spelling_of_production_and_every_unknown_gets_two_people() {
     let stub = Stub::start(vec![edited(propose_containment)]).await;
     let t = llm_app(&stub, &[]).await;
     let key = t.key("case-engine", Role::CaseEngine);
+    // Approvals are read by the queue's roles (contract section 4), not the case engine.
+    let analyst = t.key("analyst", Role::Analyst);
     let table: Vec<(&str, Option<Value>, Result<&str, &str>)> = vec![
         ("production", Some(json!({"environment": "production"})), Ok("two_person")),
         ("trailing space", Some(json!({"environment": "production "})), Ok("two_person")),
@@ -78,7 +80,10 @@ async fn every_spelling_of_production_and_every_unknown_gets_two_people() {
                 let action = &resp["recommendation"]["proposed_actions"][0];
                 assert_eq!(action["action"], "contain_cloud_resource", "{label}");
                 assert_eq!(action["tier"], tier, "{label}");
-                let (_, approval) = t.get(&format!("/v1/approvals/{}", action["approval_id"].as_str().unwrap()), &key).await;
+                let approval_id = action["approval_id"].as_str().unwrap_or_else(|| panic!("{label}: no approval id in {action}"));
+                let (status, approval) = t.get(&format!("/v1/approvals/{approval_id}"), &analyst).await;
+                assert_eq!(status, 200, "{label}: {approval}");
+                assert_eq!(approval["approval_id"], approval_id, "{label}: {approval}");
                 let needed = if tier == "two_person" { 2 } else { 1 };
                 assert_eq!(approval["required_approvals"], needed, "{label}: {approval}");
             }

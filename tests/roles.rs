@@ -31,9 +31,16 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/approvals/{id}/decisions", &[Role::Approver, Role::Admin]),
     ("GET", "/v1/actions", &[Role::Soar, Role::Admin]),
     ("POST", "/v1/actions/{id}/outcome", &[Role::Soar]),
+    ("GET", "/v1/keys", &[Role::Admin]),
+    ("POST", "/v1/keys", &[Role::Admin]),
+    ("DELETE", "/v1/keys/{id}", &[Role::Admin]),
     ("GET", "/v1/audit", &[Role::Admin]),
     ("GET", "/v1/audit/verify", &[Role::Admin]),
     ("GET", "/v1/documents/{doc_ref}", READERS),
+    ("POST", "/v1/inventory", &[Role::Admin]),
+    ("POST", "/v1/intel", &[Role::Admin]),
+    ("POST", "/v1/changes", &[Role::Admin]),
+    ("POST", "/v1/fingerprint", &[Role::Soar]),
 ];
 
 /// `/v1/cases/{case_id}` and `/v1/cases/{id}` are the same route.
@@ -54,30 +61,86 @@ fn normalise(path: &str) -> String {
     out
 }
 
-/// The (method, path) pairs `src/http/mod.rs` hands to axum. Read from the source, since a
-/// built `Router` can't list its routes; every `.route(` call is parsed, whatever its layout.
+/// The (method, path) pairs `src/http/mod.rs` hands to axum, with those of the routers it
+/// merges in (`.merge(module::routes())`, read from `src/http/module.rs`). Read from the
+/// source, since a built `Router` can't list its routes; every `.route(` call is parsed,
+/// whatever its layout.
 fn router_routes() -> BTreeSet<(String, String)> {
-    let src = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/http/mod.rs")).unwrap();
-    // A nested or merged router would hide its routes from this reading.
-    assert!(!src.contains(".nest(") && !src.contains(".merge(") && !src.contains(".route_service("), "extend router_routes() to read nested routers");
-    let mut out = BTreeSet::new();
-    for (start, _) in src.match_indices(".route(") {
+    let out = routes_of_module("mod", "fn router(");
+    assert!(out.len() >= 20, "router parsing found too little: {out:?}");
+    out
+}
+
+/// The text of a `src/http` module: `mod` for `mod.rs`, else `name.rs` or `name/mod.rs`.
+fn http_source(module: &str) -> String {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/http");
+    let candidates = if module == "mod" { vec![format!("{dir}/mod.rs")] } else { vec![format!("{dir}/{module}.rs"), format!("{dir}/{module}/mod.rs")] };
+    candidates.iter().find_map(|p| std::fs::read_to_string(p).ok()).unwrap_or_else(|| panic!("no source for the http module `{module}`: {candidates:?}"))
+}
+
+/// The body of the function that `signature` opens, up to its closing brace.
+fn function_body<'a>(src: &'a str, signature: &str, module: &str) -> &'a str {
+    let start = src.find(signature).unwrap_or_else(|| panic!("no `{signature}` in the http module `{module}`"));
+    let open = start + src[start..].find('{').unwrap_or_else(|| panic!("`{signature}` in `{module}` has no body"));
+    let mut depth = 0;
+    for (i, ch) in src[open..].char_indices() {
+        match ch {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &src[open..=open + i];
+                }
+            }
+            _ => {}
+        }
+    }
+    panic!("`{signature}` in `{module}` never closes")
+}
+
+/// The argument text of every `.{call}(…)` in `src`, parentheses balanced.
+fn calls<'a>(src: &'a str, call: &str) -> Vec<&'a str> {
+    let needle = format!(".{call}(");
+    let mut out = Vec::new();
+    for (start, _) in src.match_indices(&needle) {
+        let open = start + needle.len() - 1;
         let mut depth = 0;
-        let mut end = start;
-        for (i, ch) in src[start..].char_indices() {
+        for (i, ch) in src[open..].char_indices() {
             match ch {
                 '(' => depth += 1,
                 ')' => {
                     depth -= 1;
                     if depth == 0 {
-                        end = start + i;
+                        out.push(&src[open + 1..open + i]);
                         break;
                     }
                 }
                 _ => {}
             }
         }
-        let call = &src[start..end];
+    }
+    out
+}
+
+/// The routes the function `signature` of the http module `module` declares, following the
+/// routers it merges in.
+fn routes_of_module(module: &str, signature: &str) -> BTreeSet<(String, String)> {
+    let file = http_source(module);
+    let src = function_body(&file, signature, module);
+    // A nested router prefixes its paths, and a service hides them: neither is read here.
+    assert!(!src.contains(".nest(") && !src.contains(".nest_service(") && !src.contains(".route_service("), "extend router_routes() to read nested routers");
+    let mut out = BTreeSet::new();
+    for merged in calls(src, "merge") {
+        // `enrich::routes()`: the function `routes` of `src/http/enrich.rs`.
+        let target = merged.trim().strip_suffix("()").unwrap_or_else(|| panic!("extend router_routes() to read `.merge({merged})`"));
+        let (sub, function) = target.rsplit_once("::").unwrap_or_else(|| panic!("extend router_routes() to read `.merge({merged})`"));
+        let sub = sub.trim_start_matches("self::").trim_start_matches("super::");
+        assert!(sub.chars().all(|c| c.is_alphanumeric() || c == '_'), "extend router_routes() to read `.merge({merged})`");
+        let found = routes_of_module(sub, &format!("fn {function}("));
+        assert!(!found.is_empty(), "`.merge({merged})` declares no route");
+        out.extend(found);
+    }
+    for call in calls(src, "route") {
         let path = call.split('"').nth(1).unwrap_or_else(|| panic!("no path in {call}"));
         let mut methods = 0;
         for m in ["get", "post", "put", "patch", "delete"] {
@@ -91,7 +154,6 @@ fn router_routes() -> BTreeSet<(String, String)> {
         }
         assert!(methods > 0, "no method read from {call}");
     }
-    assert!(out.len() >= 20, "router parsing found too little: {out:?}");
     out
 }
 
@@ -137,6 +199,17 @@ fn body_for(path: &str) -> Value {
         "/v1/cases/{id}/close" => json!({"disposition": "benign", "severity": "low", "techniques": [], "note": "role probe"}),
         "/v1/approvals/{id}/decisions" => json!({"decision": "reject", "rationale": "role probe"}),
         "/v1/actions/{id}/outcome" => json!({"status": "failed", "detail": "role probe"}),
+        "/v1/keys" => json!({"name": "role-probe", "role": "analyst"}),
+        // Imports are files: one JSON line, or a STIX bundle.
+        "/v1/inventory" => json!({"entity": "host:role-probe", "owner": "role-probe", "environment": "staging"}),
+        "/v1/intel" => json!({"type": "bundle", "id": "bundle--6f0e5c1a-2b7d-4c8e-9f3a-1d2e3f4a5b6c", "objects": [{
+            "type": "indicator", "spec_version": "2.1", "id": "indicator--0c7b5b88-8ff7-4a4d-aa9d-feb398cd0061",
+            "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "pattern_type": "stix",
+            "pattern": "[ipv4-addr:value = '203.0.113.77']", "valid_from": "2026-01-01T00:00:00Z"}]}),
+        "/v1/changes" => {
+            json!({"id": "chg-role-probe", "time": "2026-03-02T09:00:00Z", "entity": "host:role-probe", "kind": "config", "by": "role-probe", "summary": "role probe"})
+        }
+        "/v1/fingerprint" => json!({"secret": "role-probe-secret"}),
         _ => json!({}),
     }
 }
@@ -152,6 +225,7 @@ async fn call(t: &TestApp, method: &str, path: &str, key: Option<&str>, auth_hea
     let mut req = match method {
         "GET" => t.http.get(url),
         "POST" => t.http.post(url).json(&body_for(path)),
+        "DELETE" => t.http.delete(url),
         other => panic!("no probe for {other}"),
     };
     if let Some(k) = key {
@@ -196,26 +270,54 @@ async fn every_v1_route_refuses_missing_and_bad_keys_and_wrong_roles() {
             }
         }
     }
-    // 16 routes, 5 roles: the refusals the matrix implies, no fewer.
+    // 23 routes, 5 roles: the refusals the matrix implies, no fewer.
     assert_eq!(refused, MATRIX.iter().map(|(_, _, a)| 5 - a.len()).sum::<usize>());
-    assert!(refused >= 30, "{refused}");
+    assert!(refused >= 60, "{refused}");
 }
 
 #[tokio::test]
 async fn a_refused_write_changes_nothing() {
-    // A wrong role on a route that writes: the audit trail and the store are as before,
-    // apart from the reads this test makes as admin.
+    // A wrong role on a route that writes: the store is as before, and the audit trail
+    // gains nothing but the reads this test makes as admin and, if the service records
+    // them, the refusals themselves (section 14 audits failed sign-ins). The keys are made
+    // first: creating a key is an audit event of its own.
     let t = spawn_app().await;
     let admin = t.key("admin", Role::Admin);
+    let probes: Vec<(Role, &str, String)> = [
+        (Role::Soar, "/v1/recommend"),
+        (Role::Approver, "/v1/recommend"),
+        (Role::CaseEngine, "/v1/cases/{id}/close"),
+        (Role::Analyst, "/v1/keys"),
+        (Role::Soar, "/v1/inventory"),
+        (Role::Admin, "/v1/fingerprint"),
+    ]
+    .into_iter()
+    .map(|(role, path)| (role, path, t.key(&format!("wrong-{role}"), role)))
+    .collect();
     let (_, before) = t.get("/v1/audit", &admin).await;
-    for (role, path) in [(Role::Soar, "/v1/recommend"), (Role::Approver, "/v1/recommend"), (Role::CaseEngine, "/v1/cases/{id}/close")] {
-        let key = t.key("wrong", role);
-        let (s, _) = call(&t, "POST", path, Some(&key), None).await;
-        assert_eq!(s, 403);
+    let stored_before = state_of(&t);
+    for (role, path, key) in &probes {
+        let (s, b) = call(&t, "POST", path, Some(key), None).await;
+        assert_error(s, &b, 403, "forbidden", &format!("POST {path} as {role}"));
     }
+    assert_eq!(state_of(&t), stored_before, "a refused write changed the store");
     let (_, cases) = t.get("/v1/cases", &admin).await;
     assert_eq!(cases["cases"], json!([]));
+    let (_, keys) = t.get("/v1/keys", &admin).await;
+    assert_eq!(keys["keys"].as_array().unwrap().len(), 1 + probes.len(), "{keys:#}");
     let (_, after) = t.get("/v1/audit", &admin).await;
-    let writes = |v: &Value| v["entries"].as_array().unwrap().iter().filter(|e| e["kind"] != "outbox.read").count();
-    assert_eq!(writes(&before), writes(&after), "{after:#}");
+    let entries = |v: &Value| v["entries"].as_array().unwrap().clone();
+    let (before, after) = (entries(&before), entries(&after));
+    assert!(!before.is_empty() && after.len() >= before.len(), "{after:#?}");
+    assert_eq!(after[..before.len()], before[..], "the audit trail was rewritten");
+    for e in &after[before.len()..] {
+        let kind = e["kind"].as_str().unwrap();
+        let refusal = kind.starts_with("auth.") && e["data"].as_object().is_some_and(|d| !d.contains_key("alerts") && !d.contains_key("case_id"));
+        assert!(kind == "outbox.read" || refusal, "a refused write left an audit entry other than its refusal: {e:#}");
+    }
+}
+
+/// Every row of every table but the audit trail (whose growth is checked on its own).
+fn state_of(t: &TestApp) -> String {
+    common::storage_dump(t.dir.path()).lines().filter(|l| !l.starts_with("audit\t") && !l.starts_with("audit_head\t")).collect::<Vec<_>>().join("\n")
 }

@@ -21,6 +21,7 @@
 //! Opaque high-entropy JSON keys are redacted too (a token used as a key). Standalone
 //! high-entropy values are not: hashes, GUIDs and encoded commands are evidence.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
@@ -362,8 +363,47 @@ fn strong_word(w: &str) -> bool {
         || w.ends_with("secret")
 }
 
+/// `text` without the placeholders a redaction left in it (`[REDACTED:github_token#1]`):
+/// a placeholder stands for a secret and is no secret's name, so a key that was a token
+/// doesn't turn the value beside it into a secret when redacted output is redacted again.
+fn without_placeholders(text: &str) -> Cow<'_, str> {
+    const OPEN: &str = "[REDACTED:";
+    if !text.contains(OPEN) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(OPEN) {
+        let tail = &rest[at + OPEN.len()..];
+        match tail.find(']').filter(|end| is_placeholder_body(&tail[..*end])) {
+            Some(end) => {
+                // A separator where it stood, so the words around it stay apart.
+                out.push_str(&rest[..at]);
+                out.push(' ');
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[..at + OPEN.len()]);
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
+}
+
+/// `github_token#1`: what [`Redactor::placeholder`] writes between `[REDACTED:` and `]`.
+fn is_placeholder_body(body: &str) -> bool {
+    body.split_once('#').is_some_and(|(kind, n)| {
+        !kind.is_empty()
+            && kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !n.is_empty()
+            && n.chars().all(|c| c.is_ascii_digit())
+    })
+}
+
 fn classify_name(name: &str) -> NameClass {
-    let w = words(name);
+    let w = words(&without_placeholders(name));
     if w.is_empty() || w.iter().any(|x| x == "public") {
         return NameClass::Plain;
     }
@@ -621,7 +661,7 @@ impl Redactor {
                         return whole.to_string();
                     }
                     let placeholder = self.placeholder(kind, secret.as_str());
-                    splice(&caps, secret, &placeholder)
+                    splice(caps, secret, &placeholder)
                 })
                 .into_owned();
         }
@@ -798,7 +838,21 @@ mod tests {
             assert_eq!(classify_name(name), NameClass::Plain, "{name}");
         }
         assert_eq!(classify_name("license_key"), NameClass::KeyLike);
+        // A placeholder stands for a secret; it doesn't name one. What sits beside it still does.
+        for name in ["[REDACTED:github_token#1]", "[REDACTED:secret_key_name#2]", "[REDACTED:assigned_secret#12]"] {
+            assert_eq!(classify_name(name), NameClass::Plain, "{name}");
+        }
+        assert_eq!(classify_name("db_password_[REDACTED:github_token#1]"), NameClass::Secret);
+        assert_eq!(classify_name("[REDACTED:github_token]"), NameClass::Secret);
         assert_eq!(words("AWSSecretAccessKey"), ["aws", "secret", "access", "key"]);
+    }
+
+    #[test]
+    fn a_token_used_as_a_key_leaves_its_value_alone_the_second_time() {
+        let input = json!({"tokens_seen": {"ghp_abcdefghijklmnopqrstuvwxyz0123456789": "repo scope"}});
+        let once = Redactor::new().redact_value(&input);
+        assert_eq!(once, json!({"tokens_seen": {"[REDACTED:github_token#1]": "repo scope"}}));
+        assert_eq!(Redactor::new().redact_value(&once), once);
     }
 
     #[test]

@@ -812,10 +812,10 @@ pub fn candidates(alert: &Alert) -> Vec<Candidate> {
         }
     }
     for (kind, v) in &alert.entities.other {
-        if kind.starts_with("domain") {
-            if let Ok(d) = domain(v) {
-                push(ObsKind::Domain, d, &format!("entities.{kind}"), &mut out);
-            }
+        if kind.starts_with("domain")
+            && let Ok(d) = domain(v)
+        {
+            push(ObsKind::Domain, d, &format!("entities.{kind}"), &mut out);
         }
     }
     let prefix = if alert.format == crate::alert::AlertFormat::Native { "fields." } else { "" };

@@ -26,8 +26,8 @@ use crate::app::App;
 pub use auth::Caller;
 pub use error::AppError;
 pub use json::{StrictJsonError, parse_strict};
-pub use serve::serve;
 pub use keys::parse_expiry;
+pub use serve::serve;
 
 /// The largest request body accepted (413 above).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;

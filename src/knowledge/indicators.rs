@@ -362,7 +362,7 @@ command_line = ['(?i)[-/]urlcache']
         assert!(Indicators::parse(&[("t.toml".into(), bad_re)], &c).is_err());
         let bad_t = FILE.replace("T1105", "T9999");
         assert!(Indicators::parse(&[("t.toml".into(), bad_t)], &c).is_err());
-        let twice = format!("{FILE}\n{}", FILE.replace("[[indicator]]", "[[indicator]]"));
+        let twice = format!("{FILE}\n{FILE}");
         assert!(Indicators::parse(&[("t.toml".into(), twice)], &c).is_err());
     }
 

@@ -72,7 +72,7 @@ impl EmergencyRule {
         tier == Tier::HumanApproval
             && now < self.expires_at
             && self.action == action
-            && self.target_kinds.iter().any(|k| *k == target.kind)
+            && self.target_kinds.contains(&target.kind)
             && alerts.iter().any(|a| self.when.met_by(a))
     }
 

@@ -2,8 +2,8 @@
 //! environment classes that raise them, the detection of direct-execution proposals, and the signals of injected instructions.
 
 pub mod actions;
-pub mod environment;
 pub mod emergency;
+pub mod environment;
 pub mod execution;
 pub mod injection;
 

@@ -104,12 +104,18 @@ fn unfenced(raw: &str) -> &str {
     t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).and_then(|s| s.strip_suffix("```")).unwrap_or(t)
 }
 
-/// `evidence[].quote` may be left out (contract section 3); the strict schema sent to the
-/// model lists it as required and nullable, so it is read here as `null`.
+/// `evidence[].quote` may be `null` or left out (contract section 3): such a citation
+/// names the whole document. Both are read here as the empty quote before the schema
+/// check, so the check doesn't depend on how the derived schema spells "nullable" (a
+/// serde default makes the field optional and non-null in it) and the typed answer
+/// reads it the same way (`""`: no quote).
 fn tolerate_absent_quotes(value: &mut Value) {
     if let Some(items) = value.get_mut("evidence").and_then(Value::as_array_mut) {
         for item in items.iter_mut().filter_map(Value::as_object_mut) {
-            item.entry("quote").or_insert(Value::Null);
+            let quote = item.entry("quote").or_insert(Value::Null);
+            if quote.is_null() {
+                *quote = Value::String(String::new());
+            }
         }
     }
 }
