@@ -70,8 +70,15 @@ impl SampleOutcome {
                 .proposed_actions
                 .iter()
                 .map(|a| {
-                    // A ticket targets the request's own case, whose id is new on every run.
-                    let target = if a.target.starts_with("case:") { "case:<this case>" } else { a.target.as_str() };
+                    // A ticket targets the request's own case, whose id is new on every run; a
+                    // secret's fingerprint depends on the deployment's key, new in every data dir.
+                    let target = if a.target.starts_with("case:") {
+                        "case:<this case>"
+                    } else if a.target.starts_with("token:fp_") {
+                        "token:<fingerprint>"
+                    } else {
+                        a.target.as_str()
+                    };
                     format!("{} {target} ({})", a.action, a.tier)
                 })
                 .collect();
