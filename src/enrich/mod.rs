@@ -346,20 +346,7 @@ impl Context {
     /// facts about this request's own entities, and the prompt trims the lowest first.
     pub fn hits(&self, index_hits: &[Hit]) -> Vec<Hit> {
         let score = index_hits.iter().map(|h| h.score).fold(1.0_f32, f32::max);
-        let doc = |kind: DocKind, id: &str, title: String, text: String| Hit {
-            doc: Document {
-                kind,
-                id: id.to_string(),
-                title,
-                text,
-                techniques: Vec::new(),
-                actions: Vec::new(),
-                severity: None,
-                disposition: None,
-                keywords: String::new(),
-            },
-            score,
-        };
+        let doc = |kind: DocKind, id: &str, title: String, text: String| Hit { doc: fact_document(kind, id, title, text), score };
         let mut out = Vec::new();
         for m in &self.intel {
             let values: Vec<&str> = m.matches.iter().map(|v| v.value.as_str()).collect::<BTreeSet<_>>().into_iter().collect();
@@ -441,20 +428,15 @@ pub fn finish(rec: &mut Recommendation, actions: &crate::policy::ActionCatalog, 
     }
 }
 
+/// An enrichment fact as a document: no techniques, actions or verdict of its own.
+fn fact_document(kind: DocKind, id: &str, title: String, text: String) -> Document {
+    Document { kind, id: id.to_string(), title, text, techniques: Vec::new(), actions: Vec::new(), severity: None, disposition: None, keywords: String::new() }
+}
+
 /// The document behind an enrichment ref, read from the store (for `GET /v1/documents`):
 /// what a recommendation cited, as it stands now.
 pub fn stored_document(store: &Store, doc_ref: &str) -> Result<Option<Document>, StoreError> {
-    let make = |kind: DocKind, id: &str, title: String, text: String| Document {
-        kind,
-        id: id.to_string(),
-        title,
-        text,
-        techniques: Vec::new(),
-        actions: Vec::new(),
-        severity: None,
-        disposition: None,
-        keywords: String::new(),
-    };
+    let make = fact_document;
     if let Some(entity) = doc_ref.strip_prefix("inventory:") {
         let Ok(e) = import::Entity::parse(entity) else { return Ok(None) };
         let records = store.inventory_records(std::slice::from_ref(&e.key))?;

@@ -31,6 +31,24 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 15] = [
+        EventKind::ProcessCreation,
+        EventKind::ScriptBlock,
+        EventKind::Registry,
+        EventKind::File,
+        EventKind::Network,
+        EventKind::Dns,
+        EventKind::ImageLoad,
+        EventKind::ProcessAccess,
+        EventKind::Service,
+        EventKind::ScheduledTask,
+        EventKind::Auth,
+        EventKind::CloudApi,
+        EventKind::K8sAudit,
+        EventKind::WindowsEvent,
+        EventKind::Other,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::ProcessCreation => "process_creation",

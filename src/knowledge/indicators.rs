@@ -200,26 +200,7 @@ fn conditions(when: &toml::Table) -> Result<Vec<Condition>, String> {
 }
 
 fn kind_from(s: &str) -> Option<EventKind> {
-    use EventKind::*;
-    [
-        ProcessCreation,
-        ScriptBlock,
-        Registry,
-        File,
-        Network,
-        Dns,
-        ImageLoad,
-        ProcessAccess,
-        Service,
-        ScheduledTask,
-        Auth,
-        CloudApi,
-        K8sAudit,
-        WindowsEvent,
-        Other,
-    ]
-    .into_iter()
-    .find(|k| k.as_str() == s)
+    EventKind::ALL.into_iter().find(|k| k.as_str() == s)
 }
 
 /// How exact attributes are compared: binaries by their bare name, the rest lower-cased.
