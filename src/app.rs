@@ -42,6 +42,10 @@ pub struct App {
     pub geo: Option<crate::enrich::geo::GeoDb>,
     /// The key secrets are fingerprinted under.
     pub fingerprint_key: crate::alert::fingerprint::FingerprintKey,
+    /// How the alert stream dedups and correlates, and the SLAs of cases.
+    pub stream: crate::policy::StreamPolicy,
+    /// Woken when the stream queues a case recommendation.
+    pub queue_wake: tokio::sync::Notify,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -129,6 +133,8 @@ impl App {
             audit_watch: crate::readiness::AuditWatch::default(),
             geo: settings.geoip_db.as_deref().map(crate::enrich::geo::GeoDb::open).transpose()?,
             fingerprint_key: crate::alert::fingerprint::FingerprintKey::load(&settings.data_dir, settings.fingerprint_key.as_ref().map(|k| k.0.as_str()))?,
+            stream: crate::policy::StreamPolicy::load(settings.policy.as_deref())?,
+            queue_wake: tokio::sync::Notify::new(),
         })
     }
 }

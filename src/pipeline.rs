@@ -158,10 +158,102 @@ pub async fn recommend(
     }
     let request_id = new_id("req");
     app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts)?;
+    let run = Run { case_id, request_id, omitted: 0, idempotency_key, started };
+    let response = analyse(app, who, run, alerts, &|p| redactor.fingerprint_of(p).map(str::to_string)).await?;
+    if let Some(c) = claim.as_mut() {
+        c.completed = true;
+    }
+    Ok(response)
+}
+
+/// The most alerts one `POST /v1/alerts` batch may carry.
+pub const MAX_STREAM_ALERTS: usize = 500;
+
+/// `POST /v1/alerts`: redact, parse and fingerprint every alert of the batch, then dedup
+/// and correlate them into cases in one transaction (contract section 10). An invalid
+/// alert refuses the whole batch before anything is stored. Changed cases are queued for
+/// a background recommendation.
+pub fn ingest(app: &App, who: &Identity, values: &[Value]) -> Result<Vec<crate::store::IngestResult>, PipelineError> {
+    if values.is_empty() {
+        return Err(AlertError { index: 0, code: "no_alerts", message: "a batch needs at least one alert".into() }.into());
+    }
+    if values.len() > MAX_STREAM_ALERTS {
+        let message = format!("{} alerts; at most {MAX_STREAM_ALERTS} per batch", values.len());
+        return Err(AlertError { index: MAX_STREAM_ALERTS, code: "too_many_alerts", message }.into());
+    }
+    let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
+    let mut batch = Vec::with_capacity(values.len());
+    for (i, value) in values.iter().enumerate() {
+        let redacted = redactor.redact_value(value);
+        let pinned = crate::cases::stream::pin_placeholders(&redacted, &|p| redactor.fingerprint_of(p).map(str::to_string));
+        let a = alert::Alert::parse(i, &pinned)?;
+        batch.push(crate::store::StreamAlert {
+            fingerprint: crate::cases::stream::fingerprint(&a, &app.stream),
+            pivots: crate::cases::stream::pivots(&a, &app.stream),
+            alert_id: a.id.clone(),
+            time: a.time,
+            title: a.rule.name.clone(),
+            severity: a.rule.severity,
+            raw: a.raw,
+        });
+    }
+    let windows = crate::store::Windows {
+        dedup: app.stream.dedup_window,
+        correlation: app.stream.correlation_window,
+        max_open_cases_per_pivot: app.stream.max_open_cases_per_pivot,
+    };
+    let results = app.store.ingest(&new_id("req"), &who.actor(), &batch, &windows)?;
+    app.queue_wake.notify_one();
+    Ok(results)
+}
+
+/// A case's current recommendation, over the alerts the stream gathered in it (contract
+/// section 10): the same analysis as `POST /v1/recommend`, run by the background queue.
+/// Beyond the policy's bound, the most severe and newest alerts are read and the rest
+/// counted in `uncertainty`.
+pub async fn recommend_case(app: &App, who: &Identity, case_id: &str) -> Result<RecommendResponse, PipelineError> {
+    let started = Instant::now();
+    let stored = app.store.case_alerts(case_id)?;
+    // Evidence refs name alerts by id: an id sent again with other content counts once,
+    // as its latest version.
+    let mut latest: std::collections::HashMap<String, alert::Alert> = std::collections::HashMap::with_capacity(stored.len());
+    for (i, s) in stored.iter().enumerate() {
+        let a = alert::Alert::parse(i, &s.alert)?;
+        latest.insert(a.id.clone(), a);
+    }
+    let mut parsed: Vec<alert::Alert> = latest.into_values().collect();
+    parsed.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+    let max = app.stream.max_alerts_per_recommendation;
+    let omitted = parsed.len().saturating_sub(max);
+    if omitted > 0 {
+        let severity = |a: &alert::Alert| a.rule.severity.map(|s| s.rank()).unwrap_or(0);
+        parsed.sort_by(|a, b| severity(b).cmp(&severity(a)).then(b.time.cmp(&a.time)));
+        parsed.truncate(max);
+        parsed.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
+    }
+    let run = Run { case_id: case_id.to_string(), request_id: new_id("run"), omitted, idempotency_key: None, started };
+    analyse(app, who, run, parsed, &|p| crate::cases::stream::pinned_fingerprint(p).map(str::to_string)).await
+}
+
+/// What an analysis is for: the case, the request (or background run) behind it.
+struct Run<'a> {
+    case_id: String,
+    request_id: String,
+    /// Alerts of the case left out of this analysis.
+    omitted: usize,
+    idempotency_key: Option<&'a str>,
+    started: Instant,
+}
+
+/// Enrich → retrieve → engine → validate (→ one repair) → policy → store, for alerts
+/// already recorded in their case. `fingerprint_of` knows the secret behind each
+/// placeholder in them.
+async fn analyse(app: &App, who: &Identity, run: Run<'_>, alerts: Vec<alert::Alert>, fingerprint_of: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<RecommendResponse, PipelineError> {
+    let Run { case_id, request_id, omitted, idempotency_key, started } = run;
 
     // Context the alerts don't carry (inventory, intel, changes, geo), joined before
     // retrieval; the stricter asset view replaces the sender's for every later decision.
-    let context = crate::enrich::context(app, &alerts, &redactor)?;
+    let context = crate::enrich::build(&app.store, app.geo.as_ref(), &alerts, fingerprint_of)?;
     let alerts = context.apply_assets(alerts);
 
     // Knowledge: what the engine may see and cite.
@@ -242,6 +334,9 @@ pub async fn recommend(
                 if !rec.uncertainty.iter().any(|u| u.contains("instruction-like")) {
                     rec.uncertainty.push(note);
                 }
+            }
+            if omitted > 0 && rec.uncertainty.len() < crate::recommendation::MAX_UNCERTAINTY {
+                rec.uncertainty.push(format!("{omitted} older or less severe alerts of this case were not read; the newest and most severe {} were.", alerts.len()));
             }
             crate::enrich::finish(&mut rec, &app.actions, &alerts, &context);
             for p in &mut rec.proposed_actions {
@@ -344,9 +439,6 @@ pub async fn recommend(
         review_reasons: reasons_value.as_ref(),
         idempotency: idempotency_key.map(|key| (who.key_id.as_str(), key)),
     })?;
-    if let Some(c) = claim.as_mut() {
-        c.completed = true;
-    }
     app.metrics.recommendation(&response, calls, &usage, latency_ms);
     tracing::info!(case_id = %case_id, rec_id = %recommendation_id, status = ?response.status, engine = %response.engine.name, latency_ms, "recommendation");
     Ok(response)

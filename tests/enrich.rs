@@ -5,7 +5,11 @@
 
 mod common;
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use serde_json::{Value, json};
+use triage::llm::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
 use triage::store::Role;
 
 use common::TestApp;
@@ -123,10 +127,40 @@ fn token_alert(id: &str, time: &str) -> Value {
     })
 }
 
+/// A model's answer to the leaked-token alert, written from what the model is sent: the
+/// alert as redacted (the token is a placeholder) and its id. It proposes revocation, as a
+/// model reading the runbook would; the baseline doesn't here, because the similar cases on
+/// record were inactive tokens closed benign.
+struct RevokesTheToken;
+
+#[async_trait]
+impl Engine for RevokesTheToken {
+    fn name(&self) -> &'static str {
+        "llm"
+    }
+    async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError> {
+        let alert = &req.alerts[0];
+        let placeholder = alert.entities.tokens.first().expect("the token entity").clone();
+        assert!(placeholder.starts_with("[REDACTED:"), "the engine was sent the secret: {placeholder}");
+        let out = json!({
+            "severity": "high", "confidence": 0.8,
+            "hypothesis": "A personal access token with repo and workflow scope is public in a gist.",
+            "attack": [{"technique_id": "T1552.001", "rationale": "credentials in a file others can read"}],
+            "evidence": [{"ref": format!("alert:{}#rule.name", alert.id), "quote": "Personal access token found in public gist"}],
+            "uncertainty": [],
+            "proposed_actions": [
+                {"action": "revoke_token", "target": format!("token:{placeholder}"), "rationale": "the token is public"},
+                {"action": "notify_owner", "target": "user:llindqvist", "rationale": "the owner must rotate what used it"}
+            ],
+            "summary": "Leaked token; revoke it."
+        });
+        Ok(EngineAnswer { raw: out.to_string(), model: "scripted".into(), prompt_version: "test".into(), usage: Usage::default(), calls: 1 })
+    }
+}
+
 #[tokio::test]
-#[ignore = "the baseline proposes only non-disruptive steps when the corpus's similar leaked-token cases were all closed benign; this needs a proposal source that is not the baseline's verdict rule"]
 async fn a_revoke_token_proposal_lists_its_evidence_and_targets_a_stable_fingerprint() {
-    let t = common::spawn_app().await;
+    let t = common::spawn_app_with(&[], Some(Arc::new(RevokesTheToken))).await;
     let admin = t.key("admin", Role::Admin);
     let engine = t.key("case-engine", Role::CaseEngine);
     let soar = t.key("soar", Role::Soar);

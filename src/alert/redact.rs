@@ -392,8 +392,13 @@ fn without_placeholders(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// `github_token#1`: what [`Redactor::placeholder`] writes between `[REDACTED:` and `]`.
+/// `github_token#1`: what [`Redactor::placeholder`] writes between `[REDACTED:` and `]`;
+/// or `github_token:fp_…`, the same placeholder pinned to its fingerprint in a stored
+/// stream alert.
 fn is_placeholder_body(body: &str) -> bool {
+    if crate::cases::stream::pinned_fingerprint(&format!("[REDACTED:{body}]")).is_some() {
+        return true;
+    }
     body.split_once('#').is_some_and(|(kind, n)| {
         !kind.is_empty()
             && kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')

@@ -34,6 +34,20 @@ pub fn label(item: &str) -> &str {
     ITEMS.iter().find(|(id, _)| *id == item).map(|(_, l)| *l).unwrap_or(item)
 }
 
+/// The uncertainty line for a proposal that misses required evidence ("Missing before
+/// revoke_token on token:fp_…: rollback path."), or `None` when nothing is missing.
+pub fn missing_note(action: &str, target: &str, status: &[EvidenceStatus]) -> Option<String> {
+    let missing: Vec<&str> = status.iter().filter(|s| !s.present).map(|s| label(&s.item)).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    let note = format!("Missing before {action} on {target}: {}.", missing.join(", "));
+    Some(if note.chars().count() <= NOTE_MAX { note } else { note.chars().take(NOTE_MAX - 1).chain(['…']).collect() })
+}
+
+/// The longest uncertainty line the recommendation schema allows.
+const NOTE_MAX: usize = 300;
+
 pub fn is_item(item: &str) -> bool {
     ITEMS.iter().any(|(id, _)| *id == item)
 }

@@ -417,8 +417,10 @@ pub fn finish(rec: &mut Recommendation, actions: &crate::policy::ActionCatalog, 
         p.evidence_status = evidence::status(actions, &p.action, &p.target, alerts, ctx);
     }
     // These are facts the contract says must be noted, whatever the engine wrote: they get
-    // room of their own beyond the engine's bound.
-    for note in ctx.notes() {
+    // room of their own beyond the engine's bound. What an approver will ask for and the
+    // case doesn't show is among them, for the first two proposals that miss something.
+    let missing: Vec<String> = rec.proposed_actions.iter().filter_map(|p| evidence::missing_note(&p.action, &p.target, &p.evidence_status)).take(2).collect();
+    for note in ctx.notes().into_iter().chain(missing) {
         if rec.uncertainty.len() >= MAX_UNCERTAINTY + MAX_CONTEXT_NOTES {
             break;
         }

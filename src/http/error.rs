@@ -31,7 +31,7 @@ impl AppError {
             "request_timeout" => StatusCode::REQUEST_TIMEOUT,
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "already_decided" | "approval_closed" | "action_not_approved" | "binding_mismatch" | "conflict" | "idempotency_in_flight" => StatusCode::CONFLICT,
+            "already_decided" | "invalid_transition" | "case_closed" | "approval_closed" | "action_not_approved" | "binding_mismatch" | "conflict" | "idempotency_in_flight" => StatusCode::CONFLICT,
             "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
             "engine_error" => StatusCode::BAD_GATEWAY,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,
@@ -79,6 +79,8 @@ impl From<StoreError> for AppError {
         match e {
             StoreError::NotFound(m) => AppError::not_found(format!("{m} not found")),
             StoreError::Conflict(m) => AppError::new("conflict", m),
+            StoreError::InvalidTransition(t) => AppError::new("invalid_transition", t.to_string()),
+            StoreError::CaseClosed(id) => AppError::new("case_closed", format!("case {id} is closed; a new alert opens a new case that lists it as related")),
             other => AppError::internal(other),
         }
     }
@@ -95,7 +97,7 @@ impl From<PipelineError> for AppError {
                 tracing::error!(error = %inner, "engine error");
                 AppError::new("engine_error", "the engine could not answer")
             }
-            PipelineError::Store(s) => AppError::internal(s),
+            PipelineError::Store(s) => s.into(),
             PipelineError::Index(i) => AppError::internal(i),
         }
     }

@@ -14,7 +14,7 @@ use super::{AppError, AppState, Caller};
 use crate::corpus::Disposition;
 use crate::pipeline::{self, RecommendRequest};
 use crate::severity::Severity;
-use crate::store::{ActionStatus, ApprovalStatus, CaseState, ClosedCase, Decision, Role};
+use crate::store::{ActionStatus, ApprovalStatus, ClosedCase, Decision, Role};
 
 /// A path parameter whose rejection (invalid UTF-8, a bad value) is the service's JSON error.
 #[derive(FromRequestParts)]
@@ -146,17 +146,6 @@ pub async fn schema(State(s): State<AppState>, _caller: Caller) -> Result<Json<V
 pub async fn recommendation(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin])?;
     s.app.store.recommendation(&id)?.map(Json).ok_or_else(|| AppError::not_found(format!("recommendation {id} not found")))
-}
-
-#[derive(Deserialize)]
-pub struct CasesQuery {
-    state: Option<String>,
-}
-
-pub async fn cases(State(s): State<AppState>, caller: Caller, Query(q): Query<CasesQuery>) -> Result<Json<Value>, AppError> {
-    caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
-    let state = q.state.as_deref().map(CaseState::parse);
-    Ok(Json(json!({"cases": s.app.store.cases(state, 500)?})))
 }
 
 pub async fn case(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {

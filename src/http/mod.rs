@@ -2,6 +2,7 @@
 //! and the store.
 
 mod auth;
+mod cases;
 pub mod enrich;
 mod error;
 mod handlers;
@@ -49,7 +50,6 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/recommend", post(handlers::recommend))
         .route("/v1/schema/recommendation", get(handlers::schema))
         .route("/v1/recommendations/{id}", get(handlers::recommendation))
-        .route("/v1/cases", get(handlers::cases))
         .route("/v1/cases/{id}", get(handlers::case))
         .route("/v1/cases/{id}/close", post(handlers::close_case))
         .route("/v1/cases/{id}/summary", get(handlers::summary))
@@ -64,6 +64,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/audit/verify", get(handlers::audit_verify))
         .route("/v1/documents/{doc_ref}", get(handlers::document))
         .merge(enrich::routes())
+        .merge(cases::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

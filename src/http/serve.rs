@@ -10,7 +10,8 @@
 //!   bounds an idle keep-alive connection waiting for its next request);
 //! - request bodies are bounded in time by the JSON body extractor (`body_timeout`).
 //!
-//! The background audit-chain check that `/readyz` reports runs beside the loop.
+//! The background audit-chain check that `/readyz` reports, and the queue of case
+//! recommendations, run beside the loop.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
         Duration::from_secs(http.audit_check_interval_secs.max(1)),
         Duration::from_secs(http.audit_full_check_hours.max(1).saturating_mul(3600)),
     ));
+    let queue = tokio::spawn(crate::cases::queue::run(app.clone()));
     let router = super::router(app);
     let slots = Arc::new(Semaphore::new(http.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -71,6 +73,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
         });
     }
     watch.abort();
+    queue.abort();
     // Requests in flight finish; a connection still idle after the grace period is dropped.
     if tokio::time::timeout(http.header_timeout() + http.body_timeout(), graceful.shutdown()).await.is_err() {
         tracing::warn!("shutdown: connections still open after the grace period were dropped");

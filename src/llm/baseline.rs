@@ -573,13 +573,9 @@ fn context_lines(req: &EngineRequest<'_>, proposed: &[ModelAction], evidence: &m
     }
     // The first two proposals that miss evidence, said plainly: an approver will ask.
     let missing_lines = proposed.iter().filter_map(|a| {
-        let missing: Vec<String> = crate::enrich::evidence::status(req.actions, &a.action, &a.target, req.alerts, req.context)
-            .into_iter()
-            .filter(|s| !s.present)
-            .map(|s| crate::enrich::evidence::label(&s.item).to_string())
-            .collect();
-        (!missing.is_empty())
-            .then(|| clip(&format!("Missing before {} on {}: {}.", a.action, req.context.actionable_target(&a.target), missing.join(", ")), 300))
+        let target = req.context.actionable_target(&a.target);
+        let status = crate::enrich::evidence::status(req.actions, &a.action, &target, req.alerts, req.context);
+        crate::enrich::evidence::missing_note(&a.action, &target, &status)
     });
     notes.extend(missing_lines.take(2));
     owner_change.is_some()

@@ -53,6 +53,11 @@ pub enum PolicyError {
 #[serde(deny_unknown_fields)]
 struct PolicyFile {
     environments: BTreeMap<String, Vec<String>>,
+    /// Read by [`super::stream::StreamPolicy`].
+    #[allow(dead_code)]
+    stream: Option<toml::Value>,
+    #[allow(dead_code)]
+    sla: Option<toml::Value>,
 }
 
 /// The environment classes of the policy, with their patterns normalised.

@@ -6,6 +6,7 @@ pub mod emergency;
 pub mod environment;
 pub mod execution;
 pub mod injection;
+pub mod stream;
 
 use std::fmt;
 
@@ -14,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use actions::{ActionCatalog, ActionError, Target};
 pub use environment::{EnvClass, Environments};
+pub use stream::StreamPolicy;
 
 /// Blast-radius tier of an action: how many people must approve it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]

@@ -33,6 +33,8 @@ pub enum ActionStatus {
     Expired,
     Executed,
     Failed,
+    /// Approved, but its case closed before a SOAR reported on it: it never leaves again.
+    Cancelled,
 }
 
 impl ActionStatus {
@@ -44,11 +46,20 @@ impl ActionStatus {
             ActionStatus::Expired => "expired",
             ActionStatus::Executed => "executed",
             ActionStatus::Failed => "failed",
+            ActionStatus::Cancelled => "cancelled",
         }
     }
 
     pub fn parse(s: &str) -> Option<ActionStatus> {
-        [ActionStatus::PendingApproval, ActionStatus::Approved, ActionStatus::Rejected, ActionStatus::Expired, ActionStatus::Executed, ActionStatus::Failed]
+        [
+            ActionStatus::PendingApproval,
+            ActionStatus::Approved,
+            ActionStatus::Rejected,
+            ActionStatus::Expired,
+            ActionStatus::Executed,
+            ActionStatus::Failed,
+            ActionStatus::Cancelled,
+        ]
             .into_iter()
             .find(|x| x.as_str() == s)
     }
@@ -285,6 +296,32 @@ fn expire_due(tx: &Tx, at: &str) -> Result<(), StoreError> {
         }
         append(tx, "system", "approval.expired", &id, &json!({"case_id": case_id}))?;
         settle_case(tx, &case_id, "system")?;
+    }
+    Ok(())
+}
+
+/// Closing a case: its pending approvals expire (reason `case_closed`) and its approved
+/// actions that no SOAR reported on are cancelled, so nothing of it reaches the outbox.
+pub(crate) fn settle_for_closure(tx: &Tx, case_id: &str, actor: &str) -> Result<(), StoreError> {
+    let at = now();
+    let pending: Vec<(String, Option<String>)> = {
+        let mut stmt = tx.prepare("SELECT id, action_id FROM approvals WHERE case_id = ?1 AND status = 'pending'")?;
+        stmt.query_map(params![case_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?
+    };
+    for (id, action_id) in pending {
+        tx.execute("UPDATE approvals SET status = 'expired', decided_at = ?1 WHERE id = ?2", params![at, id])?;
+        if let Some(aid) = action_id {
+            tx.execute("UPDATE actions SET status = 'expired', updated_at = ?1 WHERE id = ?2", params![at, aid])?;
+        }
+        append(tx, actor, "approval.expired", &id, &json!({"case_id": case_id, "reason": "case_closed"}))?;
+    }
+    let approved: Vec<String> = {
+        let mut stmt = tx.prepare("SELECT id FROM actions WHERE case_id = ?1 AND status = 'approved'")?;
+        stmt.query_map(params![case_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?
+    };
+    for id in approved {
+        tx.execute("UPDATE actions SET status = 'cancelled', updated_at = ?1 WHERE id = ?2", params![at, id])?;
+        append(tx, actor, "action.cancelled", &id, &json!({"case_id": case_id, "reason": "case_closed"}))?;
     }
     Ok(())
 }

@@ -8,46 +8,11 @@ use super::approvals::{DecisionError, NewAction, NewApproval, insert_action, ins
 use super::audit::append;
 use super::{Store, StoreError, Tx, now};
 use crate::alert::Alert;
+use crate::cases::lifecycle;
 use crate::corpus::Disposition;
 use crate::severity::Severity;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseState {
-    New,
-    Recommended,
-    AwaitingApproval,
-    Approved,
-    Executed,
-    Closed,
-    NeedsReview,
-}
-
-impl CaseState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            CaseState::New => "new",
-            CaseState::Recommended => "recommended",
-            CaseState::AwaitingApproval => "awaiting_approval",
-            CaseState::Approved => "approved",
-            CaseState::Executed => "executed",
-            CaseState::Closed => "closed",
-            CaseState::NeedsReview => "needs_review",
-        }
-    }
-
-    pub fn parse(s: &str) -> CaseState {
-        match s {
-            "recommended" => CaseState::Recommended,
-            "awaiting_approval" => CaseState::AwaitingApproval,
-            "approved" => CaseState::Approved,
-            "executed" => CaseState::Executed,
-            "closed" => CaseState::Closed,
-            "needs_review" => CaseState::NeedsReview,
-            _ => CaseState::New,
-        }
-    }
-}
+pub use crate::cases::lifecycle::CaseState;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
@@ -64,6 +29,15 @@ pub struct StoredAlert {
     pub received_at: String,
     pub request_id: String,
     pub alert: Value,
+    /// The stream's fingerprint (contract section 10); absent for `POST /v1/recommend`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// How many times the stream saw this event (1 + its duplicates).
+    pub occurrences: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<String>,
 }
 
 /// The analyst's verdict on a closed case.
@@ -87,6 +61,15 @@ pub struct CaseRecord {
     pub updated_at: String,
     pub created_by: String,
     pub closed: Option<ClosedCase>,
+    pub assignee: Option<String>,
+    /// Alert time of the case's first and newest alerts (the stream's cases).
+    #[serde(skip)]
+    pub first_alert_at: Option<String>,
+    #[serde(skip)]
+    pub newest_alert_at: Option<String>,
+    /// The case this one was merged into, when it was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -132,12 +115,11 @@ pub enum Claim {
     Done(Value),
 }
 
+/// Moves a case to `to` under the transition table, with its history and audit entries.
+/// Staying in a state records nothing.
 pub(crate) fn set_state(tx: &Tx, case_id: &str, to: CaseState, actor: &str, reason: &str) -> Result<(), StoreError> {
-    let from: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0)).optional()?;
-    let Some(from) = from else {
-        return Err(StoreError::NotFound(format!("case {case_id}")));
-    };
-    if from == to.as_str() {
+    let from = case_state(tx, case_id)?;
+    if !lifecycle::check(from, to)? {
         return Ok(());
     }
     let at = now();
@@ -145,10 +127,21 @@ pub(crate) fn set_state(tx: &Tx, case_id: &str, to: CaseState, actor: &str, reas
     let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM case_history WHERE case_id = ?1", params![case_id], |r| r.get(0))?;
     tx.execute(
         "INSERT INTO case_history (case_id, seq, at, from_state, to_state, actor, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![case_id, seq, at, from, to.as_str(), actor, reason],
+        params![case_id, seq, at, from.as_str(), to.as_str(), actor, reason],
     )?;
-    append(tx, actor, "case.transition", case_id, &json!({"from": from, "to": to.as_str(), "reason": reason}))?;
+    append(tx, actor, "case.transition", case_id, &json!({"from": from.as_str(), "to": to.as_str(), "reason": reason}))?;
     Ok(())
+}
+
+/// A case's state as stored; an unknown name is corruption, not `new`.
+pub(crate) fn case_state(tx: &Tx, case_id: &str) -> Result<CaseState, StoreError> {
+    let state: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0)).optional()?;
+    let state = state.ok_or_else(|| StoreError::NotFound(format!("case {case_id}")))?;
+    parse_state(&state)
+}
+
+pub(crate) fn parse_state(s: &str) -> Result<CaseState, StoreError> {
+    s.parse().map_err(|e: lifecycle::UnknownState| StoreError::Corrupt(e.to_string()))
 }
 
 impl Store {
@@ -156,8 +149,13 @@ impl Store {
     pub fn record_request(&self, request_id: &str, actor: &str, case_id: &str, body_hash: &str, alerts: &[Alert]) -> Result<(), StoreError> {
         self.tx(|tx| {
             let at = now();
-            let exists: bool = tx.query_row("SELECT COUNT(*) FROM cases WHERE id = ?1", params![case_id], |r| r.get::<_, i64>(0))? > 0;
-            if !exists {
+            let state: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0)).optional()?;
+            if let Some(state) = &state
+                && !lifecycle::is_open(parse_state(state)?)
+            {
+                return Err(StoreError::CaseClosed(case_id.to_string()));
+            }
+            if state.is_none() {
                 let title = alerts.first().map(|a| a.rule.name.clone()).unwrap_or_default();
                 tx.execute(
                     "INSERT INTO cases (id, created_at, updated_at, state, title, created_by) VALUES (?1, ?2, ?2, 'new', ?3, ?4)",
@@ -310,6 +308,37 @@ impl Store {
         Ok(conn.query_row("SELECT raw_output FROM recommendations WHERE id = ?1", params![id], |r| r.get(0)).optional()?.flatten())
     }
 
+    /// A case's newest recommendation response: its current one.
+    pub fn latest_recommendation(&self, case_id: &str) -> Result<Option<Value>, StoreError> {
+        let conn = self.conn()?;
+        let text: Option<String> = conn
+            .query_row("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1", params![case_id], |r| r.get(0))
+            .optional()?;
+        text.map(|t| serde_json::from_str(&t)).transpose().map_err(StoreError::from)
+    }
+
+    /// Gives a case to an analyst (or takes it back with `None`).
+    pub fn assign_case(&self, case_id: &str, assignee: Option<&str>, actor: &str) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            if !lifecycle::is_open(case_state(tx, case_id)?) {
+                return Err(StoreError::CaseClosed(case_id.to_string()));
+            }
+            tx.execute("UPDATE cases SET assignee = ?1, updated_at = ?2 WHERE id = ?3", params![assignee, now(), case_id])?;
+            append(tx, actor, "case.assigned", case_id, &json!({"assignee": assignee}))?;
+            Ok(())
+        })
+    }
+
+    /// The affected service is back after an executed action.
+    pub fn recover_case(&self, case_id: &str, note: &str, actor: &str) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            let from = case_state(tx, case_id)?;
+            lifecycle::check(from, CaseState::Recovered).and_then(|moved| if moved { Ok(()) } else { Err(lifecycle::InvalidTransition { from, to: CaseState::Recovered }) })?;
+            append(tx, actor, "case.recovered", case_id, &json!({"note": note}))?;
+            set_state(tx, case_id, CaseState::Recovered, actor, &format!("recovered: {note}"))
+        })
+    }
+
     pub fn recommendations_of(&self, case_id: &str) -> Result<Vec<Value>, StoreError> {
         let conn = self.conn()?;
         let mut stmt = conn.prepare("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at, id")?;
@@ -319,7 +348,7 @@ impl Store {
 
     pub fn case(&self, case_id: &str) -> Result<Option<CaseRecord>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row("SELECT id, title, state, severity, created_at, updated_at, created_by, closed FROM cases WHERE id = ?1", params![case_id], case_row)
+        conn.query_row(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"), params![case_id], case_row)
             .optional()
             .map_err(StoreError::from)
     }
@@ -327,25 +356,39 @@ impl Store {
     /// Cases, most severe and oldest first, optionally in one state.
     pub fn cases(&self, state: Option<CaseState>, limit: usize) -> Result<Vec<CaseRecord>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(
-            "SELECT id, title, state, severity, created_at, updated_at, created_by, closed FROM cases
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {CASE_COLUMNS} FROM cases
              WHERE (?1 IS NULL OR state = ?1)
              ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 WHEN 'informational' THEN 4 ELSE 5 END, created_at
-             LIMIT ?2",
-        )?;
+             LIMIT ?2"
+        ))?;
         let rows = stmt.query_map(params![state.map(|s| s.as_str()), limit as i64], case_row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     pub fn case_alerts(&self, case_id: &str) -> Result<Vec<StoredAlert>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT alert_id, received_at, request_id, alert FROM case_alerts WHERE case_id = ?1 ORDER BY seq")?;
+        let mut stmt = conn.prepare(
+            "SELECT alert_id, received_at, request_id, alert, fingerprint, occurrences, first_seen, last_seen FROM case_alerts WHERE case_id = ?1 ORDER BY seq",
+        )?;
         let rows = stmt
-            .query_map(params![case_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?)))?
+            .query_map(params![case_id], |r| {
+                Ok((
+                    StoredAlert {
+                        alert_id: r.get(0)?,
+                        received_at: r.get(1)?,
+                        request_id: r.get(2)?,
+                        alert: Value::Null,
+                        fingerprint: r.get(4)?,
+                        occurrences: r.get(5)?,
+                        first_seen: r.get(6)?,
+                        last_seen: r.get(7)?,
+                    },
+                    r.get::<_, String>(3)?,
+                ))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
-        rows.into_iter()
-            .map(|(alert_id, received_at, request_id, alert)| Ok(StoredAlert { alert_id, received_at, request_id, alert: serde_json::from_str(&alert)? }))
-            .collect()
+        rows.into_iter().map(|(stored, alert)| Ok(StoredAlert { alert: serde_json::from_str(&alert)?, ..stored })).collect()
     }
 
     pub fn case_history(&self, case_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -355,8 +398,8 @@ impl Store {
             .query_map(params![case_id], |r| {
                 Ok(HistoryEntry {
                     at: r.get(0)?,
-                    from: r.get::<_, Option<String>>(1)?.map(|s| CaseState::parse(&s)),
-                    to: CaseState::parse(&r.get::<_, String>(2)?),
+                    from: r.get::<_, Option<String>>(1)?.map(|s| state_column(1, &s)).transpose()?,
+                    to: state_column(2, &r.get::<_, String>(2)?)?,
                     actor: r.get(3)?,
                     reason: r.get(4)?,
                 })
@@ -368,6 +411,8 @@ impl Store {
     /// Closes (or re-closes) a case with the analyst's verdict.
     pub fn close_case(&self, case_id: &str, closed: &ClosedCase) -> Result<(), StoreError> {
         self.tx(|tx| {
+            // Re-closing amends the verdict; a learned case is final.
+            lifecycle::check(case_state(tx, case_id)?, CaseState::Closed)?;
             let n = tx.execute(
                 "UPDATE cases SET closed = ?1, severity = ?2, updated_at = ?3 WHERE id = ?4",
                 params![serde_json::to_string(closed)?, closed.severity.as_str(), now(), case_id],
@@ -376,7 +421,8 @@ impl Store {
                 return Err(StoreError::NotFound(format!("case {case_id}")));
             }
             append(tx, &closed.closed_by, "case.closed", case_id, &serde_json::to_value(closed)?)?;
-            set_state(tx, case_id, CaseState::Closed, &closed.closed_by, &format!("closed as {}", closed.disposition.as_str()))
+            set_state(tx, case_id, CaseState::Closed, &closed.closed_by, &format!("closed as {}", closed.disposition.as_str()))?;
+            super::approvals::settle_for_closure(tx, case_id, &closed.closed_by)
         })
     }
 
@@ -397,16 +443,27 @@ impl Store {
     }
 }
 
+const CASE_COLUMNS: &str = "id, title, state, severity, created_at, updated_at, created_by, closed, assignee, first_alert_at, newest_alert_at, merged_into";
+
 fn case_row(r: &rusqlite::Row) -> rusqlite::Result<CaseRecord> {
     let closed: Option<String> = r.get(7)?;
     Ok(CaseRecord {
         case_id: r.get(0)?,
         title: r.get(1)?,
-        state: CaseState::parse(&r.get::<_, String>(2)?),
+        state: state_column(2, &r.get::<_, String>(2)?)?,
         severity: r.get::<_, Option<String>>(3)?.and_then(|s| s.parse().ok()),
         created_at: r.get(4)?,
         updated_at: r.get(5)?,
         created_by: r.get(6)?,
         closed: closed.and_then(|c| serde_json::from_str(&c).ok()),
+        assignee: r.get(8)?,
+        first_alert_at: r.get(9)?,
+        newest_alert_at: r.get(10)?,
+        merged_into: r.get(11)?,
     })
+}
+
+/// A state column read in a row mapper: an unknown name fails the read.
+fn state_column(idx: usize, s: &str) -> rusqlite::Result<CaseState> {
+    s.parse().map_err(|e: lifecycle::UnknownState| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
 }

@@ -9,6 +9,7 @@ mod audit;
 mod cases;
 mod enrich;
 mod keys;
+mod stream;
 
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
@@ -20,6 +21,7 @@ pub use approvals::{NewAction, NewApproval, PolicyApproval, binding_hash};
 pub use audit::{AuditEntry, AuditProgress, ChainBreak, Checkpoint, GENESIS, Verification};
 pub use cases::{CaseRecord, CaseState, Claim, ClosedCase, HistoryEntry, NewRecommendation, RecommendationMeta, StoredAlert};
 pub use keys::{Identity, KeyRecord, NewKey, Role, SignIn};
+pub use stream::{IngestResult, Outcome, StreamAlert, Windows};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -39,6 +41,10 @@ pub enum StoreError {
     Corrupt(String),
     #[error("{0}")]
     Key(String),
+    #[error(transparent)]
+    InvalidTransition(#[from] crate::cases::lifecycle::InvalidTransition),
+    #[error("case {0} is closed")]
+    CaseClosed(String),
 }
 
 pub struct Store {
@@ -64,6 +70,7 @@ impl<'a> std::ops::Deref for Tx<'a> {
 
 const SCHEMA: &str = r#"
 PRAGMA journal_mode = WAL;
+PRAGMA synchronous = NORMAL;
 PRAGMA foreign_keys = ON;
 CREATE TABLE IF NOT EXISTS api_keys (
     id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
@@ -134,7 +141,9 @@ impl Store {
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(enrich::SCHEMA)?;
+        conn.execute_batch(stream::SCHEMA)?;
         migrate(&conn)?;
+        conn.execute_batch(stream::INDEXES)?;
         let audit_key = audit::AuditKey::load(data_dir)?;
         let store = Store { conn: Mutex::new(conn), audit_key, data_dir: data_dir.to_path_buf() };
         store.upgrade_audit_scheme()?;
@@ -161,7 +170,7 @@ impl Store {
 }
 
 /// Columns added since the first schema, for databases made before them.
-const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
+const ADDED_COLUMNS: [(&str, &str, &str); 16] = [
     ("idempotency", "claimed_at", "TEXT"),
     // Keys made before principals keep their name as principal (read with COALESCE).
     ("api_keys", "principal", "TEXT"),
@@ -170,6 +179,18 @@ const ADDED_COLUMNS: [(&str, &str, &str); 6] = [
     ("approval_decisions", "principal", "TEXT"),
     // Entries written before the keyed chain have no scheme: plain SHA-256.
     ("audit", "scheme", "TEXT"),
+    // The alert stream (contract section 10): dedup counts, pivots, alert times.
+    ("case_alerts", "fingerprint", "TEXT"),
+    ("case_alerts", "occurrences", "INTEGER NOT NULL DEFAULT 1"),
+    ("case_alerts", "first_seen", "TEXT"),
+    ("case_alerts", "last_seen", "TEXT"),
+    ("case_alerts", "alert_time", "TEXT"),
+    ("case_alerts", "pivots", "TEXT"),
+    // The queue's view of a case (contract section 11).
+    ("cases", "assignee", "TEXT"),
+    ("cases", "first_alert_at", "TEXT"),
+    ("cases", "newest_alert_at", "TEXT"),
+    ("cases", "merged_into", "TEXT"),
 ];
 
 fn migrate(conn: &Connection) -> Result<(), StoreError> {

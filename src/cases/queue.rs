@@ -1,0 +1,54 @@
+//! The background queue of case recommendations (contract section 10): every change to a
+//! case's alerts queues one, at most one runs per case, and what is queued survives a
+//! restart because the queue is a table.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::app::App;
+use crate::store::Identity;
+
+/// How long an idle worker waits before looking again without being woken.
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// A claim older than this was left by a process that died.
+const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The identity background recommendations are recorded under.
+pub fn identity() -> Identity {
+    Identity::local("stream")
+}
+
+/// Runs queued case recommendations until the task is dropped. Claims left by an earlier
+/// process are released first, so work accepted before a crash runs now.
+pub async fn run(app: Arc<App>) {
+    match app.store.release_claims() {
+        Ok(n) if n > 0 => tracing::info!(claims = n, "queued case recommendations resumed"),
+        Ok(_) => {}
+        Err(e) => tracing::error!(error = %e, "could not release old queue claims"),
+    }
+    loop {
+        match run_one(&app).await {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(e) => tracing::error!(error = %e, "queue: could not claim work"),
+        }
+        let _ = tokio::time::timeout(IDLE_POLL, app.queue_wake.notified()).await;
+    }
+}
+
+/// Claims and runs one queued recommendation; `Ok(false)` when nothing was queued.
+pub async fn run_one(app: &App) -> Result<bool, crate::store::StoreError> {
+    let now = chrono::Utc::now();
+    let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let Some((case_id, generation)) = app.store.claim_queued(&fmt(now), &fmt(now - STALE_CLAIM))? else { return Ok(false) };
+    match crate::pipeline::recommend_case(app, &identity(), &case_id).await {
+        Ok(r) => tracing::debug!(case_id = %case_id, rec_id = %r.recommendation_id, "case recommendation"),
+        // A case closed while queued takes no recommendation; that is not a failure.
+        Err(crate::pipeline::PipelineError::Store(crate::store::StoreError::InvalidTransition(t))) => {
+            tracing::debug!(case_id = %case_id, "queued recommendation dropped: {t}");
+        }
+        Err(e) => tracing::error!(case_id = %case_id, error = %e, "queued case recommendation failed"),
+    }
+    app.store.finish_queued(&case_id, generation)?;
+    Ok(true)
+}

@@ -1,0 +1,152 @@
+//! The alert stream and the case queue over HTTP (contract sections 10 and 11): alerts in,
+//! the queue, assignment, recovery, merge and split, the case graph.
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::handlers::{Body, Path, Query};
+use super::{AppError, AppState, Caller};
+use crate::cases::{QueueQuery, QueueSort};
+use crate::store::{CaseState, Role};
+
+/// The largest `POST /v1/alerts` body.
+pub const MAX_STREAM_BYTES: usize = 4 * 1024 * 1024;
+
+/// Who may read cases, graphs and the queue.
+const READERS: [Role; 4] = [Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin];
+/// Who may change a case.
+const WORKERS: [Role; 2] = [Role::Analyst, Role::Admin];
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/alerts", post(alerts).layer(DefaultBodyLimit::max(MAX_STREAM_BYTES)))
+        .route("/v1/cases", get(queue))
+        .route("/v1/cases/{id}/assign", post(assign))
+        .route("/v1/cases/{id}/recover", post(recover))
+        .route("/v1/cases/{id}/merge", post(merge))
+        .route("/v1/cases/{id}/split", post(split))
+        .route("/v1/cases/{id}/graph", get(graph))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertsRequest {
+    alerts: Vec<Value>,
+}
+
+pub async fn alerts(State(s): State<AppState>, caller: Caller, Body(req, _): Body<AlertsRequest>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&[Role::CaseEngine, Role::Admin])?.clone();
+    let app = s.app.clone();
+    // SQLite work off the runtime: a batch of 500 is one transaction of a few thousand rows.
+    let results = tokio::task::spawn_blocking(move || crate::pipeline::ingest(&app, &who, &req.alerts)).await.map_err(AppError::internal)??;
+    Ok(Json(json!({"results": results})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueParams {
+    state: Option<String>,
+    assignee: Option<String>,
+    breached: Option<bool>,
+    sort: Option<String>,
+    limit: Option<usize>,
+}
+
+pub async fn queue(State(s): State<AppState>, caller: Caller, Query(q): Query<QueueParams>) -> Result<Json<Value>, AppError> {
+    caller.require(&READERS)?;
+    let invalid = |m: String| AppError::new("invalid_query", m);
+    let query = QueueQuery {
+        state: q.state.as_deref().map(str::parse::<CaseState>).transpose().map_err(|e| invalid(e.to_string()))?,
+        assignee: q.assignee,
+        breached: q.breached,
+        sort: match q.sort.as_deref() {
+            None | Some("severity") => QueueSort::Severity,
+            Some("sla") => QueueSort::Sla,
+            Some("age") => QueueSort::Age,
+            Some(other) => return Err(invalid(format!("sort `{other}` is not one of sla, severity, age"))),
+        },
+        limit: q.limit.unwrap_or(500).min(5_000),
+    };
+    Ok(Json(json!({"cases": crate::cases::queue(&s.app, &query)?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssignRequest {
+    assignee: Option<String>,
+}
+
+pub async fn assign(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<AssignRequest>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&WORKERS)?;
+    let assignee = req.assignee.as_deref().map(str::trim).filter(|a| !a.is_empty());
+    if assignee.is_some_and(|a| a.chars().count() > 128) {
+        return Err(AppError::new("invalid_field", "an assignee is at most 128 characters"));
+    }
+    s.app.store.assign_case(&id, assignee, &who.actor())?;
+    case_json(&s, &id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoverRequest {
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn recover(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<RecoverRequest>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&WORKERS)?;
+    s.app.store.recover_case(&id, req.note.trim(), &who.actor())?;
+    case_json(&s, &id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    from: Vec<String>,
+}
+
+pub async fn merge(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<MergeRequest>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&WORKERS)?;
+    if req.from.is_empty() {
+        return Err(AppError::new("invalid_field", "`from` names at least one case"));
+    }
+    s.app.store.merge_cases(&id, &req.from, &who.actor())?;
+    s.app.queue_wake.notify_one();
+    case_json(&s, &id)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SplitRequest {
+    alert_ids: Vec<String>,
+}
+
+pub async fn split(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(req, _): Body<SplitRequest>,
+) -> Result<(StatusCode, Json<Value>), AppError> {
+    let who = caller.require(&WORKERS)?;
+    if req.alert_ids.is_empty() {
+        return Err(AppError::new("invalid_field", "`alert_ids` names at least one alert"));
+    }
+    let new = s.app.store.split_case(&id, &req.alert_ids, &who.actor())?;
+    s.app.queue_wake.notify_one();
+    Ok((StatusCode::CREATED, Json(json!({"case_id": new}))))
+}
+
+pub async fn graph(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
+    caller.require(&READERS)?;
+    let graph = crate::cases::graph_of(&s.app, &id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
+    Ok(Json(serde_json::to_value(graph).map_err(AppError::internal)?))
+}
+
+fn case_json(s: &AppState, id: &str) -> Result<Json<Value>, AppError> {
+    let view = crate::cases::view(&s.app, id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
+    Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
+}

@@ -1,0 +1,399 @@
+//! The alert stream in the store (contract section 10): dedup by fingerprint, correlation
+//! by pivot into open cases, and the queue of case recommendations that survives a
+//! restart. One batch is one transaction: a refused batch leaves nothing behind.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::approvals::stamp;
+use super::audit::append;
+use super::cases::{CaseState, case_state, set_state};
+use super::{Store, StoreError, Tx, new_id, now};
+use crate::cases::lifecycle;
+use crate::severity::Severity;
+
+pub(crate) const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS case_pivots (
+    pivot TEXT NOT NULL, case_id TEXT NOT NULL REFERENCES cases(id),
+    first_time TEXT NOT NULL, last_time TEXT NOT NULL, PRIMARY KEY (pivot, case_id)
+);
+CREATE TABLE IF NOT EXISTS case_relations (
+    case_id TEXT NOT NULL REFERENCES cases(id), related_id TEXT NOT NULL, why TEXT NOT NULL,
+    PRIMARY KEY (case_id, related_id)
+);
+CREATE TABLE IF NOT EXISTS recommendation_queue (
+    case_id TEXT PRIMARY KEY REFERENCES cases(id), queued_at TEXT NOT NULL,
+    generation INTEGER NOT NULL, claimed_generation INTEGER, claimed_at TEXT
+);
+"#;
+
+/// Indexes over columns added by migration: created after it.
+pub(crate) const INDEXES: &str = r#"
+CREATE INDEX IF NOT EXISTS case_alerts_fingerprint ON case_alerts(fingerprint);
+CREATE INDEX IF NOT EXISTS cases_state ON cases(state);
+"#;
+
+/// One valid, redacted alert of a batch, with what the stream rules made of it.
+pub struct StreamAlert {
+    pub alert_id: String,
+    pub time: DateTime<Utc>,
+    pub fingerprint: String,
+    pub pivots: Vec<String>,
+    pub title: String,
+    pub severity: Option<Severity>,
+    /// The alert as stored: redacted, placeholders pinned to fingerprints.
+    pub raw: Value,
+}
+
+/// How a window reads: the policy's dedup and correlation windows, and the pivot bound.
+pub struct Windows {
+    pub dedup: Duration,
+    pub correlation: Duration,
+    pub max_open_cases_per_pivot: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    NewCase,
+    Attached,
+    Duplicate,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct IngestResult {
+    pub alert_id: String,
+    pub fingerprint: String,
+    pub outcome: Outcome,
+    pub case_id: String,
+    pub related_cases: Vec<String>,
+}
+
+const OPEN: &str = "c.state NOT IN ('closed', 'learned')";
+
+impl Store {
+    /// Takes a batch in order, in one transaction: each alert is a duplicate of one an
+    /// open case holds, joins the most recently active open case sharing a pivot, or
+    /// opens a case. Every case whose alerts changed is queued for a recommendation.
+    pub fn ingest(&self, request_id: &str, actor: &str, batch: &[StreamAlert], w: &Windows) -> Result<Vec<IngestResult>, StoreError> {
+        self.tx(|tx| {
+            let received = now();
+            let mut out = Vec::with_capacity(batch.len());
+            for a in batch {
+                out.push(ingest_one(tx, request_id, actor, &received, a, w)?);
+            }
+            for r in &out {
+                if r.outcome != Outcome::Duplicate {
+                    enqueue(tx, &r.case_id, &received)?;
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Queues a fresh recommendation of `case_id` (after a merge, a split, a new alert).
+    pub fn enqueue_recommendation(&self, case_id: &str) -> Result<(), StoreError> {
+        self.tx(|tx| enqueue(tx, case_id, &now()))
+    }
+
+    /// Claims the oldest queued case no worker holds: one in flight per case. A claim
+    /// older than `stale_before` was left by a process that died and is taken over.
+    pub fn claim_queued(&self, at: &str, stale_before: &str) -> Result<Option<(String, i64)>, StoreError> {
+        self.tx(|tx| {
+            let next: Option<(String, i64)> = tx
+                .query_row(
+                    "SELECT case_id, generation FROM recommendation_queue WHERE claimed_at IS NULL OR claimed_at < ?1 ORDER BY queued_at, case_id LIMIT 1",
+                    params![stale_before],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((case_id, generation)) = &next {
+                tx.execute(
+                    "UPDATE recommendation_queue SET claimed_at = ?1, claimed_generation = ?2 WHERE case_id = ?3",
+                    params![at, generation, case_id],
+                )?;
+            }
+            Ok(next)
+        })
+    }
+
+    /// Ends a claim: the entry goes when nothing changed since it was claimed; otherwise
+    /// it waits for the next worker, which reads the newer alerts.
+    pub fn finish_queued(&self, case_id: &str, generation: i64) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            let gone = tx.execute("DELETE FROM recommendation_queue WHERE case_id = ?1 AND generation = ?2", params![case_id, generation])?;
+            if gone == 0 {
+                tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE case_id = ?1", params![case_id])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Claims left by a process that stopped: free again for this one.
+    pub fn release_claims(&self) -> Result<usize, StoreError> {
+        self.tx(|tx| Ok(tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE claimed_at IS NOT NULL", [])?))
+    }
+
+    /// Queued case recommendations (waiting or running) and the oldest one's queue time.
+    pub fn queue_depth(&self) -> Result<(usize, Option<String>), StoreError> {
+        let conn = self.conn()?;
+        Ok(conn.query_row("SELECT COUNT(*), MIN(queued_at) FROM recommendation_queue", [], |r| Ok((r.get::<_, i64>(0)? as usize, r.get(1)?)))?)
+    }
+
+    /// Cases related to `case_id` (a closed case an alert matched, a merge).
+    pub fn related_cases(&self, case_id: &str) -> Result<Vec<String>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT related_id FROM case_relations WHERE case_id = ?1 ORDER BY related_id")?;
+        let rows = stmt.query_map(params![case_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    /// Moves the alerts of the open cases `from` into `into`; each of them closes with
+    /// `merged_into`. Both are open, or nothing moves.
+    pub fn merge_cases(&self, into: &str, from: &[String], actor: &str) -> Result<(), StoreError> {
+        self.tx(|tx| {
+            require_open(tx, into)?;
+            for other in from {
+                if other == into {
+                    return Err(StoreError::Conflict(format!("case {into} cannot be merged into itself")));
+                }
+                require_open(tx, other)?;
+                move_alerts(tx, other, into, None)?;
+                tx.execute("UPDATE cases SET merged_into = ?1 WHERE id = ?2", params![into, other])?;
+                relate(tx, into, other, "merged")?;
+                super::approvals::settle_for_closure(tx, other, actor)?;
+                set_state(tx, other, CaseState::Closed, actor, &format!("merged into {into}"))?;
+                tx.execute("DELETE FROM recommendation_queue WHERE case_id = ?1", params![other])?;
+                append(tx, actor, "case.merged", other, &json!({"into": into}))?;
+            }
+            refresh_case_times(tx, into)?;
+            set_state(tx, into, CaseState::Correlated, actor, &format!("merged {}", from.join(", ")))?;
+            enqueue(tx, into, &now())
+        })
+    }
+
+    /// Moves `alert_ids` of an open case into a new case, and returns its id.
+    pub fn split_case(&self, case_id: &str, alert_ids: &[String], actor: &str) -> Result<String, StoreError> {
+        self.tx(|tx| {
+            require_open(tx, case_id)?;
+            let total: i64 = tx.query_row("SELECT COUNT(*) FROM case_alerts WHERE case_id = ?1", params![case_id], |r| r.get(0))?;
+            let mut found = 0;
+            for id in alert_ids {
+                found += tx.query_row("SELECT COUNT(*) FROM case_alerts WHERE case_id = ?1 AND alert_id = ?2", params![case_id, id], |r| r.get::<_, i64>(0))?;
+            }
+            if found < alert_ids.len() as i64 {
+                return Err(StoreError::NotFound(format!("one of {} in case {case_id}", alert_ids.join(", "))));
+            }
+            if found >= total {
+                return Err(StoreError::Conflict("a split must leave at least one alert in the case".into()));
+            }
+            let title: String = tx.query_row("SELECT title FROM cases WHERE id = ?1", params![case_id], |r| r.get(0))?;
+            let new = new_id("case");
+            open_case(tx, &new, &title, actor, &format!("split from {case_id}"))?;
+            move_alerts(tx, case_id, &new, Some(alert_ids))?;
+            relate(tx, &new, case_id, "split")?;
+            refresh_case_times(tx, case_id)?;
+            refresh_case_times(tx, &new)?;
+            append(tx, actor, "case.split", case_id, &json!({"into": new, "alerts": alert_ids}))?;
+            set_state(tx, case_id, CaseState::Correlated, actor, &format!("alerts split into {new}"))?;
+            let at = now();
+            enqueue(tx, case_id, &at)?;
+            enqueue(tx, &new, &at)?;
+            Ok(new)
+        })
+    }
+}
+
+fn require_open(tx: &Tx, case_id: &str) -> Result<(), StoreError> {
+    if lifecycle::is_open(case_state(tx, case_id)?) { Ok(()) } else { Err(StoreError::CaseClosed(case_id.to_string())) }
+}
+
+fn ingest_one(tx: &Tx, request_id: &str, actor: &str, received: &str, a: &StreamAlert, w: &Windows) -> Result<IngestResult, StoreError> {
+    let t = stamp(a.time);
+    let result = |outcome, case_id: String, related_cases| IngestResult {
+        alert_id: a.alert_id.clone(),
+        fingerprint: a.fingerprint.clone(),
+        outcome,
+        case_id,
+        related_cases,
+    };
+
+    // Dedup: the same event in an open case, seen within the window of its last sighting.
+    let seen: Option<(String, i64, String, String)> = tx
+        .query_row(
+            &format!(
+                "SELECT ca.case_id, ca.seq, ca.first_seen, ca.last_seen FROM case_alerts ca JOIN cases c ON c.id = ca.case_id
+                 WHERE ca.fingerprint = ?1 AND {OPEN} ORDER BY ca.last_seen DESC LIMIT 1"
+            ),
+            params![a.fingerprint],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    if let Some((case_id, seq, first_seen, last_seen)) = seen
+        && within(&last_seen, a.time, w.dedup)
+    {
+        let (first, last) = (first_seen.min(t.clone()), last_seen.max(t.clone()));
+        tx.execute(
+            "UPDATE case_alerts SET occurrences = occurrences + 1, first_seen = ?1, last_seen = ?2 WHERE case_id = ?3 AND seq = ?4",
+            params![first, last, case_id, seq],
+        )?;
+        touch_pivots(tx, &case_id, &a.pivots, &t)?;
+        append(tx, actor, "alert.duplicate", &a.alert_id, &json!({"case_id": case_id, "fingerprint": a.fingerprint, "request_id": request_id}))?;
+        return Ok(result(Outcome::Duplicate, case_id, Vec::new()));
+    }
+
+    // Correlation: pivots that still tell cases apart, then the most recently active open
+    // case that saw one of them within the window.
+    let (lo, hi) = (stamp(a.time - w.correlation), stamp(a.time + w.correlation));
+    let mut usable = Vec::new();
+    for p in &a.pivots {
+        let open_cases: i64 = tx.query_row(
+            &format!("SELECT COUNT(*) FROM case_pivots cp JOIN cases c ON c.id = cp.case_id WHERE cp.pivot = ?1 AND {OPEN}"),
+            params![p],
+            |r| r.get(0),
+        )?;
+        if open_cases as usize <= w.max_open_cases_per_pivot {
+            usable.push(p.as_str());
+        }
+    }
+    let mut target: Option<(String, String)> = None;
+    let mut related: Vec<String> = Vec::new();
+    for p in &usable {
+        let mut stmt = tx.prepare_cached(
+            "SELECT cp.case_id, c.state, COALESCE(c.newest_alert_at, c.created_at) FROM case_pivots cp JOIN cases c ON c.id = cp.case_id
+             WHERE cp.pivot = ?1 AND cp.last_time >= ?2 AND cp.first_time <= ?3",
+        )?;
+        let rows = stmt.query_map(params![p, lo, hi], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+        for row in rows {
+            let (case_id, state, active) = row?;
+            if lifecycle::is_open(super::cases::parse_state(&state)?) {
+                if target.as_ref().is_none_or(|(_, best)| active > *best) {
+                    target = Some((case_id, active));
+                }
+            } else if !related.contains(&case_id) {
+                related.push(case_id);
+            }
+        }
+    }
+    related.sort();
+
+    let (outcome, case_id) = match target {
+        Some((case_id, _)) => (Outcome::Attached, case_id),
+        None => {
+            let case_id = new_id("case");
+            open_case(tx, &case_id, &a.title, actor, "opened by the alert stream")?;
+            for r in &related {
+                relate(tx, &case_id, r, "shares a pivot with this closed case")?;
+            }
+            (Outcome::NewCase, case_id)
+        }
+    };
+    let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM case_alerts WHERE case_id = ?1", params![case_id], |r| r.get(0))?;
+    tx.execute(
+        "INSERT INTO case_alerts (case_id, seq, alert_id, alert, received_at, request_id, fingerprint, occurrences, first_seen, last_seen, alert_time, pivots)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8, ?8, ?9)",
+        params![case_id, seq, a.alert_id, serde_json::to_string(&a.raw)?, received, request_id, a.fingerprint, t, serde_json::to_string(&a.pivots)?],
+    )?;
+    touch_pivots(tx, &case_id, &a.pivots, &t)?;
+    tx.execute(
+        "UPDATE cases SET newest_alert_at = MAX(COALESCE(newest_alert_at, ?1), ?1), first_alert_at = MIN(COALESCE(first_alert_at, ?1), ?1),
+         severity = CASE WHEN severity IS NULL THEN ?2 ELSE severity END WHERE id = ?3",
+        params![t, a.severity.map(|s| s.as_str()), case_id],
+    )?;
+    let kind = if outcome == Outcome::Attached { "alert.attached" } else { "alert.new_case" };
+    append(tx, actor, kind, &a.alert_id, &json!({"case_id": case_id, "fingerprint": a.fingerprint, "request_id": request_id, "related_cases": related}))?;
+    if outcome == Outcome::Attached {
+        set_state(tx, &case_id, CaseState::Correlated, actor, &format!("alert {} attached", a.alert_id))?;
+    }
+    let related = if outcome == Outcome::Attached { Vec::new() } else { related };
+    Ok(result(outcome, case_id, related))
+}
+
+/// Whether `t` is within `window` of the stored time `at`.
+fn within(at: &str, t: DateTime<Utc>, window: Duration) -> bool {
+    DateTime::parse_from_rfc3339(at).is_ok_and(|at| (t - at.with_timezone(&Utc)).abs() <= window)
+}
+
+fn open_case(tx: &Tx, case_id: &str, title: &str, actor: &str, reason: &str) -> Result<(), StoreError> {
+    let at = now();
+    tx.execute("INSERT INTO cases (id, created_at, updated_at, state, title, created_by) VALUES (?1, ?2, ?2, 'new', ?3, ?4)", params![case_id, at, title, actor])?;
+    tx.execute(
+        "INSERT INTO case_history (case_id, seq, at, from_state, to_state, actor, reason) VALUES (?1, 1, ?2, NULL, 'new', ?3, ?4)",
+        params![case_id, at, actor, reason],
+    )?;
+    append(tx, actor, "case.opened", case_id, &json!({"reason": reason}))?;
+    Ok(())
+}
+
+fn touch_pivots(tx: &Tx, case_id: &str, pivots: &[String], t: &str) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO case_pivots (pivot, case_id, first_time, last_time) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (pivot, case_id) DO UPDATE SET first_time = MIN(first_time, excluded.first_time), last_time = MAX(last_time, excluded.last_time)",
+    )?;
+    for p in pivots {
+        stmt.execute(params![p, case_id, t])?;
+    }
+    Ok(())
+}
+
+fn relate(tx: &Tx, case_id: &str, other: &str, why: &str) -> Result<(), StoreError> {
+    tx.execute("INSERT OR IGNORE INTO case_relations (case_id, related_id, why) VALUES (?1, ?2, ?3)", params![case_id, other, why])?;
+    tx.execute("INSERT OR IGNORE INTO case_relations (case_id, related_id, why) VALUES (?1, ?2, ?3)", params![other, case_id, why])?;
+    Ok(())
+}
+
+pub(crate) fn enqueue(tx: &Tx, case_id: &str, at: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO recommendation_queue (case_id, queued_at, generation) VALUES (?1, ?2, 1)
+         ON CONFLICT (case_id) DO UPDATE SET generation = generation + 1",
+        params![case_id, at],
+    )?;
+    Ok(())
+}
+
+/// Moves alerts (all, or those with `ids`) and their pivots from one case to another.
+fn move_alerts(tx: &Tx, from: &str, to: &str, ids: Option<&[String]>) -> Result<(), StoreError> {
+    let rows: Vec<(i64, String, ())> = {
+        let mut stmt = tx.prepare("SELECT seq, alert_id FROM case_alerts WHERE case_id = ?1 ORDER BY seq")?;
+        stmt.query_map(params![from], |r| Ok((r.get(0)?, r.get(1)?, ())))?.collect::<Result<Vec<_>, _>>()?
+    };
+    let mut next: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM case_alerts WHERE case_id = ?1", params![to], |r| r.get(0))?;
+    for (seq, _, _) in rows.iter().filter(|(_, id, _)| ids.is_none_or(|ids| ids.contains(id))) {
+        next += 1;
+        tx.execute("UPDATE case_alerts SET case_id = ?1, seq = ?2 WHERE case_id = ?3 AND seq = ?4", params![to, next, from, seq])?;
+    }
+    // Pivots follow the alerts: rebuilt for both cases from what each now holds.
+    for case_id in [from, to] {
+        rebuild_pivots(tx, case_id)?;
+    }
+    Ok(())
+}
+
+/// A case's pivots from its stored alerts (after alerts moved between cases): the pivots
+/// each alert had when it arrived, at its time.
+fn rebuild_pivots(tx: &Tx, case_id: &str) -> Result<(), StoreError> {
+    tx.execute("DELETE FROM case_pivots WHERE case_id = ?1", params![case_id])?;
+    let alerts: Vec<(Option<String>, Option<String>, Option<String>)> = {
+        let mut stmt = tx.prepare("SELECT pivots, first_seen, last_seen FROM case_alerts WHERE case_id = ?1")?;
+        stmt.query_map(params![case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?
+    };
+    for (pivots, first, last) in alerts {
+        let (Some(pivots), Some(first), Some(last)) = (pivots, first, last) else { continue };
+        let pivots: Vec<String> = serde_json::from_str(&pivots)?;
+        touch_pivots(tx, case_id, &pivots, &first)?;
+        touch_pivots(tx, case_id, &pivots, &last)?;
+    }
+    Ok(())
+}
+
+/// A case's first and newest alert times, from what it holds.
+fn refresh_case_times(tx: &Tx, case_id: &str) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE cases SET first_alert_at = (SELECT MIN(COALESCE(first_seen, received_at)) FROM case_alerts WHERE case_id = ?1),
+                          newest_alert_at = (SELECT MAX(COALESCE(last_seen, received_at)) FROM case_alerts WHERE case_id = ?1) WHERE id = ?1",
+        params![case_id],
+    )?;
+    Ok(())
+}
