@@ -13,6 +13,7 @@ pub mod eval; // datasets, scorers, reports
 pub mod http; // axum router, auth, thin handlers, error mapping
 pub mod jsonpath; // the JSON path dialect of `alert:<id>#<path>` evidence refs
 pub mod knowledge; // what events are: indicators, candidate techniques with their support
+pub mod learning; // drafts after closure: Sigma tuning filters, runbook edits, eval cases
 pub mod llm; // engines: baseline, OpenAI-compatible, replay
 pub mod metrics; // Prometheus counters
 pub mod pipeline; // retrieve → engine → validate → policy → store, in one function
