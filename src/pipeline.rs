@@ -248,7 +248,13 @@ struct Run<'a> {
 /// Enrich → retrieve → engine → validate (→ one repair) → policy → store, for alerts
 /// already recorded in their case. `fingerprint_of` knows the secret behind each
 /// placeholder in them.
-async fn analyse(app: &App, who: &Identity, run: Run<'_>, alerts: Vec<alert::Alert>, fingerprint_of: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<RecommendResponse, PipelineError> {
+async fn analyse(
+    app: &App,
+    who: &Identity,
+    run: Run<'_>,
+    alerts: Vec<alert::Alert>,
+    fingerprint_of: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<RecommendResponse, PipelineError> {
     let Run { case_id, request_id, omitted, idempotency_key, started } = run;
 
     // Context the alerts don't carry (inventory, intel, changes, geo), joined before
@@ -336,7 +342,8 @@ async fn analyse(app: &App, who: &Identity, run: Run<'_>, alerts: Vec<alert::Ale
                 }
             }
             if omitted > 0 && rec.uncertainty.len() < crate::recommendation::MAX_UNCERTAINTY {
-                rec.uncertainty.push(format!("{omitted} older or less severe alerts of this case were not read; the newest and most severe {} were.", alerts.len()));
+                rec.uncertainty
+                    .push(format!("{omitted} older or less severe alerts of this case were not read; the newest and most severe {} were.", alerts.len()));
             }
             crate::enrich::finish(&mut rec, &app.actions, &alerts, &context);
             for p in &mut rec.proposed_actions {

@@ -141,7 +141,13 @@ async fn dedup_correlation_and_closed_cases_follow_the_windows() {
     let close = json!({"disposition": "true_positive", "severity": "high", "techniques": ["T1098"], "note": "confirmed"});
     let (s, _) = t.post(&format!("/v1/cases/{case}/close"), &analyst, &close).await;
     assert_eq!(s, 200);
-    let r = stream(&t, &engine, &[alert("a-5", "2026-05-01T16:00:00Z", "r3", json!({"service_accounts": ["svc-deploy"]}), json!({"eventName": "PutRolePolicy"}))], 10).await;
+    let r = stream(
+        &t,
+        &engine,
+        &[alert("a-5", "2026-05-01T16:00:00Z", "r3", json!({"service_accounts": ["svc-deploy"]}), json!({"eventName": "PutRolePolicy"}))],
+        10,
+    )
+    .await;
     assert_eq!(r[0]["outcome"], "new_case");
     assert_ne!(r[0]["case_id"], json!(case));
     assert_ne!(r[0]["case_id"], json!(later_case), "16:00 is outside the later case's window");
@@ -177,7 +183,8 @@ async fn secrets_dedup_and_pivot_by_fingerprint_never_by_placeholder() {
     };
     let a = "ghp_AAAAbbbbCCCCdddd1111222233334444eeee";
     let b = "ghp_ZZZZyyyyXXXXwwww9999888877776666vvvv";
-    let r = stream(&t, &engine, &[tok("t-1", a, "2026-05-01T10:00:00Z"), tok("t-2", b, "2026-05-01T10:05:00Z"), tok("t-3", a, "2026-05-01T11:00:00Z")], 1).await;
+    let r =
+        stream(&t, &engine, &[tok("t-1", a, "2026-05-01T10:00:00Z"), tok("t-2", b, "2026-05-01T10:05:00Z"), tok("t-3", a, "2026-05-01T11:00:00Z")], 1).await;
     assert_eq!(r[0]["outcome"], "new_case");
     assert_eq!(r[1]["outcome"], "new_case", "another secret is another event, though both read [REDACTED:github_token#1]: {}", r[1]);
     assert_eq!(r[2]["outcome"], "duplicate");
@@ -212,7 +219,8 @@ async fn the_transition_table_refuses_what_it_does_not_list_and_closing_stops_th
     assert_eq!((s, body["error"]["code"].as_str()), (409, Some("invalid_transition")), "{body}");
 
     let (_, view) = t.get("/v1/cases/tt-1", &analyst).await;
-    let pending: Vec<String> = view["approvals"].as_array().unwrap().iter().filter(|a| a["status"] == "pending").map(|a| a["approval_id"].as_str().unwrap().to_string()).collect();
+    let pending: Vec<String> =
+        view["approvals"].as_array().unwrap().iter().filter(|a| a["status"] == "pending").map(|a| a["approval_id"].as_str().unwrap().to_string()).collect();
 
     // Close: pending approvals expire, nothing reaches the outbox, decisions are refused.
     let close = json!({"disposition": "false_positive", "severity": "low", "note": "pentest"});

@@ -26,6 +26,7 @@ pub struct CaseView {
     pub history: Vec<HistoryEntry>,
     #[serde(flatten)]
     pub overview: overview::Overview,
+    pub learning: Vec<crate::learning::Task>,
 }
 
 pub fn view(app: &App, case_id: &str) -> Result<Option<CaseView>, StoreError> {
@@ -39,6 +40,7 @@ pub fn view(app: &App, case_id: &str) -> Result<Option<CaseView>, StoreError> {
         approvals,
         actions: app.store.actions(None, Some(case_id))?,
         history: app.store.case_history(case_id)?,
+        learning: app.store.learning_tasks(None, Some(case_id))?,
         overview,
         case,
     }))
@@ -138,12 +140,26 @@ pub enum CloseError {
     Index(#[from] crate::retrieval::IndexError),
 }
 
+/// How many recent alerts of other cases a tuning draft counts its exclusions in.
+const PAST_ALERTS: usize = 5_000;
+
+/// The learning tasks a closure drafts (contract section 13).
+fn learning_drafts(app: &App, case_id: &str, closed: &ClosedCase) -> Result<Vec<crate::learning::Task>, StoreError> {
+    let alerts_json: Vec<Value> = app.store.case_alerts(case_id)?.into_iter().map(|s| s.alert).collect();
+    let parse = |values: &[Value]| values.iter().enumerate().filter_map(|(i, v)| crate::alert::Alert::parse(i, v).ok()).collect::<Vec<_>>();
+    let alerts = parse(&alerts_json);
+    let past = parse(&app.store.recent_alerts_except(case_id, PAST_ALERTS)?);
+    let current = app.store.latest_recommendation(case_id)?;
+    Ok(crate::learning::drafts(case_id, &alerts, &alerts_json, current.as_ref(), closed, &past, || crate::store::new_id("lrn")))
+}
+
 /// Closes a case and indexes it as a prior case before returning.
 pub fn close(app: &App, case_id: &str, closed: ClosedCase) -> Result<CaseView, CloseError> {
     if app.store.case(case_id)?.is_none() {
         return Err(CloseError::NotFound(case_id.to_string()));
     }
-    app.store.close_case(case_id, &closed)?;
+    let tasks = learning_drafts(app, case_id, &closed)?;
+    app.store.close_case(case_id, &closed, &tasks)?;
     let case = app.store.case(case_id)?.ok_or_else(|| CloseError::NotFound(case_id.to_string()))?;
     let alerts = app.store.case_alerts(case_id)?;
     if let Some(doc) = closed_case_document(&case, &alerts) {
@@ -162,7 +178,8 @@ pub fn graph_of(app: &App, case_id: &str) -> Result<Option<graph::Graph>, StoreE
     let alerts: Vec<crate::alert::Alert> = values.iter().enumerate().filter_map(|(i, v)| crate::alert::Alert::parse(i, v).ok()).collect();
     let pinned = |p: &str| stream::pinned_fingerprint(p).map(str::to_string);
     // Inventory keys are lower-cased `kind:value`.
-    let keys: Vec<String> = alerts.iter().flat_map(|a| a.entities.targets()).map(|(k, v)| crate::enrich::import::key(k, &pinned(v).unwrap_or_else(|| v.to_string()))).collect();
+    let keys: Vec<String> =
+        alerts.iter().flat_map(|a| a.entities.targets()).map(|(k, v)| crate::enrich::import::key(k, &pinned(v).unwrap_or_else(|| v.to_string()))).collect();
     let records = app.store.inventory_records(&keys)?;
     let context = |id: &str| -> Option<serde_json::Map<String, Value>> {
         let record = records.get(&id.to_lowercase())?;

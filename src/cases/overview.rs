@@ -72,7 +72,10 @@ pub fn overview(case: &CaseRecord, current: Option<&Value>, approvals: &[Approva
             if status["present"] == Value::Bool(false)
                 && let Some(item) = status["item"].as_str()
             {
-                let m = MissingItem { for_: format!("action:{}", action["action"].as_str().unwrap_or("?")), item: crate::enrich::evidence::label(item).to_string() };
+                let m = MissingItem {
+                    for_: format!("action:{}", action["action"].as_str().unwrap_or("?")),
+                    item: crate::enrich::evidence::label(item).to_string(),
+                };
                 if !missing_context.contains(&m) {
                     missing_context.push(m);
                 }

@@ -68,11 +68,8 @@ pub fn fingerprint(alert: &Alert, policy: &StreamPolicy) -> String {
     entities.extend(alert.entities.other.iter().filter_map(|(k, v)| entity_value(v).map(|v| format!("{}:{v}", k.to_lowercase()))));
     entities.sort();
     entities.dedup();
-    let salient: Vec<(String, String)> = policy
-        .salient_for(&alert.source)
-        .iter()
-        .filter_map(|f| field(&alert.fields, f).map(|v| (f.clone(), canonical(v))))
-        .collect();
+    let salient: Vec<(String, String)> =
+        policy.salient_for(&alert.source).iter().filter_map(|f| field(&alert.fields, f).map(|v| (f.clone(), canonical(v)))).collect();
     let rule = alert.rule.id.as_deref().filter(|id| !id.trim().is_empty()).unwrap_or(&alert.rule.name);
     let material = serde_json::json!([alert.source.to_lowercase(), rule, entities, salient]);
     format!("fp_{}", hex::encode(Sha256::digest(material.to_string().as_bytes())))

@@ -55,6 +55,8 @@ pub enum EvalError {
     Gate { path: String, message: String },
     #[error("{0}")]
     Usage(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// `triage eval …`
@@ -138,6 +140,13 @@ pub enum EvalSubcommand {
         #[arg(long)]
         gate: PathBuf,
     },
+    /// Write every closed case as a dataset line, the analyst's verdict as gold, so a SOC's
+    /// own history becomes its eval set (contract section 13)
+    ExportCases {
+        /// The JSON-lines file to write
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Retrieval quality on a labelled dataset: recall@k, MRR, nDCG@10
     Retrieval {
         /// Retrieval datasets (JSON lines with `alerts` and `relevant`)
@@ -190,6 +199,21 @@ pub fn main(settings: &Settings, cmd: EvalCommand, runtime: &tokio::runtime::Run
                 let path = retrieval::write(&out, &r)?;
                 println!("written to {}", path.display());
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(EvalSubcommand::ExportCases { out }) => {
+            let store = crate::store::Store::open(&settings.data_dir)?;
+            let mut text = String::new();
+            let mut n = 0;
+            for (case, alerts) in store.closed_cases()? {
+                let Some(closed) = &case.closed else { continue };
+                let values: Vec<serde_json::Value> = alerts.into_iter().map(|a| a.alert).collect();
+                text.push_str(&serde_json::to_string(&crate::learning::eval_case(&case.case_id, &values, closed))?);
+                text.push('\n');
+                n += 1;
+            }
+            std::fs::write(&out, text).map_err(|source| EvalError::Io { path: out.display().to_string(), source })?;
+            println!("{n} closed cases written to {}", out.display());
             Ok(ExitCode::SUCCESS)
         }
         None => run_eval(settings, cmd.run, runtime),

@@ -1,5 +1,6 @@
 //! The alert stream and the case queue over HTTP (contract sections 10 and 11): alerts in,
-//! the queue, assignment, recovery, merge and split, the case graph.
+//! the queue, assignment, recovery, merge and split, the case graph, learning tasks
+//! (section 13).
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -11,6 +12,7 @@ use serde_json::{Value, json};
 use super::handlers::{Body, Path, Query};
 use super::{AppError, AppState, Caller};
 use crate::cases::{QueueQuery, QueueSort};
+use crate::learning::TaskStatus;
 use crate::store::{CaseState, Role};
 
 /// The largest `POST /v1/alerts` body.
@@ -30,6 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/v1/cases/{id}/merge", post(merge))
         .route("/v1/cases/{id}/split", post(split))
         .route("/v1/cases/{id}/graph", get(graph))
+        .route("/v1/learning", get(learning))
+        .route("/v1/learning/{id}", post(decide_task))
 }
 
 #[derive(Deserialize)]
@@ -149,4 +153,36 @@ pub async fn graph(State(s): State<AppState>, caller: Caller, Path(id): Path<Str
 fn case_json(s: &AppState, id: &str) -> Result<Json<Value>, AppError> {
     let view = crate::cases::view(&s.app, id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
     Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LearningParams {
+    status: Option<String>,
+    case_id: Option<String>,
+}
+
+pub async fn learning(State(s): State<AppState>, caller: Caller, Query(q): Query<LearningParams>) -> Result<Json<Value>, AppError> {
+    caller.require(&WORKERS)?;
+    let status = q.status.as_deref().map(str::parse::<TaskStatus>).transpose().map_err(|e| AppError::new("invalid_query", e))?;
+    Ok(Json(json!({"tasks": s.app.store.learning_tasks(status, q.case_id.as_deref())?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDecision {
+    status: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn decide_task(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<TaskDecision>) -> Result<Json<Value>, AppError> {
+    let who = caller.require(&WORKERS)?;
+    let status = match req.status.as_str() {
+        "accepted" => TaskStatus::Accepted,
+        "dismissed" => TaskStatus::Dismissed,
+        other => return Err(AppError::new("invalid_field", format!("`{other}` is not a decision (accepted, dismissed)"))),
+    };
+    let task = s.app.store.decide_task(&id, status, req.note.trim(), &who.actor())?;
+    Ok(Json(serde_json::to_value(task).map_err(AppError::internal)?))
 }

@@ -31,7 +31,14 @@ impl AppError {
             "request_timeout" => StatusCode::REQUEST_TIMEOUT,
             "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "already_decided" | "invalid_transition" | "case_closed" | "approval_closed" | "action_not_approved" | "binding_mismatch" | "conflict" | "idempotency_in_flight" => StatusCode::CONFLICT,
+            "already_decided"
+            | "invalid_transition"
+            | "case_closed"
+            | "approval_closed"
+            | "action_not_approved"
+            | "binding_mismatch"
+            | "conflict"
+            | "idempotency_in_flight" => StatusCode::CONFLICT,
             "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
             "engine_error" => StatusCode::BAD_GATEWAY,
             "internal" => StatusCode::INTERNAL_SERVER_ERROR,

@@ -106,7 +106,22 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(s): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], s.app.metrics.render()).into_response()
+    let mut text = s.app.metrics.render();
+    // The background queue, read from the store: it is shared with whoever else serves it.
+    match s.app.store.queue_depth() {
+        Ok((depth, oldest)) => {
+            let age = oldest
+                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+                .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds().max(0) as f64 / 1000.0)
+                .unwrap_or(0.0);
+            text.push_str(&format!(
+                "# HELP triage_queue_depth Case recommendations queued or running.\n# TYPE triage_queue_depth gauge\ntriage_queue_depth {depth}\n\
+                 # HELP triage_queue_oldest_age_seconds Age of the oldest queued case recommendation.\n# TYPE triage_queue_oldest_age_seconds gauge\ntriage_queue_oldest_age_seconds {age}\n"
+            ));
+        }
+        Err(e) => tracing::warn!(error = %e, "metrics: queue depth unavailable"),
+    }
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
 }
 
 pub async fn not_found() -> AppError {

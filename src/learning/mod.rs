@@ -10,9 +10,9 @@
 
 pub mod eval_case;
 pub mod matcher;
+mod rule_id;
 pub mod runbook;
 pub mod sigma;
-mod uuid5;
 
 use std::str::FromStr;
 use std::sync::LazyLock;

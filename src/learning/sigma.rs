@@ -76,7 +76,7 @@ pub(crate) fn build(alert: &Alert, past: &[Alert], case: Option<CaseContext<'_>>
     for f in &fields {
         identity.push_str(&format!("\n{}={}", f.path, f.value));
     }
-    let id = super::uuid5::v5(&super::uuid5::namespace(), &identity);
+    let id = super::rule_id::for_pattern(&identity);
 
     // Counted with the same matcher that evaluates the finished rule.
     let matcher = SigmaMatcher::parse(&format!("detection:\n{detection}")).ok()?;

@@ -80,7 +80,7 @@ fn assert_valid_sigma(yaml: &str) -> serde_yaml::Value {
     let v: serde_yaml::Value = serde_yaml::from_str(yaml).unwrap();
     let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or_else(|| panic!("no `{k}`\n{yaml}")).to_string();
     let id = uuid::Uuid::parse_str(&s("id")).unwrap();
-    assert_eq!(id.get_version_num(), 5);
+    assert_eq!(id.get_version_num(), 8);
     assert_eq!(doc.id, id.to_string());
     assert_eq!(s("status"), "experimental");
     assert_eq!(s("level"), "informational");

@@ -156,9 +156,11 @@ fn sla(table: &BTreeMap<String, String>) -> Result<Sla, PolicyError> {
         let severity: Severity = name.parse().map_err(|_| PolicyError::Invalid(format!("[sla] `{name}` is not a severity")))?;
         let due = match value.trim() {
             "none" => None,
-            v => Some(parse_duration(v).filter(|d| *d > Duration::zero()).ok_or_else(|| {
-                PolicyError::Invalid(format!("[sla] {name} = \"{v}\" is not a duration like \"4h\" or \"none\""))
-            })?),
+            v => Some(
+                parse_duration(v)
+                    .filter(|d| *d > Duration::zero())
+                    .ok_or_else(|| PolicyError::Invalid(format!("[sla] {name} = \"{v}\" is not a duration like \"4h\" or \"none\"")))?,
+            ),
         };
         out.insert(severity, due);
     }

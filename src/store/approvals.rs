@@ -60,8 +60,8 @@ impl ActionStatus {
             ActionStatus::Failed,
             ActionStatus::Cancelled,
         ]
-            .into_iter()
-            .find(|x| x.as_str() == s)
+        .into_iter()
+        .find(|x| x.as_str() == s)
     }
 }
 

@@ -333,7 +333,8 @@ impl Store {
     pub fn recover_case(&self, case_id: &str, note: &str, actor: &str) -> Result<(), StoreError> {
         self.tx(|tx| {
             let from = case_state(tx, case_id)?;
-            lifecycle::check(from, CaseState::Recovered).and_then(|moved| if moved { Ok(()) } else { Err(lifecycle::InvalidTransition { from, to: CaseState::Recovered }) })?;
+            lifecycle::check(from, CaseState::Recovered)
+                .and_then(|moved| if moved { Ok(()) } else { Err(lifecycle::InvalidTransition { from, to: CaseState::Recovered }) })?;
             append(tx, actor, "case.recovered", case_id, &json!({"note": note}))?;
             set_state(tx, case_id, CaseState::Recovered, actor, &format!("recovered: {note}"))
         })
@@ -348,9 +349,7 @@ impl Store {
 
     pub fn case(&self, case_id: &str) -> Result<Option<CaseRecord>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"), params![case_id], case_row)
-            .optional()
-            .map_err(StoreError::from)
+        conn.query_row(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"), params![case_id], case_row).optional().map_err(StoreError::from)
     }
 
     /// Cases, most severe and oldest first, optionally in one state.
@@ -409,7 +408,7 @@ impl Store {
     }
 
     /// Closes (or re-closes) a case with the analyst's verdict.
-    pub fn close_case(&self, case_id: &str, closed: &ClosedCase) -> Result<(), StoreError> {
+    pub fn close_case(&self, case_id: &str, closed: &ClosedCase, tasks: &[crate::learning::Task]) -> Result<(), StoreError> {
         self.tx(|tx| {
             // Re-closing amends the verdict; a learned case is final.
             lifecycle::check(case_state(tx, case_id)?, CaseState::Closed)?;
@@ -422,8 +421,18 @@ impl Store {
             }
             append(tx, &closed.closed_by, "case.closed", case_id, &serde_json::to_value(closed)?)?;
             set_state(tx, case_id, CaseState::Closed, &closed.closed_by, &format!("closed as {}", closed.disposition.as_str()))?;
-            super::approvals::settle_for_closure(tx, case_id, &closed.closed_by)
+            super::approvals::settle_for_closure(tx, case_id, &closed.closed_by)?;
+            super::learning::replace_open_tasks(tx, case_id, tasks, &closed.closed_by)
         })
+    }
+
+    /// The newest stored alerts of other cases, up to `limit`: what a tuning draft counts
+    /// the alerts it would have excluded in.
+    pub fn recent_alerts_except(&self, case_id: &str, limit: usize) -> Result<Vec<Value>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT alert FROM case_alerts WHERE case_id != ?1 ORDER BY received_at DESC LIMIT ?2")?;
+        let rows = stmt.query_map(params![case_id, limit as i64], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        rows.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
     }
 
     /// Every closed case, for rebuilding the index.

@@ -9,6 +9,7 @@ mod audit;
 mod cases;
 mod enrich;
 mod keys;
+mod learning;
 mod stream;
 
 use std::path::Path;
@@ -142,6 +143,7 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         conn.execute_batch(enrich::SCHEMA)?;
         conn.execute_batch(stream::SCHEMA)?;
+        conn.execute_batch(learning::SCHEMA)?;
         migrate(&conn)?;
         conn.execute_batch(stream::INDEXES)?;
         let audit_key = audit::AuditKey::load(data_dir)?;

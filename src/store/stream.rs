@@ -110,10 +110,7 @@ impl Store {
                 )
                 .optional()?;
             if let Some((case_id, generation)) = &next {
-                tx.execute(
-                    "UPDATE recommendation_queue SET claimed_at = ?1, claimed_generation = ?2 WHERE case_id = ?3",
-                    params![at, generation, case_id],
-                )?;
+                tx.execute("UPDATE recommendation_queue SET claimed_at = ?1, claimed_generation = ?2 WHERE case_id = ?3", params![at, generation, case_id])?;
             }
             Ok(next)
         })
@@ -249,11 +246,10 @@ fn ingest_one(tx: &Tx, request_id: &str, actor: &str, received: &str, a: &Stream
     let (lo, hi) = (stamp(a.time - w.correlation), stamp(a.time + w.correlation));
     let mut usable = Vec::new();
     for p in &a.pivots {
-        let open_cases: i64 = tx.query_row(
-            &format!("SELECT COUNT(*) FROM case_pivots cp JOIN cases c ON c.id = cp.case_id WHERE cp.pivot = ?1 AND {OPEN}"),
-            params![p],
-            |r| r.get(0),
-        )?;
+        let open_cases: i64 =
+            tx.query_row(&format!("SELECT COUNT(*) FROM case_pivots cp JOIN cases c ON c.id = cp.case_id WHERE cp.pivot = ?1 AND {OPEN}"), params![p], |r| {
+                r.get(0)
+            })?;
         if open_cases as usize <= w.max_open_cases_per_pivot {
             usable.push(p.as_str());
         }
@@ -318,7 +314,10 @@ fn within(at: &str, t: DateTime<Utc>, window: Duration) -> bool {
 
 fn open_case(tx: &Tx, case_id: &str, title: &str, actor: &str, reason: &str) -> Result<(), StoreError> {
     let at = now();
-    tx.execute("INSERT INTO cases (id, created_at, updated_at, state, title, created_by) VALUES (?1, ?2, ?2, 'new', ?3, ?4)", params![case_id, at, title, actor])?;
+    tx.execute(
+        "INSERT INTO cases (id, created_at, updated_at, state, title, created_by) VALUES (?1, ?2, ?2, 'new', ?3, ?4)",
+        params![case_id, at, title, actor],
+    )?;
     tx.execute(
         "INSERT INTO case_history (case_id, seq, at, from_state, to_state, actor, reason) VALUES (?1, 1, ?2, NULL, 'new', ?3, ?4)",
         params![case_id, at, actor, reason],

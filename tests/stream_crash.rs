@@ -1,0 +1,118 @@
+//! Kill -9 during an alert stream: after a restart, every alert the server acknowledged is
+//! in a case and every queued recommendation runs (contract section 10).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "support_stream/mod.rs"]
+mod support_stream;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn triage(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_triage"));
+    c.args(["--data-dir", dir.to_str().unwrap()]).env_remove("TRIAGE_DATA_DIR");
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn start(dir: &Path, port: u16) -> Child {
+    let mut child = triage(dir).args(["serve", "--addr", &format!("127.0.0.1:{port}")]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if http.get(format!("http://127.0.0.1:{port}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return child;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    panic!("the server did not come up");
+}
+
+async fn queue_depth(http: &reqwest::Client, base: &str) -> Option<u64> {
+    let text = http.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
+    text.lines().find_map(|l| l.strip_prefix("triage_queue_depth ")).and_then(|v| v.trim().parse().ok())
+}
+
+#[tokio::test]
+async fn kill_9_during_a_stream_loses_nothing_accepted_and_queued_work_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = triage(dir.path()).args(["keys", "create", "--name", "siem", "--role", "case_engine"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let key = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim().to_string();
+    let out = triage(dir.path()).args(["keys", "create", "--name", "dana", "--role", "analyst"]).output().unwrap();
+    let analyst = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim().to_string();
+
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = start(dir.path(), port).await;
+    let http = reqwest::Client::new();
+    let alerts: Vec<Value> = support_stream::mixed_thousand().into_iter().map(|s| s.alert).collect();
+
+    // Stream in small batches from another task; kill the server while it works.
+    let progress = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sender = {
+        let (http, base, key, alerts, progress) = (http.clone(), base.clone(), key.clone(), alerts.clone(), progress.clone());
+        tokio::spawn(async move {
+            let mut acknowledged: Vec<Value> = Vec::new();
+            for chunk in alerts.chunks(10) {
+                match http.post(format!("{base}/v1/alerts")).bearer_auth(&key).json(&json!({"alerts": chunk})).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let body: Value = r.json().await.unwrap();
+                        acknowledged.extend(body["results"].as_array().unwrap().iter().cloned());
+                        progress.store(acknowledged.len(), std::sync::atomic::Ordering::SeqCst);
+                    }
+                    _ => break,
+                }
+            }
+            acknowledged
+        })
+    };
+    // Once a fifth of the stream is in: later batches are still in flight when the kill lands.
+    while progress.load(std::sync::atomic::Ordering::SeqCst) < 200 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill().unwrap(); // SIGKILL
+    server.wait().unwrap();
+    let acknowledged = sender.await.unwrap();
+    assert!(!acknowledged.is_empty() && acknowledged.len() < alerts.len(), "the kill must land mid-stream ({} acknowledged)", acknowledged.len());
+
+    // Restart on the same data dir.
+    let mut server = start(dir.path(), port).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    loop {
+        match queue_depth(&http, &base).await {
+            Some(0) => break,
+            _ if Instant::now() > deadline => panic!("the queue did not drain after the restart"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let mut by_case: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in &acknowledged {
+        if r["outcome"] != "duplicate" {
+            by_case.entry(r["case_id"].as_str().unwrap().to_string()).or_default().push(r["alert_id"].as_str().unwrap().to_string());
+        }
+    }
+    for (case, ids) in &by_case {
+        let view: Value = http.get(format!("{base}/v1/cases/{case}")).bearer_auth(&analyst).send().await.unwrap().json().await.unwrap();
+        let stored: Vec<&str> = view["alerts"].as_array().unwrap_or_else(|| panic!("{case}: {view}")).iter().map(|a| a["alert_id"].as_str().unwrap()).collect();
+        for id in ids {
+            assert!(stored.contains(&id.as_str()), "acknowledged alert {id} is not in {case}");
+        }
+        // The queue ran for every case after its last alert: a case moves to `correlated`
+        // when an alert joins and on only when a recommendation over it is stored.
+        assert!(!view["recommendations"].as_array().unwrap().is_empty(), "{case} was never recommended");
+        let state = view["state"].as_str().unwrap();
+        assert!(!["new", "correlated"].contains(&state), "{case} is still {state}: its queued recommendation never ran");
+    }
+    server.kill().unwrap();
+    server.wait().unwrap();
+}
