@@ -153,12 +153,16 @@ test('signs in as the approver and shows who that is and the queues', async () =
   await until('the approvals queue', async () => (await page.locator('#qApprovals li[data-approval]').count()) === pending.length);
   assert.equal(await page.locator('#qApprovalsN').textContent(), `(${pending.length})`);
   await page.locator(`#qCases li[data-case="${CASE_ID}"]`).waitFor();
-  // Cases by severity, then oldest first.
-  const cases = (await api(KEYS.approver, 'GET', '/v1/cases')).cases.filter((c) => c.state !== 'closed');
-  const rank = { critical: 5, high: 4, medium: 3, low: 2, informational: 1 };
-  cases.sort((a, b) => (rank[b.severity] || 0) - (rank[a.severity] || 0) || a.created_at.localeCompare(b.created_at));
+  // Open cases in the service's SLA order, each with its SLA and assignee.
+  const cases = (await api(KEYS.approver, 'GET', '/v1/cases?sort=sla')).cases.filter((c) => c.state !== 'closed' && c.state !== 'learned');
   const shown = await page.locator('#qCases li[data-case]').evaluateAll((els) => els.map((e) => e.dataset.case));
   assert.deepEqual(shown, cases.map((c) => c.case_id));
+  for (let i = 1; i < cases.length; i += 1) {
+    if (cases[i].sla) assert.ok(cases[i - 1].sla && cases[i - 1].sla.due_at <= cases[i].sla.due_at, 'due first');
+  }
+  const first = page.locator(`#qCases li[data-case="${cases[0].case_id}"]`);
+  assert.equal(await first.locator('[data-sla]').count(), 1, 'every case shows its SLA');
+  assert.match(await first.locator('.assignee').textContent(), /unassigned|assigned to/);
   assert.match(await page.locator('#qReview').textContent(), /No case needs review/);
 });
 
@@ -292,12 +296,81 @@ test('an analyst opens a case by link and sees no decision buttons', async () =>
   await page.close();
 });
 
-test('a key whose role may not list anything signs in and is told so', async () => {
+test('a case engine key reads the case queue but not approvals, and changes nothing', async () => {
   const page = await newPage();
   await signIn(page, KEYS.caseEngine);
-  assert.match(await page.locator('#whoText').textContent(), /no analyst access/);
-  assert.match(await page.locator('#status').textContent(), /may read neither cases nor approvals/);
+  assert.match(await page.locator('#whoText').textContent(), /Signed in as case_engine/);
+  assert.match(await page.locator('#status').textContent(), /may not list approvals/);
   assert.match(await page.locator('#qApprovals').textContent(), /may not list approvals/);
+  await page.locator(`#qCases li[data-case="${CASE_ID}"]`).waitFor();
+  await page.locator(`#qCases li[data-case="${CASE_ID}"] a`).click();
+  await page.locator(`.case-head[data-case="${CASE_ID}"]`).waitFor();
+  assert.equal(await page.locator('#queueInfo form').count(), 0, 'no assignment form');
+  assert.equal(await page.getByRole('button', { name: 'Close case' }).count(), 0);
+  await page.close();
+});
+
+test('an analyst assigns a case to herself and the queue shows it with its SLA', async () => {
+  const page = await newPage();
+  await signIn(page, KEYS.analyst, `#/case/${CASE_ID}`);
+  await page.locator('#queueInfo').waitFor();
+  assert.equal(await page.locator('#assignee').textContent(), 'unassigned');
+  await page.locator('#queueInfo button[data-assign="me"]').click();
+  await until('the assignment', async () => (await page.locator('#assignee').textContent()) === 'ui-analyst');
+  const item = page.locator(`#qCases li[data-case="${CASE_ID}"]`);
+  await until('the queue entry', async () => (await item.locator('.assignee').textContent()) === 'assigned to ui-analyst');
+  const c = await api(KEYS.analyst, 'GET', `/v1/cases/${CASE_ID}`);
+  assert.equal(c.assignee, 'ui-analyst');
+  const badge = await item.locator('[data-sla]').getAttribute('data-sla');
+  assert.equal(badge, c.sla ? (c.sla.breached ? 'breached' : 'due') : 'none');
+  const audit = await api(KEYS.admin, 'GET', '/v1/audit?after=0&limit=10000');
+  assert.ok(audit.entries.some((e) => e.kind === 'case.assigned' && e.subject === CASE_ID), 'assignment is audited');
+  state.analystPage = page;
+});
+
+test('the graph draws what the alerts name', async () => {
+  const page = state.analystPage;
+  const g = await api(KEYS.analyst, 'GET', `/v1/cases/${CASE_ID}/graph`);
+  assert.ok(g.nodes.length >= 4, 'the hostile case names a host, a user and more');
+  await page.locator('#graph svg').waitFor();
+  assert.equal(await page.locator('#graph svg g.node').count(), Math.min(120, g.nodes.length));
+  const drawn = await page.locator('#graph svg g.node').evaluateAll((els) => els.map((e) => e.dataset.node));
+  assert.ok(drawn.includes('host:ws-042'), `host:ws-042 in ${drawn}`);
+  await page.locator('#graph details summary').click();
+  assert.equal(await page.locator('#graphEdges tbody tr').count(), g.edges.length);
+  await page.locator('#graph').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(ARTIFACTS, 'ui-graph.png') });
+  await inertChecks(page);
+});
+
+test('closing a case as a false positive drafts a learning task, accepted on the page', async () => {
+  const page = state.analystPage;
+  const other = (await api(KEYS.analyst, 'GET', '/v1/cases')).cases.find((c) => c.case_id !== CASE_ID && c.state !== 'closed' && c.state !== 'learned');
+  assert.ok(other, 'a second seeded case');
+  await page.goto(`${BASE}/ui#/case/${other.case_id}`);
+  await page.locator(`.case-head[data-case="${other.case_id}"]`).waitFor();
+  const form = page.locator('form.closeform');
+  await form.locator('select[name="disposition"]').selectOption('false_positive');
+  await form.locator('select[name="severity"]').selectOption('low');
+  await form.locator('textarea[name="note"]').fill('Admin inventory script run by the desktop team; change DT-2207.');
+  await page.getByRole('button', { name: 'Close case' }).click();
+  const card = page.locator('#learning [data-task-card][data-kind="detection_tuning"]');
+  await card.first().waitFor();
+  const taskId = await card.first().getAttribute('data-task-card');
+  const draft = await card.first().locator('pre').textContent();
+  assert.match(draft, /^title: /m);
+  assert.match(draft, /detection:\n/);
+  await until('the learning queue', async () => (await page.locator(`#qLearn li[data-task="${taskId}"]`).count()) === 1);
+  await page.locator('#learning').scrollIntoViewIfNeeded();
+  await page.screenshot({ path: join(ARTIFACTS, 'ui-learning.png') });
+  const tasks = (await api(KEYS.analyst, 'GET', `/v1/learning?case_id=${other.case_id}`)).tasks;
+  for (const t of tasks) {
+    await page.locator(`[data-task-card="${t.id}"] button[data-task-decision="accepted"]`).click();
+    await until(`task ${t.id} accepted`, async () => (await api(KEYS.analyst, 'GET', `/v1/learning?case_id=${other.case_id}`)).tasks.find((x) => x.id === t.id).status === 'accepted');
+  }
+  await until('the case to be learned', async () => (await api(KEYS.analyst, 'GET', `/v1/cases/${other.case_id}`)).state === 'learned');
+  await until('the queue to drop the task', async () => (await page.locator(`#qLearn li[data-task="${taskId}"]`).count()) === 0);
+  await inertChecks(page);
   await page.close();
 });
 
@@ -305,12 +378,13 @@ test('the review queue lists refused cases with their reasons, as text (mocked A
   // The baseline engine never produces a refused output, so this one case is served by the
   // test itself: the real case list plus one case in needs_review.
   const page = await newPage();
-  const fake = { case_id: 'case_review_mock', title: 'Refused <script>window.__xss=9</script>', state: 'needs_review', severity: 'critical', created_at: '2026-03-01T00:00:00.000Z' };
+  const fake = { case_id: 'case_review_mock', title: 'Refused <script>window.__xss=9</script>', state: 'needs_review', severity: 'critical', created_at: '2026-03-01T00:00:00.000Z',
+    opened_at: '2026-03-01T00:00:00.000Z', sla: { due_at: '2026-03-01T01:00:00.000Z', breached: true }, assignee: null };
   const reason = { code: 'direct_execution_proposed', detail: 'summary: run `Invoke-Expression` <img src=x onerror="window.__xss=8"> ![x](http://203.0.113.9/p.png)' };
-  await page.route(/\/v1\/cases$/, async (route) => {
+  await page.route(/\/v1\/cases(\?[^/]*)?$/, async (route) => {
     const real = await route.fetch();
     const body = await real.json();
-    body.cases.push(fake);
+    body.cases.unshift(fake); // the most overdue: the service sorts it first
     await route.fulfill({ response: real, json: body });
   });
   await page.route(/\/v1\/cases\/case_review_mock(\/summary)?$/, (route) => route.fulfill({
@@ -324,7 +398,8 @@ test('the review queue lists refused cases with their reasons, as text (mocked A
   assert.equal(await page.locator('#qReviewN').textContent(), '(1)');
   const text = await item.textContent();
   assert.ok(text.includes(fake.title) && text.includes('direct_execution_proposed') && text.includes(reason.detail));
-  assert.equal(await page.locator('#qCases li[data-case]').first().getAttribute('data-case'), 'case_review_mock', 'critical sorts first');
+  assert.equal(await page.locator('#qCases li[data-case]').first().getAttribute('data-case'), 'case_review_mock', 'the queue keeps the service\'s SLA order');
+  assert.equal(await page.locator('#qCases li[data-case="case_review_mock"] [data-sla]').getAttribute('data-sla'), 'breached');
   await item.locator('a').click();
   await page.locator('[data-review="reasons"]').waitFor();
   assert.ok((await page.locator('[data-review="reasons"]').textContent()).includes(reason.detail));
