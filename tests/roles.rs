@@ -15,6 +15,7 @@ use triage::store::Role;
 const ALL: &[Role] = &Role::ALL;
 const READERS: &[Role] = &[Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin];
 const QUEUE: &[Role] = &[Role::Analyst, Role::Approver, Role::Admin];
+const WORKERS: &[Role] = &[Role::Analyst, Role::Admin];
 
 /// (method, path as the router declares it, roles that may call it).
 const MATRIX: &[(&str, &str, &[Role])] = &[
@@ -22,7 +23,15 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("POST", "/v1/recommend", &[Role::CaseEngine, Role::Analyst, Role::Admin]),
     ("GET", "/v1/schema/recommendation", ALL),
     ("GET", "/v1/recommendations/{id}", READERS),
-    ("GET", "/v1/cases", QUEUE),
+    ("POST", "/v1/alerts", &[Role::CaseEngine, Role::Admin]),
+    ("GET", "/v1/cases", READERS),
+    ("POST", "/v1/cases/{id}/assign", WORKERS),
+    ("POST", "/v1/cases/{id}/recover", WORKERS),
+    ("POST", "/v1/cases/{id}/merge", WORKERS),
+    ("POST", "/v1/cases/{id}/split", WORKERS),
+    ("GET", "/v1/cases/{id}/graph", READERS),
+    ("GET", "/v1/learning", WORKERS),
+    ("POST", "/v1/learning/{id}", WORKERS),
     ("GET", "/v1/cases/{id}", READERS),
     ("POST", "/v1/cases/{id}/close", &[Role::Analyst, Role::Admin]),
     ("GET", "/v1/cases/{id}/summary", QUEUE),
@@ -196,6 +205,12 @@ async fn openapi_documents_the_same_routes_and_roles() {
 fn body_for(path: &str) -> Value {
     match path {
         "/v1/recommend" => json!({"case_id": "role-probe", "alerts": [common::native_alert("rp-1", "Role probe", "low", json!({}))]}),
+        "/v1/alerts" => json!({"alerts": [common::native_alert("rp-2", "Role probe", "low", json!({}))]}),
+        "/v1/cases/{id}/assign" => json!({"assignee": "role-probe"}),
+        "/v1/cases/{id}/recover" => json!({"note": "role probe"}),
+        "/v1/cases/{id}/merge" => json!({"from": ["probe-missing-too"]}),
+        "/v1/cases/{id}/split" => json!({"alert_ids": ["rp-missing"]}),
+        "/v1/learning/{id}" => json!({"status": "dismissed", "note": "role probe"}),
         "/v1/cases/{id}/close" => json!({"disposition": "benign", "severity": "low", "techniques": [], "note": "role probe"}),
         "/v1/approvals/{id}/decisions" => json!({"decision": "reject", "rationale": "role probe"}),
         "/v1/actions/{id}/outcome" => json!({"status": "failed", "detail": "role probe"}),
