@@ -219,8 +219,23 @@ async fn the_transition_table_refuses_what_it_does_not_list_and_closing_stops_th
     assert_eq!((s, body["error"]["code"].as_str()), (409, Some("invalid_transition")), "{body}");
 
     let (_, view) = t.get("/v1/cases/tt-1", &analyst).await;
-    let pending: Vec<String> =
+    let mut pending: Vec<String> =
         view["approvals"].as_array().unwrap().iter().filter(|a| a["status"] == "pending").map(|a| a["approval_id"].as_str().unwrap().to_string()).collect();
+    assert!(pending.len() >= 2, "the production containment proposals wait on people: {view}");
+    // One action approved before closure: it sits in the outbox until the case closes.
+    let one = view["approvals"].as_array().unwrap().iter().find(|a| a["status"] == "pending" && a["required_approvals"] == 1 && a["kind"] == "action");
+    let approved = one.unwrap_or_else(|| panic!("a one-approver action: {view}"))["approval_id"].as_str().unwrap().to_string();
+    pending.retain(|p| *p != approved);
+    let (s, a) = t.post(&format!("/v1/approvals/{approved}/decisions"), &approver, &json!({"decision": "approve", "rationale": "contain"})).await;
+    assert_eq!(s, 200, "{a}");
+    let approved_action = if a["status"] == "approved" {
+        let id = a["action"]["action_id"].as_str().unwrap().to_string();
+        let (_, outbox) = t.get("/v1/actions?status=approved", &soar).await;
+        assert!(outbox.to_string().contains(&id), "approved before closure: in the outbox");
+        Some(id)
+    } else {
+        None // a two-person action still waits for its second approver
+    };
 
     // Close: pending approvals expire, nothing reaches the outbox, decisions are refused.
     let close = json!({"disposition": "false_positive", "severity": "low", "note": "pentest"});
@@ -232,6 +247,15 @@ async fn the_transition_table_refuses_what_it_does_not_list_and_closing_stops_th
     }
     let (_, outbox) = t.get("/v1/actions?status=approved", &soar).await;
     assert!(!outbox.to_string().contains("tt-1"), "{outbox}");
+    let (_, all) = t.get("/v1/actions", &soar).await;
+    for action in all["actions"].as_array().unwrap().iter().filter(|x| x["case_id"] == "tt-1") {
+        assert!(["expired", "cancelled"].contains(&action["status"].as_str().unwrap()), "{action}");
+    }
+    let id = approved_action.expect("a one-approver action was approved before closure");
+    let action = all["actions"].as_array().unwrap().iter().find(|x| x["action_id"] == id.as_str()).unwrap();
+    assert_eq!(action["status"], "cancelled", "an approved action no SOAR reported on is cancelled at closure");
+    let (s, body) = t.post(&format!("/v1/actions/{id}/outcome"), &soar, &json!({"status": "executed", "detail": "late"})).await;
+    assert_eq!(s, 409, "{body}");
     let (_, audit) = t.get("/v1/audit", &t.key("admin", Role::Admin)).await;
     assert!(audit.to_string().contains("case_closed"), "expiries say why");
 
