@@ -265,7 +265,9 @@ async fn analyse(
     // Knowledge: what the engine may see and cite.
     let direct = knowledge::direct_techniques(&app.knowledge, &app.catalog, &alerts);
     let mut hits = app.index.search_alerts_with(&alerts, &direct, app.settings.limits)?;
-    hits.extend(context.hits(&hits));
+    let context_hits = context.hits(&hits);
+    let enriched = !context_hits.is_empty();
+    hits.extend(context_hits);
     let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
     let signals = injection::scan(&alerts);
     let assessment = knowledge::assess(&app.knowledge, &app.catalog, &alerts, &hits);
@@ -445,6 +447,7 @@ async fn analyse(
         actions,
         review_reasons: reasons_value.as_ref(),
         idempotency: idempotency_key.map(|key| (who.key_id.as_str(), key)),
+        enriched,
     })?;
     app.metrics.recommendation(&response, calls, &usage, latency_ms);
     tracing::info!(case_id = %case_id, rec_id = %recommendation_id, status = ?response.status, engine = %response.engine.name, latency_ms, "recommendation");

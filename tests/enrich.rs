@@ -107,6 +107,11 @@ async fn inventory_intel_and_changes_are_joined_and_cited() {
     // Critical production (from the inventory) raises the rule's high to critical.
     assert_eq!(rec["severity"], "critical");
 
+    // The case passed through `enriched` on its way (contract section 11).
+    let (_, case) = t.get(&format!("/v1/cases/{}", r["case_id"].as_str().unwrap()), &analyst).await;
+    let states: Vec<&str> = case["history"].as_array().unwrap().iter().map(|h| h["to"].as_str().unwrap()).collect();
+    assert_eq!(&states[..2], &["new", "enriched"], "{states:?}");
+
     // The cited documents can be read.
     for doc in ["inventory:host:WS-042", "change:chg-4711", intel_ref.as_str()] {
         let (s, d) = t.get(&format!("/v1/documents/{doc}"), &analyst).await;

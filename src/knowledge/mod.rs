@@ -163,7 +163,11 @@ pub fn assess<'k>(indicators: &'k Indicators, catalog: &Catalog, alerts: &[Alert
                 continue;
             }
             for (id, share) in document_techniques(h) {
-                ranked.add(catalog, &id, Support { kind: SupportKind::Document, what: h.doc_ref(), note: h.doc.title.clone(), weight: kind_weight * rel * share });
+                ranked.add(
+                    catalog,
+                    &id,
+                    Support { kind: SupportKind::Document, what: h.doc_ref(), note: h.doc.title.clone(), weight: kind_weight * rel * share },
+                );
             }
         }
     }

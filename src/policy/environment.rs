@@ -60,6 +60,14 @@ struct PolicyFile {
     sla: Option<toml::Value>,
 }
 
+/// Parses the operator's policy file at `path`, or the shipped one, with `parse`; errors
+/// name the file.
+pub(crate) fn load_policy<T>(path: Option<&Path>, parse: impl Fn(&str) -> Result<T, PolicyError>) -> Result<T, PolicyError> {
+    let Some(p) = path else { return parse(EMBEDDED) };
+    let text = std::fs::read_to_string(p).map_err(|e| PolicyError::Invalid(format!("{}: {e}", p.display())))?;
+    parse(&text).map_err(|PolicyError::Invalid(m)| PolicyError::Invalid(format!("{}: {m}", p.display())))
+}
+
 /// The environment classes of the policy, with their patterns normalised.
 #[derive(Debug, Clone, Default)]
 pub struct Environments {
@@ -74,13 +82,7 @@ impl Environments {
     }
 
     pub fn load(path: Option<&Path>) -> Result<Environments, PolicyError> {
-        match path {
-            None => Self::embedded(),
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| PolicyError::Invalid(format!("{}: {e}", p.display())))?;
-                Self::parse(&text).map_err(|PolicyError::Invalid(m)| PolicyError::Invalid(format!("{}: {m}", p.display())))
-            }
-        }
+        load_policy(path, Self::parse)
     }
 
     /// Parses a policy file. Refused: a pattern that normalises to nothing, a

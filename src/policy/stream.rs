@@ -80,13 +80,7 @@ impl StreamPolicy {
     }
 
     pub fn load(path: Option<&Path>) -> Result<StreamPolicy, PolicyError> {
-        match path {
-            None => Self::embedded(),
-            Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|e| PolicyError::Invalid(format!("{}: {e}", p.display())))?;
-                Self::parse(&text).map_err(|PolicyError::Invalid(m)| PolicyError::Invalid(format!("{}: {m}", p.display())))
-            }
-        }
+        super::environment::load_policy(path, Self::parse)
     }
 
     pub fn parse(text: &str) -> Result<StreamPolicy, PolicyError> {

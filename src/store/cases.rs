@@ -102,6 +102,9 @@ pub struct NewRecommendation<'a> {
     pub review_reasons: Option<&'a Value>,
     /// `(actor, key)` of the idempotency claim this response completes.
     pub idempotency: Option<(&'a str, &'a str)>,
+    /// Whether context the alerts don't carry (inventory, intel, changes) was joined: a
+    /// new case records it as `enriched` on its way.
+    pub enriched: bool,
 }
 
 /// What claiming an idempotency key found.
@@ -211,6 +214,9 @@ impl Store {
                 None => ("recommendation.ready", json!({"case_id": r.case_id, "engine": r.engine, "severity": r.severity, "actions": r.actions.len()})),
             };
             append(tx, r.actor, kind, r.id, &data)?;
+            if r.enriched && case_state(tx, r.case_id)? == CaseState::New {
+                set_state(tx, r.case_id, CaseState::Enriched, r.actor, "context joined: inventory, intel or changes")?;
+            }
             let pending = r.approvals.iter().any(|a| a.required_approvals > 0);
             let state = match (r.ready, pending) {
                 (false, _) => CaseState::NeedsReview,
