@@ -194,16 +194,30 @@ pub struct OpenReport {
     pub content_hash: String,
 }
 
+/// The tantivy index of a data dir, shared by every process that opens the dir: a server
+/// and the CLI beside it. No writer is held between writes (tantivy allows one writer per
+/// index, so a held one would lock the CLI out), and readers follow commits made by any
+/// process, so an import by the CLI reaches a running server without a restart.
 pub struct SearchIndex {
     index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// Serialises this process's writes; other processes are waited for at the lock.
+    writing: Mutex<()>,
     fields: Fields,
-    /// The terms of the software names field, read when the index is opened or built,
-    /// and the length of the longest.
-    software_vocabulary: std::collections::HashSet<String>,
-    longest_software_name: usize,
+    /// The terms of the software names field and the length of the longest, for the
+    /// searcher generation they were read from.
+    software: std::sync::RwLock<SoftwareNames>,
 }
+
+#[derive(Default)]
+struct SoftwareNames {
+    generation: Option<u64>,
+    vocabulary: std::collections::HashSet<String>,
+    longest: usize,
+}
+
+/// How long a write waits for another process's writer to finish.
+const WRITER_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
@@ -287,26 +301,29 @@ impl SearchIndex {
             return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash }));
         }
         let io = |source| IndexError::Io { path: dir.display().to_string(), source };
-        if dir.exists() {
-            std::fs::remove_dir_all(dir).map_err(io)?;
-        }
-        std::fs::create_dir_all(dir).map_err(io)?;
-        let (schema, _) = schema();
-        let index = Index::create_in_dir(dir, schema)?;
-        let mut built = Self::from_index(index)?;
-        {
-            let mut w = built.writer.lock().map_err(|_| IndexError::Poisoned)?;
+        // An index of this build's schema is rebuilt in place, in one commit, so that a
+        // server reading it switches to the new content at once; any other is replaced.
+        let index = match Index::open_in_dir(dir) {
+            Ok(index) if index.schema() == schema().0 => index,
+            _ => {
+                if dir.exists() {
+                    std::fs::remove_dir_all(dir).map_err(io)?;
+                }
+                std::fs::create_dir_all(dir).map_err(io)?;
+                Index::create_in_dir(dir, schema().0)?
+            }
+        };
+        let built = Self::from_index(index)?;
+        built.write(|w| {
+            w.delete_all_documents()?;
             for (i, d) in docs.iter().enumerate() {
                 w.add_document(built.to_tantivy(d))?;
                 if (i + 1) % 200 == 0 || i + 1 == docs.len() {
                     progress(i + 1, docs.len());
                 }
             }
-            w.commit()?;
-        }
-        built.reader.reload()?;
-        built.software_vocabulary = Self::software_vocabulary(&built.reader.searcher(), built.fields.software_names)?;
-        built.longest_software_name = built.software_vocabulary.iter().map(String::len).max().unwrap_or(0);
+            Ok(())
+        })?;
         let manifest = Manifest { schema_version: SCHEMA_VERSION, content_hash: hash.clone(), documents: docs.len() };
         std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap_or_default()).map_err(io)?;
         Ok((built, OpenReport { rebuilt: true, documents: docs.len(), content_hash: hash }))
@@ -315,11 +332,47 @@ impl SearchIndex {
     fn from_index(index: Index) -> Result<SearchIndex, IndexError> {
         register_tokenizer(&index);
         let (_, fields) = schema();
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        let writer = index.writer(WRITER_MEMORY)?;
-        let software_vocabulary = Self::software_vocabulary(&reader.searcher(), fields.software_names)?;
-        let longest_software_name = software_vocabulary.iter().map(String::len).max().unwrap_or(0);
-        Ok(SearchIndex { index, reader, writer: Mutex::new(writer), fields, software_vocabulary, longest_software_name })
+        // Commits by this process are reloaded at once (`write`); those of another process
+        // (the CLI beside a server) when tantivy sees `meta.json` change.
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
+        Ok(SearchIndex { index, reader, writing: Mutex::new(()), fields, software: std::sync::RwLock::new(SoftwareNames::default()) })
+    }
+
+    /// Runs `f` with a writer, commits, and makes the result searchable here before
+    /// returning. The writer is taken for this write only; when another process holds it,
+    /// this one waits (up to [`WRITER_WAIT`]).
+    fn write(&self, f: impl FnOnce(&mut IndexWriter) -> Result<(), IndexError>) -> Result<(), IndexError> {
+        let _guard = self.writing.lock().map_err(|_| IndexError::Poisoned)?;
+        let deadline = std::time::Instant::now() + WRITER_WAIT;
+        let mut writer: IndexWriter = loop {
+            match self.index.writer(WRITER_MEMORY) {
+                Ok(w) => break w,
+                Err(tantivy::TantivyError::LockFailure(..)) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        f(&mut writer)?;
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The software names of the current searcher, read again when the index changed.
+    fn software_names(&self, searcher: &tantivy::Searcher) -> Result<std::sync::RwLockReadGuard<'_, SoftwareNames>, IndexError> {
+        let generation = searcher.generation().generation_id();
+        {
+            let current = self.software.read().map_err(|_| IndexError::Poisoned)?;
+            if current.generation == Some(generation) {
+                return Ok(current);
+            }
+        }
+        let vocabulary = Self::software_vocabulary(searcher, self.fields.software_names)?;
+        let longest = vocabulary.iter().map(String::len).max().unwrap_or(0);
+        *self.software.write().map_err(|_| IndexError::Poisoned)? = SoftwareNames { generation: Some(generation), vocabulary, longest };
+        self.software.read().map_err(|_| IndexError::Poisoned)
     }
 
     fn to_tantivy(&self, d: &Document) -> TantivyDocument {
@@ -391,12 +444,11 @@ impl SearchIndex {
 
     /// Adds or replaces one document and makes it searchable before returning.
     pub fn upsert(&self, d: &Document) -> Result<(), IndexError> {
-        let mut w = self.writer.lock().map_err(|_| IndexError::Poisoned)?;
-        w.delete_term(Term::from_field_text(self.fields.doc_ref, &d.doc_ref()));
-        w.add_document(self.to_tantivy(d))?;
-        w.commit()?;
-        self.reader.reload()?;
-        Ok(())
+        self.write(|w| {
+            w.delete_term(Term::from_field_text(self.fields.doc_ref, &d.doc_ref()));
+            w.add_document(self.to_tantivy(d))?;
+            Ok(())
+        })
     }
 
     /// The stored document for a ref, if indexed.
@@ -453,7 +505,9 @@ impl SearchIndex {
             // Software by its names and aliases among the alerts' words (not by the
             // techniques the sender tagged: each is used by hundreds).
             let software = self.partition(&searcher, AttackGroup::Software)?;
-            let names = q.software_names(&self.software_vocabulary, self.longest_software_name);
+            let known = self.software_names(&searcher)?;
+            let names = q.software_names(&known.vocabulary, known.longest);
+            drop(known);
             if software.docs > 0 && !names.is_empty() {
                 let clauses: Vec<(Occur, Box<dyn Query>)> = names
                     .iter()
