@@ -6,6 +6,7 @@ pub mod overview;
 pub mod queue;
 pub mod stream;
 pub mod summary;
+pub mod verdict;
 
 use serde::Serialize;
 use serde_json::Value;

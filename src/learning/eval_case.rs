@@ -5,8 +5,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::runbook::normalise;
+use crate::cases::verdict::ClosedCase;
 use crate::eval::dataset::Gold;
-use crate::store::ClosedCase;
 
 /// The licence written on lines drawn from a deployment's own cases.
 pub const LICENSE: &str = "internal";

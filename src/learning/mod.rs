@@ -22,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::alert::Alert;
+use crate::cases::verdict::ClosedCase;
 use crate::corpus::Disposition;
-use crate::store::ClosedCase;
 
 pub use eval_case::eval_case;
 pub use matcher::{SigmaMatcher, matches};

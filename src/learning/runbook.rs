@@ -9,9 +9,9 @@ use serde_json::Value;
 use super::one_line;
 use crate::alert::Alert;
 use crate::attack::TechniqueId;
+use crate::cases::verdict::ClosedCase;
 use crate::corpus::Disposition;
 use crate::severity::Severity;
-use crate::store::ClosedCase;
 
 /// What a recommendation said, read leniently from its JSON: the `recommendation` object of
 /// a served response, or that object itself.

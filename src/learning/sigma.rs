@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::matcher::{SigmaMatcher, escape};
 use super::{one_line, re};
 use crate::alert::Alert;
-use crate::store::ClosedCase;
+use crate::cases::verdict::ClosedCase;
 
 /// A drafted filter rule.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,7 @@
 //! Cases: the alerts they group, their recommendations, their state and its history.
 
 use rusqlite::{OptionalExtension, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::approvals::{DecisionError, NewAction, NewApproval, insert_action, insert_approval, pre_approve};
@@ -9,10 +9,10 @@ use super::audit::append;
 use super::{Store, StoreError, Tx, now};
 use crate::alert::Alert;
 use crate::cases::lifecycle;
-use crate::corpus::Disposition;
 use crate::severity::Severity;
 
 pub use crate::cases::lifecycle::CaseState;
+pub use crate::cases::verdict::ClosedCase;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
@@ -38,17 +38,6 @@ pub struct StoredAlert {
     pub first_seen: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<String>,
-}
-
-/// The analyst's verdict on a closed case.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ClosedCase {
-    pub disposition: Disposition,
-    pub severity: Severity,
-    pub techniques: Vec<String>,
-    pub note: String,
-    pub closed_by: String,
-    pub closed_at: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
