@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::handlers::Body;
-use super::{AppError, AppState, Caller};
+use super::{AppError, AppState, Caller, ErrorCode};
 use crate::enrich::import::{ImportError, ImportReport};
 use crate::enrich::{changes, intel, inventory};
 use crate::store::Role;
@@ -46,7 +46,8 @@ impl IntoResponse for ImportFailure {
         match self {
             ImportFailure::App(e) => e.into_response(),
             ImportFailure::Lines(e) => {
-                (StatusCode::BAD_REQUEST, Json(json!({"error": {"code": "invalid_import", "message": e.to_string(), "lines": e.lines}}))).into_response()
+                let code = ErrorCode::InvalidImport;
+                (code.status(), Json(json!({"error": {"code": code, "message": e.to_string(), "lines": e.lines}}))).into_response()
             }
         }
     }
@@ -86,9 +87,9 @@ async fn import(
     let who = caller.require(&[Role::Admin])?;
     let bytes = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::new("payload_too_large", format!("an import is at most {MAX_IMPORT_BYTES} bytes over HTTP; use `triage {kind} import <file>`"))
+            AppError::new(ErrorCode::PayloadTooLarge, format!("an import is at most {MAX_IMPORT_BYTES} bytes over HTTP; use `triage {kind} import <file>`"))
         } else {
-            AppError::new("invalid_request", e.body_text())
+            AppError::new(ErrorCode::InvalidRequest, e.body_text())
         }
     })?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| ImportFailure::Lines(ImportError::one(1, "the file is not UTF-8")))?;
@@ -136,7 +137,7 @@ pub struct FingerprintRequest {
 pub async fn fingerprint(State(s): State<AppState>, caller: Caller, Body(req, _): Body<FingerprintRequest>) -> Result<Json<Value>, AppError> {
     let who = caller.require(&[Role::Soar])?;
     if req.secret.is_empty() || req.secret.len() > 8_192 {
-        return Err(AppError::new("invalid_field", "`secret` must be 1 to 8192 bytes"));
+        return Err(AppError::new(ErrorCode::InvalidField, "`secret` must be 1 to 8192 bytes"));
     }
     let fp = s.app.fingerprint_key.fingerprint(&req.secret);
     s.app.store.audit(&who.actor(), "fingerprint", &fp, &json!({}))?;

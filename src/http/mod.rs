@@ -24,6 +24,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 
+pub use crate::error_code::{Coded, ErrorCode};
 pub use auth::Caller;
 pub use error::AppError;
 pub use json::{StrictJsonError, parse_strict};

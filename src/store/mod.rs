@@ -17,6 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+use crate::error_code::{Coded, ErrorCode};
+
 pub use approvals::{ActionRecord, ActionStatus, ApprovalKind, ApprovalRecord, ApprovalStatus, Decision, DecisionError};
 pub use approvals::{NewAction, NewApproval, PolicyApproval, binding_hash};
 pub use audit::{AuditEntry, AuditProgress, ChainBreak, Checkpoint, GENESIS, Verification};
@@ -36,16 +38,57 @@ pub enum StoreError {
     Poisoned,
     #[error("{0} not found")]
     NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]
     Key(String),
     #[error(transparent)]
     InvalidTransition(#[from] crate::cases::lifecycle::InvalidTransition),
-    #[error("case {0} is closed")]
+    #[error("case {0} is closed; a new alert opens a new case that lists it as related")]
     CaseClosed(String),
+    #[error("the Idempotency-Key was already used with a different body")]
+    IdempotencyKeyReused,
+    #[error("action {action_id} is {status}, not approved")]
+    ActionNotApproved { action_id: String, status: &'static str },
+    #[error("key {0} is already revoked")]
+    KeyAlreadyRevoked(String),
+    #[error("learning task {id} is already {status}")]
+    TaskAlreadyDecided { id: String, status: &'static str },
+    #[error("a decision on a learning task accepts or dismisses it")]
+    TaskDecisionOpen,
+    #[error("case {0} cannot be merged into itself")]
+    MergeIntoItself(String),
+    #[error("a split must leave at least one alert in case {0}")]
+    SplitEmptiesCase(String),
+    #[error("{0}")]
+    InvalidEntity(String),
+    /// A pre-approved emergency rule that the approval rules refused: policy code let
+    /// through a rule it should not have, which is the service's fault, not the caller's.
+    #[error("emergency rule {rule_id} on approval {approval_id}: {reason}")]
+    EmergencyRuleRefused { rule_id: String, approval_id: String, reason: String },
+}
+
+impl Coded for StoreError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::NotFound(_) => ErrorCode::NotFound,
+            StoreError::InvalidTransition(_) => ErrorCode::InvalidTransition,
+            StoreError::CaseClosed(_) => ErrorCode::CaseClosed,
+            StoreError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            StoreError::ActionNotApproved { .. } => ErrorCode::ActionNotApproved,
+            StoreError::KeyAlreadyRevoked(_) | StoreError::TaskAlreadyDecided { .. } | StoreError::MergeIntoItself(_) | StoreError::SplitEmptiesCase(_) => {
+                ErrorCode::Conflict
+            }
+            StoreError::TaskDecisionOpen | StoreError::InvalidEntity(_) => ErrorCode::InvalidField,
+            StoreError::Sql(_)
+            | StoreError::Json(_)
+            | StoreError::Io { .. }
+            | StoreError::Poisoned
+            | StoreError::Corrupt(_)
+            | StoreError::Key(_)
+            | StoreError::EmergencyRuleRefused { .. } => ErrorCode::Internal,
+        }
+    }
 }
 
 pub struct Store {
