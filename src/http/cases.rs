@@ -2,7 +2,7 @@
 //! the queue, assignment, recovery, merge and split, the case graph, learning tasks
 //! (section 13).
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -15,9 +15,6 @@ use crate::cases::{QueueQuery, QueueSort};
 use crate::learning::TaskStatus;
 use crate::store::{CaseState, Role};
 
-/// The largest `POST /v1/alerts` body.
-pub const MAX_STREAM_BYTES: usize = 4 * 1024 * 1024;
-
 /// Who may read cases, graphs and the queue.
 const READERS: [Role; 4] = [Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin];
 /// Who may change a case.
@@ -25,7 +22,8 @@ const WORKERS: [Role; 2] = [Role::Analyst, Role::Admin];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/alerts", post(alerts).layer(DefaultBodyLimit::max(MAX_STREAM_BYTES)))
+        // Its body may be up to `[http] max_stream_body` (4 MiB by default).
+        .route("/v1/alerts", post(alerts))
         .route("/v1/cases", get(queue))
         .route("/v1/cases/{id}/assign", post(assign))
         .route("/v1/cases/{id}/recover", post(recover))

@@ -48,17 +48,11 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
             return Err(AppError::new(ErrorCode::UnsupportedMediaType, "the body must be JSON, sent with `Content-Type: application/json`"));
         }
         // A body that never finishes must not hold a connection and a task for ever.
-        let limit = state.app.http.body_timeout();
-        let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+        let limit = state.app.http.body_timeout;
+        let max_bytes = state.app.http.body_limit_for(req.uri().path());
+        let bytes = tokio::time::timeout(limit, read_limited(req, max_bytes))
             .await
-            .map_err(|_| AppError::new(ErrorCode::RequestTimeout, format!("the body did not arrive within {} ms", limit.as_millis())))?;
-        let bytes = read.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {} bytes", super::MAX_BODY_BYTES))
-            } else {
-                AppError::new(ErrorCode::InvalidRequest, e.body_text())
-            }
-        })?;
+            .map_err(|_| AppError::new(ErrorCode::RequestTimeout, format!("the body did not arrive within {} ms", limit.as_millis())))??;
         let value = super::json::parse_strict(&bytes)?;
         let parsed = serde_json::from_value(value).map_err(|e| {
             let msg = e.to_string();
@@ -72,6 +66,34 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
             AppError::new(code, msg)
         })?;
         Ok(Body(parsed, bytes))
+    }
+}
+
+/// A body of any type (an import file), bounded by the route's limit.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let max_bytes = state.app.http.body_limit_for(req.uri().path());
+        read_limited(req, max_bytes).await.map(RawBody)
+    }
+}
+
+/// The whole body of `req`, at most `max` bytes: the route's limit from the settings
+/// (`[http] max_body`, `max_stream_body`, `max_import_body`); 413 above.
+pub(super) async fn read_limited(req: Request, max: usize) -> Result<Bytes, AppError> {
+    use http_body_util::BodyExt;
+    let too_large = || AppError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {max} bytes"));
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(req.into_body(), max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(AppError::new(ErrorCode::InvalidRequest, format!("the body could not be read: {e}"))),
     }
 }
 

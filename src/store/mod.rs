@@ -179,7 +179,15 @@ CREATE INDEX IF NOT EXISTS recommendations_case ON recommendations(case_id);
 "#;
 
 impl Store {
+    /// Opens the store with the audit key from `TRIAGE_AUDIT_KEY`, else the key file in
+    /// the data dir.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with_key(data_dir, None)
+    }
+
+    /// Opens the store; `audit_key` is the configured audit key (`[audit] key_file`,
+    /// `TRIAGE_AUDIT_KEY`), and without one the key file in the data dir is used.
+    pub fn open_with_key(data_dir: &Path, audit_key: Option<&str>) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io { path: data_dir.display().to_string(), source })?;
         let conn = Connection::open(data_dir.join("triage.sqlite3"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -189,7 +197,10 @@ impl Store {
         conn.execute_batch(learning::SCHEMA)?;
         migrate(&conn)?;
         conn.execute_batch(stream::INDEXES)?;
-        let audit_key = audit::AuditKey::load(data_dir)?;
+        let audit_key = match audit_key.map(str::trim).filter(|k| !k.is_empty()) {
+            Some(k) => audit::AuditKey::from_text(k),
+            None => audit::AuditKey::load(data_dir)?,
+        };
         let store = Store { conn: Mutex::new(conn), audit_key, data_dir: data_dir.to_path_buf() };
         store.upgrade_audit_scheme()?;
         Ok(store)
