@@ -17,13 +17,13 @@ use clap::Parser;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use triage::app::App;
-use triage::config::Settings;
+use triage::config::SettingsArgs;
 use triage::store::Role;
 
 #[derive(Parser)]
 struct Wrapper {
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingsArgs,
 }
 
 const HALF_OPEN: usize = 300;
@@ -52,7 +52,7 @@ fn main() {
     let bodies: Vec<Value> =
         gold.lines().filter(|l| !l.trim().is_empty()).map(|l| json!({"alerts": serde_json::from_str::<Value>(l).unwrap()["alerts"]})).collect();
     let data = tempfile::tempdir().unwrap();
-    let settings = Wrapper::parse_from(["triage", "--data-dir", data.path().to_str().unwrap(), "--audit-check-interval-secs", "1"]).settings;
+    let settings = Wrapper::parse_from(["triage", "--data-dir", data.path().to_str().unwrap(), "--audit-check-interval-secs", "1"]).settings.resolve().unwrap();
     let app = Arc::new(App::open(&settings, None, &|_, _| {}).unwrap());
 
     let t = Instant::now();

@@ -15,7 +15,7 @@ use clap::Parser;
 use serde_json::Value;
 use triage::alert::Alert;
 use triage::app::App;
-use triage::config::Settings;
+use triage::config::SettingsArgs;
 use triage::corpus::Corpus;
 use triage::pipeline::{self, RecommendRequest};
 use triage::retrieval::{AlertQuery, Limits, SearchIndex};
@@ -24,7 +24,7 @@ use triage::store::Identity;
 #[derive(Parser)]
 struct Wrapper {
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingsArgs,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -104,7 +104,7 @@ fn main() {
 
     // Whole recommendations on the baseline.
     let data = tempfile::tempdir().unwrap();
-    let settings = Wrapper::parse_from(["triage", "--data-dir", data.path().to_str().unwrap()]).settings;
+    let settings = Wrapper::parse_from(["triage", "--data-dir", data.path().to_str().unwrap()]).settings.resolve().unwrap();
     let app = App::open(&settings, None, &|_, _| {}).unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let who = Identity::local("bench");

@@ -20,13 +20,13 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::{Value, json};
 use triage::app::App;
-use triage::config::Settings;
+use triage::config::SettingsArgs;
 use triage::store::Role;
 
 #[derive(Parser)]
 struct Wrapper {
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingsArgs,
 }
 
 const BATCH: usize = 100;
@@ -36,7 +36,7 @@ fn main() {
     let data = support_stream::noisy_day(scale);
     let bodies: Vec<Value> = data.chunks(BATCH).map(|c| json!({"alerts": c.iter().map(|s| s.alert.clone()).collect::<Vec<_>>()})).collect();
     let dir = tempfile::tempdir().unwrap();
-    let settings = Wrapper::parse_from(["triage", "--data-dir", dir.path().to_str().unwrap()]).settings;
+    let settings = Wrapper::parse_from(["triage", "--data-dir", dir.path().to_str().unwrap()]).settings.resolve().unwrap();
     let app = Arc::new(App::open(&settings, None, &|_, _| {}).unwrap());
     let key = app.store.create_key("siem", Role::CaseEngine).unwrap().1;
     println!(

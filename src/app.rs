@@ -34,8 +34,10 @@ pub struct App {
     pub metrics: Metrics,
     pub index_report: OpenReport,
     pub knowledge: Indicators,
-    /// What a client is granted by `triage serve` (timeouts, connections).
+    /// What a client is granted by `triage serve` (timeouts, body sizes, connections).
     pub http: crate::config::HttpSettings,
+    /// How often `triage serve` checks the audit chain in the background.
+    pub audit: crate::config::AuditSettings,
     /// The last background check of the audit chain, for `/readyz`.
     pub audit_watch: crate::readiness::AuditWatch,
     /// The offline GeoIP database, when one is configured.
@@ -99,7 +101,7 @@ impl App {
     /// Opens the app, (re)building the index if its content changed. `progress` hears
     /// about indexing.
     pub fn open(settings: &Settings, engine: Option<SharedEngine>, progress: &dyn Fn(usize, usize)) -> Result<App, OpenError> {
-        let store = Store::open(&settings.data_dir)?;
+        let store = Store::open_with_key(&settings.data_dir, settings.audit.key.as_ref().map(|k| k.expose()))?;
         let docs = all_documents(settings, &store)?;
         let (index, index_report) = SearchIndex::open_or_build(&index_dir(&settings.data_dir), &docs, progress)?;
         let engine: SharedEngine = match (engine, settings.engine) {
@@ -123,16 +125,17 @@ impl App {
             engine,
             baseline: Baseline,
             settings: PipelineSettings {
-                approval_ttl: chrono::Duration::seconds(settings.approval_ttl_secs as i64),
-                limits: Limits::default(),
-                idempotency_wait: std::time::Duration::from_millis(settings.llm.total_timeout_ms.saturating_add(30_000)),
+                approval_ttl: chrono::Duration::from_std(settings.approval_ttl).unwrap_or(chrono::Duration::MAX),
+                limits: settings.retrieval.limits(),
+                idempotency_wait: settings.idempotency_wait,
             },
             metrics: Metrics::default(),
             index_report,
             http: settings.http.clone(),
+            audit: settings.audit.clone(),
             audit_watch: crate::readiness::AuditWatch::default(),
             geo: settings.geoip_db.as_deref().map(crate::enrich::geo::GeoDb::open).transpose()?,
-            fingerprint_key: crate::alert::fingerprint::FingerprintKey::load(&settings.data_dir, settings.fingerprint_key.as_ref().map(|k| k.0.as_str()))?,
+            fingerprint_key: crate::alert::fingerprint::FingerprintKey::load(&settings.data_dir, settings.fingerprint_key.as_ref().map(|k| k.expose()))?,
             stream: crate::policy::StreamPolicy::load(settings.policy.as_deref())?,
             queue_wake: tokio::sync::Notify::new(),
         })

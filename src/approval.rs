@@ -132,6 +132,20 @@ pub enum DecideError {
     NotForPolicy(&'static str),
 }
 
+impl crate::error_code::Coded for DecideError {
+    fn code(&self) -> crate::error_code::ErrorCode {
+        use crate::error_code::ErrorCode;
+        match self {
+            DecideError::RationaleRequired => ErrorCode::RationaleRequired,
+            DecideError::OwnRequest => ErrorCode::OwnRequest,
+            DecideError::AlreadyDecided => ErrorCode::AlreadyDecided,
+            DecideError::Closed(_) | DecideError::Expired => ErrorCode::ApprovalClosed,
+            DecideError::BindingMismatch => ErrorCode::BindingMismatch,
+            DecideError::NotForPolicy(_) => ErrorCode::Forbidden,
+        }
+    }
+}
+
 /// The approval rules, in the order they are checked:
 /// 1. a decision carries a non-empty rationale;
 /// 2. a decided or expired approval takes no more decisions, nor one past its expiry;

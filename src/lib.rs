@@ -6,9 +6,10 @@ pub mod app; // opens store, index, catalogs, schemas and engines once
 pub mod approval; // the approval rules as one pure function
 pub mod attack; // ATT&CK catalog: STIX import, lookup, revoked → replacement
 pub mod cases; // case views, summaries and closing the loop into the index
-pub mod config; // settings from environment and flags
+pub mod config; // settings: config file < environment (TRIAGE_*) < flags; secrets masked
 pub mod corpus; // runbooks, prior cases, Sigma import; the document model
 pub mod enrich; // inventory, threat intel, changes, geo, required evidence: context joined before retrieval
+pub mod error_code; // every error code the API answers with, its status and meaning, in one table
 pub mod eval; // datasets, scorers, reports
 pub mod http; // axum router, auth, thin handlers, error mapping
 pub mod jsonpath; // the JSON path dialect of `alert:<id>#<path>` evidence refs

@@ -11,26 +11,35 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use triage::app::{App, imported_path};
 use triage::attack::{Catalog, TechniqueId, stix};
-use triage::config::Settings;
+use triage::config::{Settings, SettingsArgs};
 use triage::corpus::{DocKind, Document, sigma, write_documents};
 use triage::pipeline::{self, RecommendRequest};
 use triage::store::{Checkpoint, Identity, NewKey, Role, Store};
 
 #[derive(Parser)]
-#[command(name = "triage", version, about = "AI-assisted security-alert triage: grounded, checked recommendations that people approve")]
+#[command(
+    name = "triage",
+    version,
+    about = "AI-assisted security-alert triage: grounded, checked recommendations that people approve",
+    after_help = "Every setting can also come from a TOML config file (--config, else triage.toml in the data dir; every key is in triage.example.toml). \
+                  Layers: file < environment < flags. Secrets are read from files (--*-key-file) or the environment, never from flags; \
+                  `triage config check` prints the effective settings with secrets masked."
+)]
 struct Cli {
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingsArgs,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP service
-    Serve {
-        #[arg(long, env = "TRIAGE_ADDR", default_value = "127.0.0.1:8080")]
-        addr: String,
+    /// Run the HTTP service (on `--addr`, default 127.0.0.1:8080)
+    Serve,
+    /// The config file
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Recommend for one request (a file, or - for stdin); the response JSON goes to stdout
     Recommend { input: String },
@@ -75,6 +84,13 @@ enum Command {
     },
     /// Offline evals: run datasets through the pipeline and score them; compare runs; retrieval quality
     Eval(Box<triage::eval::EvalCommand>),
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Check the config file (`--config <file>`, else triage.toml in the data dir) and print
+    /// the effective settings (file < environment < flags), every secret masked
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -179,10 +195,12 @@ fn progress_bar(label: &'static str) -> impl Fn(usize, usize) {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
-    let settings = cli.settings;
+    // A mistake in the config file stops every command here, naming the file and line.
+    let settings = cli.settings.resolve()?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve { addr } => runtime.block_on(serve(&settings, &addr))?,
+        Command::Serve => runtime.block_on(serve(&settings))?,
+        Command::Config { command: ConfigCommand::Check } => config_check(&settings),
         Command::Recommend { input } => {
             let body = if input == "-" {
                 let mut s = String::new();
@@ -211,21 +229,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&show_attack(&catalog, &id)?)?);
         }
         Command::Keys { command: KeysCommand::Create { name, role, principal, expires_at } } => {
-            let store = Store::open(&settings.data_dir)?;
+            let store = open_store(&settings)?;
             let (who, key) = store.create_key_with(&NewKey { name, role, principal, expires_at: expires_at.clone() }, "cli")?;
             let until = expires_at.map(|e| format!(", expires {e}")).unwrap_or_default();
             println!("created key {} for {} (principal {}) with role {}{until}", who.key_id, who.name, who.principal, who.role);
             println!("{key}");
         }
         Command::Keys { command: KeysCommand::List } => {
-            let store = Store::open(&settings.data_dir)?;
+            let store = open_store(&settings)?;
             println!("{:<37} {:<8} {:<12} {:<24} {:<24} expires", "key id", "status", "role", "name", "principal");
             for k in store.keys(&triage::store::now())? {
                 println!("{:<37} {:<8} {:<12} {:<24} {:<24} {}", k.key_id, k.status, k.role, k.name, k.principal, k.expires_at.as_deref().unwrap_or("-"));
             }
         }
         Command::Keys { command: KeysCommand::Revoke { key_id } } => {
-            let store = Store::open(&settings.data_dir)?;
+            let store = open_store(&settings)?;
             let k = store.revoke_key(&key_id, "cli", &triage::store::now())?;
             println!("revoked key {} ({}, principal {})", k.key_id, k.name, k.principal);
         }
@@ -237,7 +255,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                         .with_context(|| format!("{} is not a checkpoint", p.display()))?,
                 ),
             };
-            let store = Store::open(&settings.data_dir)?;
+            let store = open_store(&settings)?;
             let v = store.verify_full(checkpoint.as_ref())?;
             if let Some(b) = &v.first_broken {
                 println!("audit chain broken at entry {}: {}", b.seq, b.reason);
@@ -255,7 +273,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!("audit chain intact: {} entries{against}; every approval, decision, action and case state has its entry", v.entries);
         }
         Command::Audit { command: AuditCommand::Checkpoint } => {
-            let store = Store::open(&settings.data_dir)?;
+            let store = open_store(&settings)?;
             println!("{}", serde_json::to_string_pretty(&store.checkpoint()?)?);
         }
         Command::Eval(cmd) => return Ok(triage::eval::main(&settings, *cmd, &runtime)?),
@@ -271,8 +289,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(settings: &Settings, addr: &str) -> Result<()> {
+async fn serve(settings: &Settings) -> Result<()> {
     let app = Arc::new(App::open(settings, None, &|_, _| {})?);
+    let addr = &settings.http.addr;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!(addr = %listener.local_addr()?, engine = app.engine.name(), documents = app.index.len(), "triage listening");
     triage::http::serve(listener, app, async {
@@ -282,10 +301,24 @@ async fn serve(settings: &Settings, addr: &str) -> Result<()> {
     Ok(())
 }
 
+/// `triage config check`: the file is valid (else `run` has already refused it); print the
+/// effective settings, secrets masked, and where each secret came from.
+fn config_check(settings: &Settings) {
+    match &settings.config_file {
+        Some(p) => println!("# {}: valid", p.display()),
+        None => println!("# no config file (neither --config nor {} in the data dir): defaults and environment", triage::config::DEFAULT_FILE_NAME),
+    }
+    println!("# effective settings (file < environment < flags); secrets are masked");
+    for (name, source) in settings.secret_sources() {
+        println!("# {name}: set, from {source}");
+    }
+    print!("{}", settings.to_toml());
+}
+
 /// One enrichment import; exits non-zero, listing every refused line, when the file is refused.
 fn import_enrichment(settings: &Settings, kind: &'static str, file: &Path) -> Result<ExitCode> {
     let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    let store = Store::open(&settings.data_dir)?;
+    let store = open_store(settings)?;
     match triage::http::enrich::import_text(&store, kind, &text, &Identity::local("cli").actor())? {
         Ok(report) => {
             eprintln!("{kind}: {} imported from {}", report.imported, file.display());
@@ -442,4 +475,9 @@ fn show_attack(catalog: &Catalog, id: &str) -> Result<serde_json::Value> {
 fn relations_path(catalog: &Path) -> PathBuf {
     let stem = catalog.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_else(|| "attack".into());
     catalog.with_file_name(format!("{stem}-relations.json"))
+}
+
+/// The store, with the configured audit key.
+fn open_store(settings: &Settings) -> Result<Store> {
+    Ok(Store::open_with_key(&settings.data_dir, settings.audit.key.as_ref().map(|k| k.expose()))?)
 }

@@ -10,6 +10,7 @@ use crate::alert::{self, AlertError, Redactor};
 use crate::app::App;
 use crate::corpus::Document;
 use crate::corpus::cases::is_valid_case_id;
+use crate::error_code::{Coded, ErrorCode};
 use crate::knowledge;
 use crate::llm::{Engine, EngineAnswer, EngineError, EngineRequest};
 use crate::policy::injection;
@@ -34,22 +35,24 @@ pub enum PipelineError {
     #[error("case_id `{0}` must be 3–64 characters of a-z, 0-9, `-` and `_`")]
     InvalidCaseId(String),
     #[error("{0}")]
-    IdempotencyConflict(String),
-    #[error("{0}")]
     IdempotencyInFlight(String),
     #[error("engine: {0}")]
     Engine(EngineError),
     #[error(transparent)]
-    Store(StoreError),
+    Store(#[from] StoreError),
     #[error(transparent)]
     Index(#[from] crate::retrieval::IndexError),
 }
 
-impl From<StoreError> for PipelineError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Conflict(m) => PipelineError::IdempotencyConflict(m),
-            other => PipelineError::Store(other),
+impl Coded for PipelineError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            PipelineError::Alert(a) => a.code(),
+            PipelineError::InvalidCaseId(_) => ErrorCode::InvalidCaseId,
+            PipelineError::IdempotencyInFlight(_) => ErrorCode::IdempotencyInFlight,
+            PipelineError::Engine(_) => ErrorCode::EngineError,
+            PipelineError::Store(s) => s.code(),
+            PipelineError::Index(_) => ErrorCode::Internal,
         }
     }
 }
@@ -175,11 +178,11 @@ pub const MAX_STREAM_ALERTS: usize = 500;
 /// a background recommendation.
 pub fn ingest(app: &App, who: &Identity, values: &[Value]) -> Result<Vec<crate::store::IngestResult>, PipelineError> {
     if values.is_empty() {
-        return Err(AlertError { index: 0, code: "no_alerts", message: "a batch needs at least one alert".into() }.into());
+        return Err(AlertError { index: 0, code: ErrorCode::NoAlerts, message: "a batch needs at least one alert".into() }.into());
     }
     if values.len() > MAX_STREAM_ALERTS {
         let message = format!("{} alerts; at most {MAX_STREAM_ALERTS} per batch", values.len());
-        return Err(AlertError { index: MAX_STREAM_ALERTS, code: "too_many_alerts", message }.into());
+        return Err(AlertError { index: MAX_STREAM_ALERTS, code: ErrorCode::TooManyAlerts, message }.into());
     }
     let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
     let mut batch = Vec::with_capacity(values.len());

@@ -35,11 +35,12 @@ fn alert() -> Value {
 /// The server with the `llm` engine pointed at `stub`; `extra` flag/value pairs replace
 /// the defaults below.
 async fn app(stub: &Stub, extra: &[&str]) -> TestApp {
+    let key_file = common::secret_file(API_KEY);
     let defaults = [
         ("--engine", "llm"),
         ("--llm-base-url", stub.base_url.as_str()),
         ("--llm-model", "stub-model"),
-        ("--llm-api-key", API_KEY),
+        ("--llm-api-key-file", key_file.as_str()),
         ("--llm-timeout-ms", "2000"),
         ("--llm-max-retries", "2"),
     ];

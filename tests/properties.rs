@@ -147,7 +147,7 @@ fn check_alert(result: Result<Alert, triage::alert::AlertError>) -> Result<(), T
     match result {
         Ok(a) => prop_assert!(triage::alert::is_valid_id(&a.id), "accepted id {:?}", a.id),
         Err(e) => {
-            prop_assert!(ALERT_CODES.contains(&e.code), "untyped code {}", e.code);
+            prop_assert!(ALERT_CODES.contains(&e.code.as_str()), "untyped code {}", e.code);
             prop_assert!(!e.message.is_empty());
         }
     }
@@ -163,7 +163,7 @@ proptest! {
         if let Value::Array(items) = &v
             && let Err(e) = triage::alert::parse_all(items)
         {
-            prop_assert!(ALERT_CODES.contains(&e.code), "untyped code {}", e.code);
+            prop_assert!(ALERT_CODES.contains(&e.code.as_str()), "untyped code {}", e.code);
         }
     }
 

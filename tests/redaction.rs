@@ -134,6 +134,7 @@ fn dump_database(path: &std::path::Path) -> String {
 #[tokio::test]
 async fn no_secret_of_the_corpus_reaches_the_prompt_the_store_or_a_response() {
     let stub = Stub::start(vec![valid()]).await;
+    let key_file = common::secret_file("sk-stub");
     // A prompt budget large enough that no alert is trimmed away unseen.
     let flags = [
         "--engine",
@@ -142,8 +143,8 @@ async fn no_secret_of_the_corpus_reaches_the_prompt_the_store_or_a_response() {
         stub.base_url.as_str(),
         "--llm-model",
         "stub-model",
-        "--llm-api-key",
-        "sk-stub",
+        "--llm-api-key-file",
+        &key_file,
         "--llm-timeout-ms",
         "10000",
         "--llm-max-prompt-chars",

@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::error_code::{Coded, ErrorCode};
 use crate::severity::Severity;
 
 pub use redact::{Redacted, Redactor};
@@ -119,8 +120,14 @@ pub struct Alert {
 #[error("alerts[{index}]: {message}")]
 pub struct AlertError {
     pub index: usize,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
+}
+
+impl Coded for AlertError {
+    fn code(&self) -> ErrorCode {
+        self.code
+    }
 }
 
 impl Alert {
@@ -128,7 +135,7 @@ impl Alert {
     /// been redacted.
     pub fn parse(index: usize, value: &Value) -> Result<Alert, AlertError> {
         let Some(obj) = value.as_object() else {
-            return Err(AlertError { index, code: "invalid_alert", message: "an alert must be a JSON object".into() });
+            return Err(AlertError { index, code: ErrorCode::InvalidAlert, message: "an alert must be a JSON object".into() });
         };
         let parsed = if obj.contains_key("class_uid") { ocsf::parse(obj) } else { native::parse(obj) };
         parsed.map_err(|(code, message)| AlertError { index, code, message })
@@ -158,10 +165,14 @@ impl Alert {
 /// Parses the `alerts` array of a request: every alert or the first error.
 pub fn parse_all(values: &[Value]) -> Result<Vec<Alert>, AlertError> {
     if values.is_empty() {
-        return Err(AlertError { index: 0, code: "no_alerts", message: "a request needs at least one alert".into() });
+        return Err(AlertError { index: 0, code: ErrorCode::NoAlerts, message: "a request needs at least one alert".into() });
     }
     if values.len() > MAX_ALERTS {
-        return Err(AlertError { index: MAX_ALERTS, code: "too_many_alerts", message: format!("{} alerts; at most {MAX_ALERTS} per request", values.len()) });
+        return Err(AlertError {
+            index: MAX_ALERTS,
+            code: ErrorCode::TooManyAlerts,
+            message: format!("{} alerts; at most {MAX_ALERTS} per request", values.len()),
+        });
     }
     let alerts = values.iter().enumerate().map(|(i, v)| Alert::parse(i, v)).collect::<Result<Vec<_>, _>>()?;
     let mut seen = std::collections::HashSet::new();
@@ -169,7 +180,7 @@ pub fn parse_all(values: &[Value]) -> Result<Vec<Alert>, AlertError> {
         if !seen.insert(a.id.as_str()) {
             return Err(AlertError {
                 index: i,
-                code: "duplicate_alert_id",
+                code: ErrorCode::DuplicateAlertId,
                 message: format!("alert id `{}` appears twice; evidence refs need unique ids", a.id),
             });
         }
@@ -177,7 +188,7 @@ pub fn parse_all(values: &[Value]) -> Result<Vec<Alert>, AlertError> {
     Ok(alerts)
 }
 
-pub(crate) type FieldError = (&'static str, String);
+pub(crate) type FieldError = (ErrorCode, String);
 
 /// The longest alert id (contract section 1).
 pub const MAX_ID_CHARS: usize = 128;
@@ -196,7 +207,7 @@ pub(crate) fn check_id(id: &str, path: &str) -> Result<(), FieldError> {
     let shown: String = id.chars().take(40).collect();
     let more = if id.chars().count() > 40 { "…" } else { "" };
     Err((
-        "invalid_alert_id",
+        ErrorCode::InvalidAlertId,
         format!("`{path}` `{shown}{more}` ({} characters) must be 1 to {MAX_ID_CHARS} characters of letters, digits and `-_.:@`", id.chars().count()),
     ))
 }
@@ -205,11 +216,12 @@ pub(crate) fn parse_time(value: &Value, path: &str) -> Result<DateTime<Utc>, Fie
     match value {
         Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|e| ("invalid_time", format!("`{path}`: `{s}` is not an RFC 3339 time ({e})"))),
-        Value::Number(n) => {
-            n.as_i64().and_then(DateTime::<Utc>::from_timestamp_millis).ok_or_else(|| ("invalid_time", format!("`{path}`: {n} is not epoch milliseconds")))
-        }
-        other => Err(("invalid_time", format!("`{path}` must be a time, got {}", kind_of(other)))),
+            .map_err(|e| (ErrorCode::InvalidTime, format!("`{path}`: `{s}` is not an RFC 3339 time ({e})"))),
+        Value::Number(n) => n
+            .as_i64()
+            .and_then(DateTime::<Utc>::from_timestamp_millis)
+            .ok_or_else(|| (ErrorCode::InvalidTime, format!("`{path}`: {n} is not epoch milliseconds"))),
+        other => Err((ErrorCode::InvalidTime, format!("`{path}` must be a time, got {}", kind_of(other)))),
     }
 }
 
@@ -275,22 +287,22 @@ mod tests {
     fn rejects_unknown_top_level_key_and_bad_time() {
         let mut v = native();
         v["severity"] = json!("high");
-        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "unknown_field");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, ErrorCode::UnknownField);
         let mut v = native();
         v["time"] = json!("yesterday");
-        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "invalid_time");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, ErrorCode::InvalidTime);
         let mut v = native();
         v["rule"] = json!({"id": "x"});
-        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "missing_field");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, ErrorCode::MissingField);
         let mut v = native();
         v["rule"]["severity"] = json!("urgent");
-        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "invalid_severity");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, ErrorCode::InvalidSeverity);
         let mut v = native();
         v["asset"]["enviroment"] = json!("staging");
-        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "unknown_field");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, ErrorCode::UnknownField);
         let mut v = native();
         v["rule"]["sevrity"] = json!("low");
-        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "unknown_field");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, ErrorCode::UnknownField);
     }
 
     #[test]
@@ -299,7 +311,7 @@ mod tests {
             let mut v = native();
             v["id"] = json!(bad);
             let code = Alert::parse(0, &v).unwrap_err().code;
-            assert!(code == "invalid_alert_id" || (bad.is_empty() && code == "missing_field"), "{bad:?}: {code}");
+            assert!(code == ErrorCode::InvalidAlertId || (bad.is_empty() && code == ErrorCode::MissingField), "{bad:?}: {code}");
         }
         for good in ["a", "alrt-7f3a", "evt_1.2:3@x", "x".repeat(128).as_str()] {
             let mut v = native();
@@ -313,9 +325,9 @@ mod tests {
 
     #[test]
     fn duplicate_ids_and_counts_are_refused() {
-        assert_eq!(parse_all(&[]).unwrap_err().code, "no_alerts");
-        assert_eq!(parse_all(&[native(), native()]).unwrap_err().code, "duplicate_alert_id");
+        assert_eq!(parse_all(&[]).unwrap_err().code, ErrorCode::NoAlerts);
+        assert_eq!(parse_all(&[native(), native()]).unwrap_err().code, ErrorCode::DuplicateAlertId);
         let many = vec![native(); MAX_ALERTS + 1];
-        assert_eq!(parse_all(&many).unwrap_err().code, "too_many_alerts");
+        assert_eq!(parse_all(&many).unwrap_err().code, ErrorCode::TooManyAlerts);
     }
 }

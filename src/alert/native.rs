@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::{Alert, AlertFormat, Asset, Entities, FieldError, Rule, kind_of, parse_time};
+use crate::error_code::ErrorCode;
 use crate::severity::Severity;
 
 const TOP_LEVEL: [&str; 7] = ["id", "source", "time", "rule", "entities", "asset", "fields"];
@@ -14,14 +15,14 @@ const ASSET_KEYS: [&str; 3] = ["environment", "criticality", "owner"];
 /// Refuses the first key of `obj` that is not in `allowed`.
 fn closed_keys(obj: &Map<String, Value>, allowed: &[&str], prefix: &str) -> Result<(), FieldError> {
     match obj.keys().find(|k| !allowed.contains(&k.as_str())) {
-        Some(key) => Err(("unknown_field", format!("unknown key `{prefix}{key}` (allowed: {})", allowed.join(", ")))),
+        Some(key) => Err((ErrorCode::UnknownField, format!("unknown key `{prefix}{key}` (allowed: {})", allowed.join(", ")))),
         None => Ok(()),
     }
 }
 
 pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
     if let Some(key) = obj.keys().find(|k| !TOP_LEVEL.contains(&k.as_str())) {
-        return Err(("unknown_field", format!("unknown top-level key `{key}` (allowed: {})", TOP_LEVEL.join(", "))));
+        return Err((ErrorCode::UnknownField, format!("unknown top-level key `{key}` (allowed: {})", TOP_LEVEL.join(", "))));
     }
     let id = required_str(obj, "id", "id")?;
     super::check_id(&id, "id")?;
@@ -39,7 +40,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
         id: optional_str(rule_obj, "id", "rule.id")?,
         name: required_str(rule_obj, "name", "rule.name")?,
         severity: match optional_str(rule_obj, "severity", "rule.severity")? {
-            Some(s) => Some(s.parse::<Severity>().map_err(|e| ("invalid_severity", format!("`rule.severity`: {e}")))?),
+            Some(s) => Some(s.parse::<Severity>().map_err(|e| (ErrorCode::InvalidSeverity, format!("`rule.severity`: {e}")))?),
             None => None,
         },
         description: optional_str(rule_obj, "description", "rule.description")?,
@@ -110,7 +111,7 @@ fn string_list(value: &Value, path: &str) -> Result<Vec<String>, FieldError> {
 fn required_str(obj: &Map<String, Value>, key: &str, path: &str) -> Result<String, FieldError> {
     match optional_str(obj, key, path)? {
         Some(s) if !s.trim().is_empty() => Ok(s),
-        Some(_) => Err(("missing_field", format!("`{path}` is empty"))),
+        Some(_) => Err((ErrorCode::MissingField, format!("`{path}` is empty"))),
         None => Err(missing(path)),
     }
 }
@@ -125,9 +126,9 @@ fn optional_str(obj: &Map<String, Value>, key: &str, path: &str) -> Result<Optio
 }
 
 fn missing(path: &str) -> FieldError {
-    ("missing_field", format!("`{path}` is required"))
+    (ErrorCode::MissingField, format!("`{path}` is required"))
 }
 
 fn wrong_type(path: &str, expected: &str, got: &Value) -> FieldError {
-    ("invalid_field", format!("`{path}` must be {expected}, got {}", kind_of(got)))
+    (ErrorCode::InvalidField, format!("`{path}` must be {expected}, got {}", kind_of(got)))
 }

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::{Alert, AlertFormat, Asset, Entities, FieldError, Rule, parse_time};
+use crate::error_code::ErrorCode;
 use crate::severity::Severity;
 
 pub const DETECTION_FINDING: i64 = 2004;
@@ -14,7 +15,7 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
     let class = obj.get("class_uid").and_then(Value::as_i64);
     if class != Some(DETECTION_FINDING) {
         return Err((
-            "unsupported_alert_class",
+            ErrorCode::UnsupportedAlertClass,
             format!(
                 "OCSF class_uid {} is not supported; send a Detection Finding (2004) or the native form",
                 obj.get("class_uid").map(Value::to_string).unwrap_or_default()
@@ -24,17 +25,17 @@ pub(super) fn parse(obj: &Map<String, Value>) -> Result<Alert, FieldError> {
     let root = Value::Object(obj.clone());
     let s = |path: &str| str_at(&root, path);
 
-    let id = s("finding_info.uid").or_else(|| s("metadata.uid")).ok_or(("missing_field", "`finding_info.uid` is required".to_string()))?;
+    let id = s("finding_info.uid").or_else(|| s("metadata.uid")).ok_or((ErrorCode::MissingField, "`finding_info.uid` is required".to_string()))?;
     super::check_id(&id, "finding_info.uid")?;
     let time = match (obj.get("time"), obj.get("time_dt")) {
         (Some(t), _) => parse_time(t, "time")?,
         (None, Some(t)) => parse_time(t, "time_dt")?,
-        (None, None) => return Err(("missing_field", "`time` is required".into())),
+        (None, None) => return Err((ErrorCode::MissingField, "`time` is required".into())),
     };
     let name = s("finding_info.title")
         .or_else(|| s("finding_info.analytic.name"))
         .or_else(|| s("message"))
-        .ok_or(("missing_field", "`finding_info.title` is required".to_string()))?;
+        .ok_or((ErrorCode::MissingField, "`finding_info.title` is required".to_string()))?;
     let severity = match obj.get("severity_id").and_then(Value::as_i64) {
         Some(id) => Severity::from_ocsf_id(id),
         None => s("severity").and_then(|v| v.parse().ok()),
@@ -159,6 +160,7 @@ fn push(list: &mut Vec<String>, value: Option<String>) {
 #[cfg(test)]
 mod tests {
     use crate::alert::{Alert, AlertFormat};
+    use crate::error_code::ErrorCode;
     use crate::severity::Severity;
     use serde_json::json;
 
@@ -190,6 +192,6 @@ mod tests {
     #[test]
     fn other_classes_are_refused() {
         let v = json!({"class_uid": 3002, "time": 1});
-        assert_eq!(Alert::parse(0, &v).unwrap_err().code, "unsupported_alert_class");
+        assert_eq!(Alert::parse(0, &v).unwrap_err().code, ErrorCode::UnsupportedAlertClass);
     }
 }

@@ -141,6 +141,16 @@ pub enum CloseError {
     Index(#[from] crate::retrieval::IndexError),
 }
 
+impl crate::error_code::Coded for CloseError {
+    fn code(&self) -> crate::error_code::ErrorCode {
+        match self {
+            CloseError::NotFound(_) => crate::error_code::ErrorCode::NotFound,
+            CloseError::Store(s) => crate::error_code::Coded::code(s),
+            CloseError::Index(_) => crate::error_code::ErrorCode::Internal,
+        }
+    }
+}
+
 /// How many recent alerts of other cases a tuning draft counts its exclusions in.
 const PAST_ALERTS: usize = 5_000;
 

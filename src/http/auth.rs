@@ -3,7 +3,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
-use super::{AppError, AppState};
+use super::{AppError, AppState, ErrorCode};
 use crate::store::{Identity, Role, SignIn};
 
 /// The authenticated caller of a `/v1` route.
@@ -19,7 +19,7 @@ impl FromRequestParts<AppState> for Caller {
             if let Err(e) = store.failed_sign_in(reason, "-") {
                 return AppError::internal(e);
             }
-            AppError::new("unauthorized", message)
+            AppError::new(ErrorCode::Unauthorized, message)
         };
         let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
             return Err(refuse("missing key", "missing `Authorization: Bearer <key>`"));
@@ -31,7 +31,7 @@ impl FromRequestParts<AppState> for Caller {
             SignIn::Valid(who) => Ok(Caller(who)),
             // One answer for all three: the caller learns nothing about which keys exist;
             // the audit trail records which it was.
-            SignIn::Unknown | SignIn::Revoked(_) | SignIn::Expired(_) => Err(AppError::new("unauthorized", "unknown or revoked API key")),
+            SignIn::Unknown | SignIn::Revoked(_) | SignIn::Expired(_) => Err(AppError::new(ErrorCode::Unauthorized, "unknown or revoked API key")),
         }
     }
 }
@@ -43,7 +43,7 @@ impl Caller {
             Ok(&self.0)
         } else {
             let allowed: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
-            Err(AppError::new("forbidden", format!("role `{}` may not do this (needs {})", self.0.role, allowed.join(" or "))))
+            Err(AppError::new(ErrorCode::Forbidden, format!("role `{}` may not do this (needs {})", self.0.role, allowed.join(" or "))))
         }
     }
 }

@@ -2,7 +2,7 @@
 //! the queue, assignment, recovery, merge and split, the case graph, learning tasks
 //! (section 13).
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -10,13 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::handlers::{Body, Path, Query};
-use super::{AppError, AppState, Caller};
+use super::{AppError, AppState, Caller, ErrorCode};
 use crate::cases::{QueueQuery, QueueSort};
 use crate::learning::TaskStatus;
 use crate::store::{CaseState, Role};
-
-/// The largest `POST /v1/alerts` body.
-pub const MAX_STREAM_BYTES: usize = 4 * 1024 * 1024;
 
 /// Who may read cases, graphs and the queue.
 const READERS: [Role; 4] = [Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin];
@@ -25,7 +22,8 @@ const WORKERS: [Role; 2] = [Role::Analyst, Role::Admin];
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/alerts", post(alerts).layer(DefaultBodyLimit::max(MAX_STREAM_BYTES)))
+        // Its body may be up to `[http] max_stream_body` (4 MiB by default).
+        .route("/v1/alerts", post(alerts))
         .route("/v1/cases", get(queue))
         .route("/v1/cases/{id}/assign", post(assign))
         .route("/v1/cases/{id}/recover", post(recover))
@@ -62,7 +60,7 @@ pub struct QueueParams {
 
 pub async fn queue(State(s): State<AppState>, caller: Caller, Query(q): Query<QueueParams>) -> Result<Json<Value>, AppError> {
     caller.require(&READERS)?;
-    let invalid = |m: String| AppError::new("invalid_query", m);
+    let invalid = |m: String| AppError::new(ErrorCode::InvalidQuery, m);
     let query = QueueQuery {
         state: q.state.as_deref().map(str::parse::<CaseState>).transpose().map_err(|e| invalid(e.to_string()))?,
         assignee: q.assignee,
@@ -88,7 +86,7 @@ pub async fn assign(State(s): State<AppState>, caller: Caller, Path(id): Path<St
     let who = caller.require(&WORKERS)?;
     let assignee = req.assignee.as_deref().map(str::trim).filter(|a| !a.is_empty());
     if assignee.is_some_and(|a| a.chars().count() > 128) {
-        return Err(AppError::new("invalid_field", "an assignee is at most 128 characters"));
+        return Err(AppError::new(ErrorCode::InvalidField, "an assignee is at most 128 characters"));
     }
     s.app.store.assign_case(&id, assignee, &who.actor())?;
     case_json(&s, &id)
@@ -116,7 +114,7 @@ pub struct MergeRequest {
 pub async fn merge(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<MergeRequest>) -> Result<Json<Value>, AppError> {
     let who = caller.require(&WORKERS)?;
     if req.from.is_empty() {
-        return Err(AppError::new("invalid_field", "`from` names at least one case"));
+        return Err(AppError::new(ErrorCode::InvalidField, "`from` names at least one case"));
     }
     s.app.store.merge_cases(&id, &req.from, &who.actor())?;
     s.app.queue_wake.notify_one();
@@ -137,7 +135,7 @@ pub async fn split(
 ) -> Result<(StatusCode, Json<Value>), AppError> {
     let who = caller.require(&WORKERS)?;
     if req.alert_ids.is_empty() {
-        return Err(AppError::new("invalid_field", "`alert_ids` names at least one alert"));
+        return Err(AppError::new(ErrorCode::InvalidField, "`alert_ids` names at least one alert"));
     }
     let new = s.app.store.split_case(&id, &req.alert_ids, &who.actor())?;
     s.app.queue_wake.notify_one();
@@ -164,7 +162,7 @@ pub struct LearningParams {
 
 pub async fn learning(State(s): State<AppState>, caller: Caller, Query(q): Query<LearningParams>) -> Result<Json<Value>, AppError> {
     caller.require(&WORKERS)?;
-    let status = q.status.as_deref().map(str::parse::<TaskStatus>).transpose().map_err(|e| AppError::new("invalid_query", e))?;
+    let status = q.status.as_deref().map(str::parse::<TaskStatus>).transpose().map_err(|e| AppError::new(ErrorCode::InvalidQuery, e))?;
     Ok(Json(json!({"tasks": s.app.store.learning_tasks(status, q.case_id.as_deref())?})))
 }
 
@@ -181,7 +179,7 @@ pub async fn decide_task(State(s): State<AppState>, caller: Caller, Path(id): Pa
     let status = match req.status.as_str() {
         "accepted" => TaskStatus::Accepted,
         "dismissed" => TaskStatus::Dismissed,
-        other => return Err(AppError::new("invalid_field", format!("`{other}` is not a decision (accepted, dismissed)"))),
+        other => return Err(AppError::new(ErrorCode::InvalidField, format!("`{other}` is not a decision (accepted, dismissed)"))),
     };
     let task = s.app.store.decide_task(&id, status, req.note.trim(), &who.actor())?;
     Ok(Json(serde_json::to_value(task).map_err(AppError::internal)?))

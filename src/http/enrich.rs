@@ -3,29 +3,25 @@
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::handlers::Body;
-use super::{AppError, AppState, Caller};
+use super::handlers::{Body, RawBody};
+use super::{AppError, AppState, Caller, ErrorCode};
 use crate::enrich::import::{ImportError, ImportReport};
 use crate::enrich::{changes, intel, inventory};
 use crate::store::Role;
 
-/// Imports are files, larger than a request: up to this many bytes over HTTP (the CLI has
-/// no limit).
-pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
-
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/inventory", post(import_inventory).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
-        .route("/v1/intel", post(import_intel).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
-        .route("/v1/changes", post(import_changes).layer(DefaultBodyLimit::max(MAX_IMPORT_BYTES)))
+        // Imports are files, larger than a request: `[http] max_import_body` (64 MiB by
+        // default) over HTTP; the CLI has no limit.
+        .route("/v1/inventory", post(import_inventory))
+        .route("/v1/intel", post(import_intel))
+        .route("/v1/changes", post(import_changes))
         .route("/v1/fingerprint", post(fingerprint))
 }
 
@@ -46,7 +42,8 @@ impl IntoResponse for ImportFailure {
         match self {
             ImportFailure::App(e) => e.into_response(),
             ImportFailure::Lines(e) => {
-                (StatusCode::BAD_REQUEST, Json(json!({"error": {"code": "invalid_import", "message": e.to_string(), "lines": e.lines}}))).into_response()
+                let code = ErrorCode::InvalidImport;
+                (code.status(), Json(json!({"error": {"code": code, "message": e.to_string(), "lines": e.lines}}))).into_response()
             }
         }
     }
@@ -77,19 +74,14 @@ pub fn import_text(
     Ok(Ok(report))
 }
 
-async fn import(
-    s: AppState,
-    caller: Caller,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-    kind: &'static str,
-) -> Result<Json<Value>, ImportFailure> {
+async fn import(s: AppState, caller: Caller, body: Result<RawBody, AppError>, kind: &'static str) -> Result<Json<Value>, ImportFailure> {
     let who = caller.require(&[Role::Admin])?;
-    let bytes = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            AppError::new("payload_too_large", format!("an import is at most {MAX_IMPORT_BYTES} bytes over HTTP; use `triage {kind} import <file>`"))
-        } else {
-            AppError::new("invalid_request", e.body_text())
-        }
+    let RawBody(bytes) = body.map_err(|e| match e.code {
+        ErrorCode::PayloadTooLarge => AppError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("an import is at most {} bytes over HTTP; use `triage {kind} import <file>`", s.app.http.max_import_body),
+        ),
+        _ => e,
     })?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| ImportFailure::Lines(ImportError::one(1, "the file is not UTF-8")))?;
     let actor = who.actor();
@@ -101,27 +93,15 @@ async fn import(
     }
 }
 
-pub async fn import_inventory(
-    State(s): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<Value>, ImportFailure> {
+pub async fn import_inventory(State(s): State<AppState>, caller: Caller, body: Result<RawBody, AppError>) -> Result<Json<Value>, ImportFailure> {
     import(s, caller, body, "inventory").await
 }
 
-pub async fn import_intel(
-    State(s): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<Value>, ImportFailure> {
+pub async fn import_intel(State(s): State<AppState>, caller: Caller, body: Result<RawBody, AppError>) -> Result<Json<Value>, ImportFailure> {
     import(s, caller, body, "intel").await
 }
 
-pub async fn import_changes(
-    State(s): State<AppState>,
-    caller: Caller,
-    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
-) -> Result<Json<Value>, ImportFailure> {
+pub async fn import_changes(State(s): State<AppState>, caller: Caller, body: Result<RawBody, AppError>) -> Result<Json<Value>, ImportFailure> {
     import(s, caller, body, "changes").await
 }
 
@@ -136,7 +116,7 @@ pub struct FingerprintRequest {
 pub async fn fingerprint(State(s): State<AppState>, caller: Caller, Body(req, _): Body<FingerprintRequest>) -> Result<Json<Value>, AppError> {
     let who = caller.require(&[Role::Soar])?;
     if req.secret.is_empty() || req.secret.len() > 8_192 {
-        return Err(AppError::new("invalid_field", "`secret` must be 1 to 8192 bytes"));
+        return Err(AppError::new(ErrorCode::InvalidField, "`secret` must be 1 to 8192 bytes"));
     }
     let fp = s.app.fingerprint_key.fingerprint(&req.secret);
     s.app.store.audit(&who.actor(), "fingerprint", &fp, &json!({}))?;

@@ -1,59 +1,36 @@
-//! The one HTTP error type. Every code lives in [`AppError::status`]: a code names one
-//! status, always. 5xx details are logged, never sent.
+//! The one HTTP error type. Its code is an [`ErrorCode`] from the one table
+//! (`src/error_code.rs`), which also gives the status; any domain error that is
+//! [`Coded`] converts into it. 5xx details are logged, never sent.
 
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::alert::AlertError;
-use crate::approval::DecideError;
-use crate::pipeline::PipelineError;
-use crate::store::{DecisionError, StoreError};
+pub use crate::error_code::{Coded, ErrorCode};
 
 #[derive(Debug)]
 pub struct AppError {
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl AppError {
-    pub fn new(code: &'static str, message: impl Into<String>) -> AppError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> AppError {
         AppError { code, message: message.into() }
     }
 
     pub fn status(&self) -> StatusCode {
-        match self.code {
-            "unauthorized" => StatusCode::UNAUTHORIZED,
-            "forbidden" | "own_request" => StatusCode::FORBIDDEN,
-            "not_found" => StatusCode::NOT_FOUND,
-            "method_not_allowed" => StatusCode::METHOD_NOT_ALLOWED,
-            "request_timeout" => StatusCode::REQUEST_TIMEOUT,
-            "payload_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-            "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "already_decided"
-            | "invalid_transition"
-            | "case_closed"
-            | "approval_closed"
-            | "action_not_approved"
-            | "binding_mismatch"
-            | "conflict"
-            | "idempotency_in_flight" => StatusCode::CONFLICT,
-            "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
-            "engine_error" => StatusCode::BAD_GATEWAY,
-            "internal" => StatusCode::INTERNAL_SERVER_ERROR,
-            "not_ready" => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::BAD_REQUEST,
-        }
+        self.code.status()
     }
 
     pub fn internal(e: impl std::fmt::Display) -> AppError {
         tracing::error!(error = %e, "internal error");
-        AppError::new("internal", "internal error; see the service log")
+        AppError::new(ErrorCode::Internal, ErrorCode::Internal.public_message())
     }
 
     pub fn not_found(what: impl Into<String>) -> AppError {
-        AppError::new("not_found", what)
+        AppError::new(ErrorCode::NotFound, what)
     }
 }
 
@@ -63,65 +40,43 @@ impl IntoResponse for AppError {
     }
 }
 
+/// Any coded domain error: its code and message, or, for a 5xx, the code with a generic
+/// message while the details go to the log.
+impl<E: Coded> From<E> for AppError {
+    fn from(e: E) -> Self {
+        let code = e.code();
+        if code.status().is_server_error() {
+            tracing::error!(code = code.as_str(), error = %e, "request failed");
+            return AppError::new(code, code.public_message());
+        }
+        AppError::new(code, e.to_string())
+    }
+}
+
 impl From<axum::extract::rejection::PathRejection> for AppError {
     fn from(e: axum::extract::rejection::PathRejection) -> Self {
-        AppError::new("invalid_path", e.body_text())
+        AppError::new(ErrorCode::InvalidPath, e.body_text())
     }
 }
 
 impl From<axum::extract::rejection::QueryRejection> for AppError {
     fn from(e: axum::extract::rejection::QueryRejection) -> Self {
-        AppError::new("invalid_query", e.body_text())
+        AppError::new(ErrorCode::InvalidQuery, e.body_text())
     }
 }
 
-impl From<AlertError> for AppError {
-    fn from(e: AlertError) -> Self {
-        AppError::new(e.code, e.to_string())
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
 
-impl From<StoreError> for AppError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(m) => AppError::not_found(format!("{m} not found")),
-            StoreError::Conflict(m) => AppError::new("conflict", m),
-            StoreError::InvalidTransition(t) => AppError::new("invalid_transition", t.to_string()),
-            StoreError::CaseClosed(id) => AppError::new("case_closed", format!("case {id} is closed; a new alert opens a new case that lists it as related")),
-            other => AppError::internal(other),
-        }
-    }
-}
-
-impl From<PipelineError> for AppError {
-    fn from(e: PipelineError) -> Self {
-        match e {
-            PipelineError::Alert(a) => a.into(),
-            PipelineError::InvalidCaseId(_) => AppError::new("invalid_case_id", e.to_string()),
-            PipelineError::IdempotencyConflict(m) => AppError::new("idempotency_key_reused", m),
-            PipelineError::IdempotencyInFlight(m) => AppError::new("idempotency_in_flight", m),
-            PipelineError::Engine(inner) => {
-                tracing::error!(error = %inner, "engine error");
-                AppError::new("engine_error", "the engine could not answer")
-            }
-            PipelineError::Store(s) => s.into(),
-            PipelineError::Index(i) => AppError::internal(i),
-        }
-    }
-}
-
-impl From<DecisionError> for AppError {
-    fn from(e: DecisionError) -> Self {
-        let code = match &e {
-            DecisionError::NotFound(_) => "not_found",
-            DecisionError::Rule(DecideError::RationaleRequired) => "rationale_required",
-            DecisionError::Rule(DecideError::OwnRequest) => "own_request",
-            DecisionError::Rule(DecideError::AlreadyDecided) => "already_decided",
-            DecisionError::Rule(DecideError::Closed(_) | DecideError::Expired) => "approval_closed",
-            DecisionError::Rule(DecideError::BindingMismatch) => "binding_mismatch",
-            DecisionError::Rule(DecideError::NotForPolicy(_)) => "forbidden",
-            DecisionError::Store(s) => return AppError::internal(s),
-        };
-        AppError::new(code, e.to_string())
+    #[test]
+    fn server_errors_keep_their_details_in_the_log() {
+        let e = AppError::from(StoreError::Corrupt("row 7 of secret_table".into()));
+        assert_eq!(e.code, ErrorCode::Internal);
+        assert_eq!(e.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!e.message.contains("secret_table"), "{}", e.message);
+        let e = AppError::from(StoreError::NotFound("case c1".into()));
+        assert_eq!((e.code, e.message.as_str()), (ErrorCode::NotFound, "case c1 not found"));
     }
 }

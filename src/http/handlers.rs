@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{AppError, AppState, Caller};
+use super::{AppError, AppState, Caller, ErrorCode};
 use crate::corpus::Disposition;
 use crate::pipeline::{self, RecommendRequest};
 use crate::severity::Severity;
@@ -45,36 +45,55 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
         if !is_json_content_type(req.headers()) {
-            return Err(AppError::new("unsupported_media_type", "the body must be JSON, sent with `Content-Type: application/json`"));
+            return Err(AppError::new(ErrorCode::UnsupportedMediaType, "the body must be JSON, sent with `Content-Type: application/json`"));
         }
         // A body that never finishes must not hold a connection and a task for ever.
-        let limit = state.app.http.body_timeout();
-        let read = tokio::time::timeout(limit, Bytes::from_request(req, state))
+        let limit = state.app.http.body_timeout;
+        let max_bytes = state.app.http.body_limit_for(req.uri().path());
+        let bytes = tokio::time::timeout(limit, read_limited(req, max_bytes))
             .await
-            .map_err(|_| AppError::new("request_timeout", format!("the body did not arrive within {} ms", limit.as_millis())))?;
-        let bytes = read.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::new("payload_too_large", format!("the body is larger than {} bytes", super::MAX_BODY_BYTES))
-            } else {
-                AppError::new("invalid_request", e.body_text())
-            }
-        })?;
-        let value = super::json::parse_strict(&bytes).map_err(|e| match e {
-            super::json::StrictJsonError::DuplicateKey { .. } => AppError::new("duplicate_key", e.to_string()),
-            super::json::StrictJsonError::Syntax(_) => AppError::new("invalid_json", e.to_string()),
-        })?;
+            .map_err(|_| AppError::new(ErrorCode::RequestTimeout, format!("the body did not arrive within {} ms", limit.as_millis())))??;
+        let value = super::json::parse_strict(&bytes)?;
         let parsed = serde_json::from_value(value).map_err(|e| {
             let msg = e.to_string();
             let code = if msg.starts_with("unknown field") {
-                "unknown_field"
+                ErrorCode::UnknownField
             } else if msg.starts_with("missing field") {
-                "missing_field"
+                ErrorCode::MissingField
             } else {
-                "invalid_field"
+                ErrorCode::InvalidField
             };
             AppError::new(code, msg)
         })?;
         Ok(Body(parsed, bytes))
+    }
+}
+
+/// A body of any type (an import file), bounded by the route's limit.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, AppError> {
+        let max_bytes = state.app.http.body_limit_for(req.uri().path());
+        read_limited(req, max_bytes).await.map(RawBody)
+    }
+}
+
+/// The whole body of `req`, at most `max` bytes: the route's limit from the settings
+/// (`[http] max_body`, `max_stream_body`, `max_import_body`); 413 above.
+pub(super) async fn read_limited(req: Request, max: usize) -> Result<Bytes, AppError> {
+    use http_body_util::BodyExt;
+    let too_large = || AppError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {max} bytes"));
+    let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    match http_body_util::Limited::new(req.into_body(), max).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(e) => Err(AppError::new(ErrorCode::InvalidRequest, format!("the body could not be read: {e}"))),
     }
 }
 
@@ -129,7 +148,7 @@ pub async fn not_found() -> AppError {
 }
 
 pub async fn method_not_allowed() -> AppError {
-    AppError::new("method_not_allowed", "this route does not take that method")
+    AppError::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
 }
 
 /// Who the presented key belongs to, so clients can adapt to the role.
@@ -182,20 +201,17 @@ pub struct CloseRequest {
 
 pub async fn close_case(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<CloseRequest>) -> Result<Json<Value>, AppError> {
     let who = caller.require(&[Role::Analyst, Role::Admin])?;
-    let disposition: Disposition = req.disposition.parse().map_err(|e: String| AppError::new("invalid_field", e))?;
-    let severity: Severity = req.severity.parse().map_err(|e: crate::severity::InvalidSeverity| AppError::new("invalid_severity", e.to_string()))?;
+    let disposition: Disposition = req.disposition.parse().map_err(|e: String| AppError::new(ErrorCode::InvalidField, e))?;
+    let severity: Severity = req.severity.parse().map_err(|e: crate::severity::InvalidSeverity| AppError::new(ErrorCode::InvalidSeverity, e.to_string()))?;
     let mut techniques = Vec::new();
     for t in &req.techniques {
-        let id = crate::attack::TechniqueId::parse(t).map_err(|e| AppError::new("invalid_field", e.to_string()))?;
-        let resolved = s.app.catalog.resolve(&id).ok_or_else(|| AppError::new("unknown_technique", format!("{id} is not an active ATT&CK technique")))?;
+        let id = crate::attack::TechniqueId::parse(t).map_err(|e| AppError::new(ErrorCode::InvalidField, e.to_string()))?;
+        let resolved =
+            s.app.catalog.resolve(&id).ok_or_else(|| AppError::new(ErrorCode::UnknownTechnique, format!("{id} is not an active ATT&CK technique")))?;
         techniques.push(resolved.id.to_string());
     }
     let closed = ClosedCase { disposition, severity, techniques, note: req.note, closed_by: who.actor(), closed_at: crate::store::now() };
-    let view = crate::cases::close(&s.app, &id, closed).map_err(|e| match e {
-        crate::cases::CloseError::NotFound(m) => AppError::not_found(format!("case {m} not found")),
-        crate::cases::CloseError::Store(st) => st.into(),
-        crate::cases::CloseError::Index(i) => AppError::internal(i),
-    })?;
+    let view = crate::cases::close(&s.app, &id, closed)?;
     Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
 }
 
@@ -214,9 +230,9 @@ pub async fn approvals(State(s): State<AppState>, caller: Caller, Query(q): Quer
     caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(x) => {
-            Some(ApprovalStatus::parse(x).ok_or_else(|| AppError::new("invalid_field", format!("`{x}` is not pending, approved, rejected or expired")))?)
-        }
+        Some(x) => Some(
+            ApprovalStatus::parse(x).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("`{x}` is not pending, approved, rejected or expired")))?,
+        ),
     };
     Ok(Json(json!({"approvals": s.app.store.approvals(status, None, 500)?})))
 }
@@ -242,7 +258,7 @@ pub async fn decide(State(s): State<AppState>, caller: Caller, Path(id): Path<St
     let decision = match req.decision.as_str() {
         "approve" => Decision::Approve,
         "reject" => Decision::Reject,
-        other => return Err(AppError::new("invalid_field", format!("`{other}` is not a decision (approve, reject)"))),
+        other => return Err(AppError::new(ErrorCode::InvalidField, format!("`{other}` is not a decision (approve, reject)"))),
     };
     let a = s.app.store.decide(&id, who, decision, &req.rationale, chrono::Utc::now())?;
     Ok(Json(serde_json::to_value(a).map_err(AppError::internal)?))
@@ -252,7 +268,7 @@ pub async fn actions(State(s): State<AppState>, caller: Caller, Query(q): Query<
     let who = caller.require(&[Role::Soar, Role::Admin])?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(x) => Some(ActionStatus::parse(x).ok_or_else(|| AppError::new("invalid_field", format!("`{x}` is not an action status")))?),
+        Some(x) => Some(ActionStatus::parse(x).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("`{x}` is not an action status")))?),
     };
     let list = s.app.store.actions(status, None)?;
     let ids: Vec<&str> = list.iter().map(|a| a.action_id.as_str()).collect();
@@ -273,12 +289,9 @@ pub async fn outcome(State(s): State<AppState>, caller: Caller, Path(id): Path<S
     let executed = match req.status.as_str() {
         "executed" => true,
         "failed" => false,
-        other => return Err(AppError::new("invalid_field", format!("`{other}` is not an outcome (executed, failed)"))),
+        other => return Err(AppError::new(ErrorCode::InvalidField, format!("`{other}` is not an outcome (executed, failed)"))),
     };
-    let action = s.app.store.record_outcome(&id, who, executed, &req.detail).map_err(|e| match e {
-        crate::store::StoreError::Conflict(m) => AppError::new("action_not_approved", m),
-        other => other.into(),
-    })?;
+    let action = s.app.store.record_outcome(&id, who, executed, &req.detail)?;
     Ok(Json(serde_json::to_value(action).map_err(AppError::internal)?))
 }
 

@@ -19,6 +19,15 @@ pub enum StrictJsonError {
     Syntax(serde_json::Error),
 }
 
+impl crate::error_code::Coded for StrictJsonError {
+    fn code(&self) -> crate::error_code::ErrorCode {
+        match self {
+            StrictJsonError::DuplicateKey { .. } => crate::error_code::ErrorCode::DuplicateKey,
+            StrictJsonError::Syntax(_) => crate::error_code::ErrorCode::InvalidJson,
+        }
+    }
+}
+
 /// Marks the error raised for a duplicate key, so it can be told from a syntax error.
 const DUPLICATE: &str = "\u{1}duplicate key:";
 

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::handlers::Body;
-use super::{AppError, AppState, Caller};
+use super::{AppError, AppState, Caller, ErrorCode};
 use crate::store::{NewKey, Role, now};
 
 #[derive(Deserialize)]
@@ -29,12 +29,12 @@ pub fn parse_expiry(s: &str) -> Result<String, String> {
 
 pub async fn create(State(s): State<AppState>, caller: Caller, Body(req, _): Body<CreateKey>) -> Result<(StatusCode, Json<Value>), AppError> {
     let who = caller.require(&[Role::Admin])?;
-    let role: Role = req.role.parse().map_err(|e: String| AppError::new("invalid_field", e))?;
+    let role: Role = req.role.parse().map_err(|e: String| AppError::new(ErrorCode::InvalidField, e))?;
     let name = req.name.trim();
     if name.is_empty() || name.len() > 128 {
-        return Err(AppError::new("invalid_field", "`name` must be 1 to 128 characters"));
+        return Err(AppError::new(ErrorCode::InvalidField, "`name` must be 1 to 128 characters"));
     }
-    let expires_at = req.expires_at.as_deref().map(parse_expiry).transpose().map_err(|e| AppError::new("invalid_field", e))?;
+    let expires_at = req.expires_at.as_deref().map(parse_expiry).transpose().map_err(|e| AppError::new(ErrorCode::InvalidField, e))?;
     let new = NewKey { name: name.to_string(), role, principal: req.principal.map(|p| p.trim().to_string()), expires_at: expires_at.clone() };
     let (created, secret) = s.app.store.create_key_with(&new, &who.actor())?;
     Ok((

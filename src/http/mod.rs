@@ -24,14 +24,12 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::App;
 
+pub use crate::error_code::{Coded, ErrorCode};
 pub use auth::Caller;
 pub use error::AppError;
 pub use json::{StrictJsonError, parse_strict};
 pub use keys::parse_expiry;
 pub use serve::serve;
-
-/// The largest request body accepted (413 above).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -39,6 +37,9 @@ pub struct AppState {
 }
 
 pub fn router(app: Arc<App>) -> Router {
+    // Bodies are read by the extractors in `handlers`, each bounded by its route's limit
+    // (`[http] max_body`, `max_stream_body`, `max_import_body`); this bounds any other.
+    let body_limit = app.http.max_body;
     let state = AppState { app };
     Router::new()
         .route("/healthz", get(handlers::healthz))
@@ -67,7 +68,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(cases::routes())
         .fallback(handlers::not_found)
         .method_not_allowed_fallback(handlers::method_not_allowed)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::map_response(no_sniffing))
         .layer(TraceLayer::new_for_http())

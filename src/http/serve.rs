@@ -29,17 +29,13 @@ use crate::readiness::AuditWatch;
 /// Serves `app` on `listener` until `shutdown` resolves, then lets open requests finish.
 pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
     let http = app.http.clone();
-    let watch = tokio::spawn(AuditWatch::run(
-        app.clone(),
-        Duration::from_secs(http.audit_check_interval_secs.max(1)),
-        Duration::from_secs(http.audit_full_check_hours.max(1).saturating_mul(3600)),
-    ));
+    let watch = tokio::spawn(AuditWatch::run(app.clone(), app.audit.check_interval, app.audit.full_check_interval));
     let queue = tokio::spawn(crate::cases::queue::run(app.clone()));
     let router = super::router(app);
     let slots = Arc::new(Semaphore::new(http.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
-    builder.timer(TokioTimer::new()).header_read_timeout(http.header_timeout());
+    builder.timer(TokioTimer::new()).header_read_timeout(http.header_timeout);
     tokio::pin!(shutdown);
     loop {
         // Wait for a free slot before accepting, so the cap holds without refusing anyone.
@@ -75,7 +71,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     watch.abort();
     queue.abort();
     // Requests in flight finish; a connection still idle after the grace period is dropped.
-    if tokio::time::timeout(http.header_timeout() + http.body_timeout(), graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(http.header_timeout + http.body_timeout, graceful.shutdown()).await.is_err() {
         tracing::warn!("shutdown: connections still open after the grace period were dropped");
     }
     Ok(())

@@ -9,11 +9,11 @@
 //! - each call has its own timeout and all calls of one recommendation (retries and the
 //!   repair included) share a total budget;
 //! - 429, 5xx, timeouts and transport errors are retried up to `max_retries` times,
-//!   honouring `Retry-After` (seconds) up to `max_retry_after_ms`, else with exponential
+//!   honouring `Retry-After` (seconds) up to `max_retry_after`, else with exponential
 //!   backoff; any other 4xx is [`EngineError::Rejected`] at once; exhausted retries are
 //!   [`EngineError::Unavailable`] — both make the baseline answer, marked degraded;
 //! - a circuit breaker: after `breaker_threshold` consecutive failures every request is
-//!   `Unavailable` at once until `breaker_cooldown_ms` passes, then one probe is let through;
+//!   `Unavailable` at once until `breaker_cooldown` passes, then one probe is let through;
 //! - a semaphore bounds the provider calls in flight (`concurrency`);
 //! - an answer is read up to `max_answer_bytes`; a bigger one is [`EngineError::Rejected`]
 //!   without being read further, let alone stored.
@@ -84,10 +84,7 @@ impl OpenAiEngine {
             ResponseFormatKind::JsonObject => Some(model_output_schema()),
         };
         let prompts = Prompts::load(schema.as_ref()).map_err(|e| EngineError::Unavailable(e.to_string()))?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(settings.timeout_ms.max(1)))
-            .build()
-            .map_err(|e| EngineError::Unavailable(format!("http client: {e}")))?;
+        let http = reqwest::Client::builder().connect_timeout(settings.timeout).build().map_err(|e| EngineError::Unavailable(format!("http client: {e}")))?;
         tracing::info!(
             endpoint = %endpoint,
             model = %settings.model,
@@ -101,14 +98,14 @@ impl OpenAiEngine {
             http,
             prompts,
             limiter: Semaphore::new(settings.concurrency.max(1)),
-            breaker: Breaker::new(settings.breaker_threshold, Duration::from_millis(settings.breaker_cooldown_ms)),
+            breaker: Breaker::new(settings.breaker_threshold, settings.breaker_cooldown),
             started: Mutex::new(HashMap::new()),
             settings: settings.clone(),
         })
     }
 
     fn total_budget(&self) -> Duration {
-        Duration::from_millis(self.settings.total_timeout_ms.max(1))
+        self.settings.total_timeout
     }
 
     fn response_format(&self) -> ResponseFormat {
@@ -198,13 +195,16 @@ impl OpenAiEngine {
         loop {
             let remaining = deadline.saturating_duration_since(Instant::now());
             if remaining.is_zero() {
-                return Err(EngineError::Unavailable(format!("the total budget of {} ms ran out after {calls} calls", self.settings.total_timeout_ms)));
+                return Err(EngineError::Unavailable(format!(
+                    "the total budget of {} ms ran out after {calls} calls",
+                    self.settings.total_timeout.as_millis()
+                )));
             }
             let Ok(Ok(permit)) = tokio::time::timeout(remaining, self.limiter.acquire()).await else {
                 return Err(EngineError::Unavailable(format!("no provider slot free within the budget after {calls} calls")));
             };
             let remaining = deadline.saturating_duration_since(Instant::now());
-            let per_call = Duration::from_millis(self.settings.timeout_ms.max(1)).min(remaining);
+            let per_call = self.settings.timeout.min(remaining);
             calls += 1;
             let attempt = match tokio::time::timeout(per_call, self.send_once(body)).await {
                 Ok(a) => a,
@@ -220,7 +220,7 @@ impl OpenAiEngine {
                 return Err(EngineError::Unavailable(format!("{why} (after {calls} calls)")));
             }
             let delay = match retry_after {
-                Some(d) => d.min(Duration::from_millis(self.settings.max_retry_after_ms)),
+                Some(d) => d.min(self.settings.max_retry_after),
                 None => backoff(retries),
             };
             if Instant::now() + delay >= deadline {

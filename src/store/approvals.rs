@@ -14,6 +14,7 @@ use super::cases::{CaseState, set_state};
 use super::{Identity, Store, StoreError, Tx, now};
 use crate::approval::{self, Ballot, DecideError, Transition, Who};
 pub use crate::approval::{ApprovalStatus, Decision};
+use crate::error_code::{Coded, ErrorCode};
 use crate::policy::Tier;
 
 /// An approval covers one proposed action, or a rejected output awaiting human review.
@@ -166,6 +167,16 @@ pub enum DecisionError {
     Rule(#[from] DecideError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl Coded for DecisionError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            DecisionError::NotFound(_) => ErrorCode::NotFound,
+            DecisionError::Rule(r) => r.code(),
+            DecisionError::Store(s) => s.code(),
+        }
+    }
 }
 
 impl From<rusqlite::Error> for DecisionError {
@@ -410,7 +421,7 @@ impl Store {
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("action {action_id}")))?;
             if action.status != ActionStatus::Approved {
-                return Err(StoreError::Conflict(format!("action {action_id} is {}, not approved", action.status.as_str())));
+                return Err(StoreError::ActionNotApproved { action_id: action_id.to_string(), status: action.status.as_str() });
             }
             let status = if executed { ActionStatus::Executed } else { ActionStatus::Failed };
             let at = now();

@@ -133,6 +133,11 @@ fn load_or_create_secret(path: &Path) -> Result<[u8; 32], StoreError> {
 }
 
 impl AuditKey {
+    /// A key given as text (the configured key).
+    pub fn from_text(text: &str) -> AuditKey {
+        AuditKey(text.trim().as_bytes().to_vec())
+    }
+
     /// `TRIAGE_AUDIT_KEY` (which every replica on one database must share), else the key
     /// file in the data dir, created 0600 on first start.
     pub fn load(data_dir: &Path) -> Result<AuditKey, StoreError> {

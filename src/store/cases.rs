@@ -218,7 +218,7 @@ impl Store {
                 if let Some(p) = &a.pre_approved {
                     pre_approve(tx, &a.id, p, chrono::Utc::now()).map_err(|e| match e {
                         DecisionError::Store(s) => s,
-                        other => StoreError::Conflict(format!("emergency rule {} on approval {}: {other}", p.rule_id, a.id)),
+                        other => StoreError::EmergencyRuleRefused { rule_id: p.rule_id.clone(), approval_id: a.id.clone(), reason: other.to_string() },
                     })?;
                 }
             }
@@ -233,7 +233,7 @@ impl Store {
     /// request with a key owns it (`Claim::Owned`) until its response is stored with
     /// [`NewRecommendation::idempotency`] or the claim is released; a repeat with the same
     /// body gets the stored response, or `Claim::InFlight` while the first is still
-    /// working; a different body is `Err(Conflict)`. A claim older than `stale_after` was
+    /// working; a different body is `Err(IdempotencyKeyReused)`. A claim older than `stale_after` was
     /// left by a process that died, and is taken over.
     pub fn claim_idempotency(&self, actor: &str, key: &str, body_hash: &str, now: &str, stale_after: &str) -> Result<Claim, StoreError> {
         let done = self.tx(|tx| {
@@ -250,7 +250,7 @@ impl Store {
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
             )?;
             if hash != body_hash {
-                return Err(StoreError::Conflict("the Idempotency-Key was already used with a different body".into()));
+                return Err(StoreError::IdempotencyKeyReused);
             }
             if !rec_id.is_empty() {
                 return Ok(Ok(rec_id));

@@ -36,7 +36,7 @@ CREATE INDEX IF NOT EXISTS changes_entity_time ON changes(entity_key, time);
 "#;
 
 fn entity_of(text: &str) -> Result<Entity, StoreError> {
-    Entity::parse(text).map_err(StoreError::Conflict)
+    Entity::parse(text).map_err(StoreError::InvalidEntity)
 }
 
 impl Store {

@@ -165,7 +165,7 @@ impl Store {
         Ok(rows)
     }
 
-    /// Revokes a key at once (audited); `Conflict` when it already was.
+    /// Revokes a key at once (audited); `KeyAlreadyRevoked` when it already was.
     pub fn revoke_key(&self, id: &str, by: &str, at: &str) -> Result<KeyRecord, StoreError> {
         self.tx(|tx| {
             let key = tx
@@ -173,7 +173,7 @@ impl Store {
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("key {id}")))?;
             if key.revoked_at.is_some() {
-                return Err(StoreError::Conflict(format!("key {id} is already revoked")));
+                return Err(StoreError::KeyAlreadyRevoked(id.to_string()));
             }
             tx.execute("UPDATE api_keys SET revoked_at = ?1 WHERE id = ?2", params![at, id])?;
             append(tx, by, "key.revoked", id, &json!({"name": key.name, "principal": key.principal}))?;

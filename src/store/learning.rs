@@ -69,10 +69,10 @@ impl Store {
                 .optional()?
                 .ok_or_else(|| StoreError::NotFound(format!("learning task {id}")))?;
             if task.status != TaskStatus::Open {
-                return Err(StoreError::Conflict(format!("learning task {id} is already {}", task.status.as_str())));
+                return Err(StoreError::TaskAlreadyDecided { id: id.to_string(), status: task.status.as_str() });
             }
             if status == TaskStatus::Open {
-                return Err(StoreError::Conflict("a decision accepts or dismisses".into()));
+                return Err(StoreError::TaskDecisionOpen);
             }
             tx.execute(
                 "UPDATE learning_tasks SET status = ?1, decided_by = ?2, decided_at = ?3, note = ?4 WHERE id = ?5",

@@ -17,6 +17,8 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
+use crate::error_code::{Coded, ErrorCode};
+
 pub use approvals::{ActionRecord, ActionStatus, ApprovalKind, ApprovalRecord, ApprovalStatus, Decision, DecisionError};
 pub use approvals::{NewAction, NewApproval, PolicyApproval, binding_hash};
 pub use audit::{AuditEntry, AuditProgress, ChainBreak, Checkpoint, GENESIS, Verification};
@@ -36,16 +38,57 @@ pub enum StoreError {
     Poisoned,
     #[error("{0} not found")]
     NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]
     Key(String),
     #[error(transparent)]
     InvalidTransition(#[from] crate::cases::lifecycle::InvalidTransition),
-    #[error("case {0} is closed")]
+    #[error("case {0} is closed; a new alert opens a new case that lists it as related")]
     CaseClosed(String),
+    #[error("the Idempotency-Key was already used with a different body")]
+    IdempotencyKeyReused,
+    #[error("action {action_id} is {status}, not approved")]
+    ActionNotApproved { action_id: String, status: &'static str },
+    #[error("key {0} is already revoked")]
+    KeyAlreadyRevoked(String),
+    #[error("learning task {id} is already {status}")]
+    TaskAlreadyDecided { id: String, status: &'static str },
+    #[error("a decision on a learning task accepts or dismisses it")]
+    TaskDecisionOpen,
+    #[error("case {0} cannot be merged into itself")]
+    MergeIntoItself(String),
+    #[error("a split must leave at least one alert in case {0}")]
+    SplitEmptiesCase(String),
+    #[error("{0}")]
+    InvalidEntity(String),
+    /// A pre-approved emergency rule that the approval rules refused: policy code let
+    /// through a rule it should not have, which is the service's fault, not the caller's.
+    #[error("emergency rule {rule_id} on approval {approval_id}: {reason}")]
+    EmergencyRuleRefused { rule_id: String, approval_id: String, reason: String },
+}
+
+impl Coded for StoreError {
+    fn code(&self) -> ErrorCode {
+        match self {
+            StoreError::NotFound(_) => ErrorCode::NotFound,
+            StoreError::InvalidTransition(_) => ErrorCode::InvalidTransition,
+            StoreError::CaseClosed(_) => ErrorCode::CaseClosed,
+            StoreError::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            StoreError::ActionNotApproved { .. } => ErrorCode::ActionNotApproved,
+            StoreError::KeyAlreadyRevoked(_) | StoreError::TaskAlreadyDecided { .. } | StoreError::MergeIntoItself(_) | StoreError::SplitEmptiesCase(_) => {
+                ErrorCode::Conflict
+            }
+            StoreError::TaskDecisionOpen | StoreError::InvalidEntity(_) => ErrorCode::InvalidField,
+            StoreError::Sql(_)
+            | StoreError::Json(_)
+            | StoreError::Io { .. }
+            | StoreError::Poisoned
+            | StoreError::Corrupt(_)
+            | StoreError::Key(_)
+            | StoreError::EmergencyRuleRefused { .. } => ErrorCode::Internal,
+        }
+    }
 }
 
 pub struct Store {
@@ -136,7 +179,15 @@ CREATE INDEX IF NOT EXISTS recommendations_case ON recommendations(case_id);
 "#;
 
 impl Store {
+    /// Opens the store with the audit key from `TRIAGE_AUDIT_KEY`, else the key file in
+    /// the data dir.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Self::open_with_key(data_dir, None)
+    }
+
+    /// Opens the store; `audit_key` is the configured audit key (`[audit] key_file`,
+    /// `TRIAGE_AUDIT_KEY`), and without one the key file in the data dir is used.
+    pub fn open_with_key(data_dir: &Path, audit_key: Option<&str>) -> Result<Store, StoreError> {
         std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io { path: data_dir.display().to_string(), source })?;
         let conn = Connection::open(data_dir.join("triage.sqlite3"))?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
@@ -146,7 +197,10 @@ impl Store {
         conn.execute_batch(learning::SCHEMA)?;
         migrate(&conn)?;
         conn.execute_batch(stream::INDEXES)?;
-        let audit_key = audit::AuditKey::load(data_dir)?;
+        let audit_key = match audit_key.map(str::trim).filter(|k| !k.is_empty()) {
+            Some(k) => audit::AuditKey::from_text(k),
+            None => audit::AuditKey::load(data_dir)?,
+        };
         let store = Store { conn: Mutex::new(conn), audit_key, data_dir: data_dir.to_path_buf() };
         store.upgrade_audit_scheme()?;
         Ok(store)

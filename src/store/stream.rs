@@ -154,7 +154,7 @@ impl Store {
             require_open(tx, into)?;
             for other in from {
                 if other == into {
-                    return Err(StoreError::Conflict(format!("case {into} cannot be merged into itself")));
+                    return Err(StoreError::MergeIntoItself(into.to_string()));
                 }
                 require_open(tx, other)?;
                 move_alerts(tx, other, into, None)?;
@@ -184,7 +184,7 @@ impl Store {
                 return Err(StoreError::NotFound(format!("one of {} in case {case_id}", alert_ids.join(", "))));
             }
             if found >= total {
-                return Err(StoreError::Conflict("a split must leave at least one alert in the case".into()));
+                return Err(StoreError::SplitEmptiesCase(case_id.to_string()));
             }
             let title: String = tx.query_row("SELECT title FROM cases WHERE id = ?1", params![case_id], |r| r.get(0))?;
             let new = new_id("case");

@@ -7,21 +7,31 @@ use std::sync::Arc;
 use clap::Parser;
 use serde_json::Value;
 use triage::app::App;
-use triage::config::Settings;
+use triage::config::{Settings, SettingsArgs};
 use triage::llm::SharedEngine;
 use triage::store::Role;
 
 #[derive(Parser)]
 struct Wrapper {
     #[command(flatten)]
-    settings: Settings,
+    settings: SettingsArgs,
 }
 
-/// Settings as the CLI would parse them, with the data dir set and `extra` flags applied.
+/// Settings as the CLI would resolve them (flags < environment < config file < defaults),
+/// with the data dir set and `extra` flags applied.
 pub fn settings(data_dir: &Path, extra: &[&str]) -> Settings {
     let mut args = vec!["triage".to_string(), "--data-dir".into(), data_dir.display().to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
-    Wrapper::parse_from(args).settings
+    Wrapper::parse_from(args).settings.resolve().unwrap()
+}
+
+/// A file holding `secret`, for the `--*-file` flags (a secret is never a flag itself). It
+/// lives as long as the test process.
+pub fn secret_file(secret: &str) -> String {
+    let dir = tempfile::tempdir().unwrap().keep();
+    let path = dir.join("secret");
+    std::fs::write(&path, secret).unwrap();
+    path.display().to_string()
 }
 
 pub struct TestApp {
