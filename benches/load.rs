@@ -47,6 +47,11 @@ async fn measure(client: &reqwest::Client, url: &str, key: &str, bodies: &[Value
 }
 
 fn main() {
+    // `cargo test --all-targets` runs benchmarks too, unoptimised and without `--bench`:
+    // figures only come from `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let entries: usize = std::env::var("TRIAGE_BENCH_AUDIT_ENTRIES").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let gold = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/evals/gold.jsonl")).unwrap();
     let bodies: Vec<Value> =

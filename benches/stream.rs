@@ -32,6 +32,11 @@ struct Wrapper {
 const BATCH: usize = 100;
 
 fn main() {
+    // `cargo test --all-targets` runs benchmarks too, unoptimised and without `--bench`:
+    // figures only come from `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
     let scale: usize = std::env::var("TRIAGE_BENCH_STREAM_SCALE").ok().and_then(|v| v.parse().ok()).unwrap_or(20);
     let data = support_stream::noisy_day(scale);
     let bodies: Vec<Value> = data.chunks(BATCH).map(|c| json!({"alerts": c.iter().map(|s| s.alert.clone()).collect::<Vec<_>>()})).collect();
