@@ -102,10 +102,13 @@ impl App {
         let store = Store::open(&settings.data_dir)?;
         let docs = all_documents(settings, &store)?;
         let (index, index_report) = SearchIndex::open_or_build(&index_dir(&settings.data_dir), &docs, progress)?;
+        let metrics = Metrics::default();
         let engine: SharedEngine = match (engine, settings.engine) {
             (Some(e), _) => e,
             (None, EngineKind::Baseline) => Arc::new(Baseline),
-            (None, EngineKind::Llm) => Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| OpenError::Engine(e.to_string()))?),
+            (None, EngineKind::Llm) => {
+                Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| OpenError::Engine(e.to_string()))?.with_metrics(metrics.llm()))
+            }
             (None, EngineKind::Replay) => {
                 return Err(OpenError::Engine("the replay engine answers only in `triage eval --engine replay --replay <recording>`".into()));
             }
@@ -127,7 +130,7 @@ impl App {
                 limits: Limits::default(),
                 idempotency_wait: std::time::Duration::from_millis(settings.llm.total_timeout_ms.saturating_add(30_000)),
             },
-            metrics: Metrics::default(),
+            metrics,
             index_report,
             http: settings.http.clone(),
             audit_watch: crate::readiness::AuditWatch::default(),

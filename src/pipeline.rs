@@ -1,6 +1,7 @@
 //! One request, top to bottom: redact → parse → record → enrich → retrieve → engine → validate
 //! (→ one repair) → policy (tiers, approvals) → store → respond.
 
+use std::future::Future;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -264,7 +265,9 @@ async fn analyse(
 
     // Knowledge: what the engine may see and cite.
     let direct = knowledge::direct_techniques(&app.knowledge, &app.catalog, &alerts);
+    let searched = Instant::now();
     let mut hits = app.index.search_alerts_with(&alerts, &direct, app.settings.limits)?;
+    app.metrics.retrieval(searched.elapsed());
     hits.extend(context.hits(&hits));
     let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
     let signals = injection::scan(&alerts);
@@ -282,19 +285,21 @@ async fn analyse(
     };
 
     // Engine: the configured one, or the baseline when it can't be reached.
-    let (answer, degraded) = match app.engine.propose(&engine_request).await {
+    let engine = app.engine.as_ref();
+    let proposed = timed_engine_call(app, engine, async { Some(engine.propose(&engine_request).await) }).await;
+    let (answer, degraded) = match proposed.unwrap_or_else(|| Err(EngineError::Unavailable("the engine gave no answer".into()))) {
         Ok(a) => (a, false),
         Err(EngineError::Unavailable(e) | EngineError::Rejected(e)) => {
             tracing::warn!(error = %e, case_id = %case_id, "engine unavailable; the baseline answers");
-            app.metrics.degraded();
-            (app.baseline.propose(&engine_request).await.map_err(PipelineError::Engine)?, true)
+            app.metrics.degraded(engine.name(), engine.model());
+            let baseline = timed_engine_call(app, &app.baseline, async { Some(app.baseline.propose(&engine_request).await) }).await;
+            (baseline.unwrap_or_else(|| Err(EngineError::Unavailable("the baseline gave no answer".into()))).map_err(PipelineError::Engine)?, true)
         }
         Err(e) => return Err(PipelineError::Engine(e)),
     };
 
     // Checks: schema and semantics, with one repair for fixable mistakes.
     let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
-    let mut calls = answer.calls;
     let mut usage = answer.usage.clone();
     let mut raw_outputs = vec![answer.raw.clone()];
     let mut final_answer: EngineAnswer = answer;
@@ -302,11 +307,10 @@ async fn analyse(
     if let Err(reasons) = &checked
         && !degraded
         && repairable(reasons)
-        && let Some(repaired) = app.engine.repair(&engine_request, &final_answer, reasons).await
+        && let Some(repaired) = timed_engine_call(app, engine, engine.repair(&engine_request, &final_answer, reasons)).await
     {
         match repaired {
             Ok(second) => {
-                calls += second.calls;
                 usage.prompt_tokens += second.usage.prompt_tokens;
                 usage.completion_tokens += second.usage.completion_tokens;
                 raw_outputs.push(second.raw.clone());
@@ -446,9 +450,26 @@ async fn analyse(
         review_reasons: reasons_value.as_ref(),
         idempotency: idempotency_key.map(|key| (who.key_id.as_str(), key)),
     })?;
-    app.metrics.recommendation(&response, calls, &usage, latency_ms);
+    app.metrics.recommendation(&response, started.elapsed());
     tracing::info!(case_id = %case_id, rec_id = %recommendation_id, status = ?response.status, engine = %response.engine.name, latency_ms, "recommendation");
     Ok(response)
+}
+
+/// One engine call (a proposal or a repair), timed into the engine latency histogram by
+/// the engine and the model that answered (or was asked, when it failed).
+async fn timed_engine_call(
+    app: &App,
+    engine: &dyn Engine,
+    call: impl Future<Output = Option<Result<EngineAnswer, EngineError>>>,
+) -> Option<Result<EngineAnswer, EngineError>> {
+    let started = Instant::now();
+    let result = call.await;
+    match &result {
+        Some(Ok(a)) => app.metrics.engine_call(engine.name(), &a.model, started.elapsed()),
+        Some(Err(_)) => app.metrics.engine_call(engine.name(), engine.model(), started.elapsed()),
+        None => {}
+    }
+    result
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod error;
 mod handlers;
 mod json;
 mod keys;
+mod observe;
 mod openapi;
 mod serve;
 mod ui;
@@ -40,6 +41,7 @@ pub struct AppState {
 
 pub fn router(app: Arc<App>) -> Router {
     let state = AppState { app };
+    let timed = axum::middleware::from_fn_with_state(state.clone(), observe::track);
     Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
@@ -70,6 +72,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::map_response(no_sniffing))
+        .layer(timed)
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -44,6 +44,7 @@ use tokio::sync::Semaphore;
 
 use super::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
 use crate::config::{LlmSettings, ResponseFormatKind};
+use crate::metrics::{CallOutcome, Circuit, LlmMetrics};
 use crate::prompt::{Prompts, cut};
 use crate::recommendation::{ReviewReason, model_output_schema, summary_output_schema};
 
@@ -69,6 +70,8 @@ pub struct OpenAiEngine {
     prompts: Prompts,
     limiter: Semaphore,
     breaker: Breaker,
+    /// Calls, retries, tokens and the breaker's state, per model.
+    metrics: LlmMetrics,
     /// When the recommendation an answer belongs to started, so its repair shares the
     /// total budget. Keyed by a hash of (case id, raw answer).
     started: Mutex<HashMap<u64, Instant>>,
@@ -102,9 +105,21 @@ impl OpenAiEngine {
             prompts,
             limiter: Semaphore::new(settings.concurrency.max(1)),
             breaker: Breaker::new(settings.breaker_threshold, Duration::from_millis(settings.breaker_cooldown_ms)),
+            metrics: LlmMetrics::default(),
             started: Mutex::new(HashMap::new()),
             settings: settings.clone(),
         })
+    }
+
+    /// Reports calls, retries, tokens and the breaker's state into `metrics`.
+    pub fn with_metrics(mut self, metrics: LlmMetrics) -> Self {
+        metrics.breaker(&self.settings.model, self.breaker.circuit());
+        self.metrics = metrics;
+        self
+    }
+
+    fn observe_breaker(&self) {
+        self.metrics.breaker(&self.settings.model, self.breaker.circuit());
     }
 
     fn total_budget(&self) -> Duration {
@@ -182,13 +197,16 @@ impl OpenAiEngine {
 
     /// One chat completion, retried as configured, within `deadline`.
     async fn complete(&self, body: &CreateChatCompletionRequest, deadline: Instant) -> Result<Completed, EngineError> {
-        self.breaker.admit()?;
+        let admitted = self.breaker.admit();
+        self.observe_breaker();
+        admitted?;
         let result = self.complete_with_retries(body, deadline).await;
         match &result {
             Ok(_) => self.breaker.success(),
             Err(EngineError::Unavailable(_)) => self.breaker.failure(),
             Err(_) => {}
         }
+        self.observe_breaker();
         result
     }
 
@@ -206,15 +224,31 @@ impl OpenAiEngine {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let per_call = Duration::from_millis(self.settings.timeout_ms.max(1)).min(remaining);
             calls += 1;
+            let model = &self.settings.model;
             let attempt = match tokio::time::timeout(per_call, self.send_once(body)).await {
                 Ok(a) => a,
-                Err(_) => Attempt::Retry { why: format!("no answer within {} ms", per_call.as_millis()), retry_after: None },
+                Err(_) => {
+                    self.metrics.call(model, CallOutcome::Timeout);
+                    Attempt::Retry { why: format!("no answer within {} ms", per_call.as_millis()), retry_after: None }
+                }
             };
             drop(permit);
             let (why, retry_after) = match attempt {
-                Attempt::Done(c) => return Ok(Completed { raw: c.raw, usage: c.usage, calls }),
-                Attempt::Refused(why) => return Err(EngineError::Rejected(why)),
-                Attempt::Retry { why, retry_after } => (why, retry_after),
+                Attempt::Done(c) => {
+                    self.metrics.call(model, CallOutcome::Ok);
+                    self.metrics.tokens(model, &c.usage);
+                    return Ok(Completed { raw: c.raw, usage: c.usage, calls });
+                }
+                Attempt::Refused(why) => {
+                    self.metrics.call(model, CallOutcome::Rejected);
+                    return Err(EngineError::Rejected(why));
+                }
+                Attempt::Retry { why, retry_after } => {
+                    if !why.starts_with("no answer within") {
+                        self.metrics.call(model, CallOutcome::Error);
+                    }
+                    (why, retry_after)
+                }
             };
             if retries >= self.settings.max_retries {
                 return Err(EngineError::Unavailable(format!("{why} (after {calls} calls)")));
@@ -227,6 +261,7 @@ impl OpenAiEngine {
                 return Err(EngineError::Unavailable(format!("{why}; the next try would pass the total budget (after {calls} calls)")));
             }
             tracing::warn!(attempt = calls, error = %why, delay_ms = delay.as_millis() as u64, "provider call failed; retrying");
+            self.metrics.retry(model);
             tokio::time::sleep(delay).await;
             retries += 1;
         }
@@ -266,6 +301,10 @@ impl OpenAiEngine {
 impl Engine for OpenAiEngine {
     fn name(&self) -> &'static str {
         "llm"
+    }
+
+    fn model(&self) -> &str {
+        &self.settings.model
     }
 
     async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError> {
@@ -465,6 +504,8 @@ struct Breaker {
 struct BreakerState {
     consecutive: u32,
     open_until: Option<Instant>,
+    /// A probe was let through after the cooldown and has not come back.
+    probing: bool,
 }
 
 impl Breaker {
@@ -486,6 +527,7 @@ impl Breaker {
             Some(_) => {
                 // Half-open: this request probes; others wait out another cooldown.
                 s.open_until = Some(Instant::now() + self.cooldown);
+                s.probing = true;
                 tracing::info!("circuit breaker half-open: probing the provider");
                 Ok(())
             }
@@ -513,7 +555,19 @@ impl Breaker {
                     tracing::warn!(failures = s.consecutive, cooldown_ms = self.cooldown.as_millis() as u64, "circuit breaker open");
                 }
                 s.open_until = Some(Instant::now() + self.cooldown);
+                s.probing = false;
             }
+        }
+    }
+
+    /// Closed, open (the baseline answers until the cooldown passes and a request probes),
+    /// or half-open (a probe is out).
+    fn circuit(&self) -> Circuit {
+        match self.state.lock() {
+            Ok(s) if s.open_until.is_none() => Circuit::Closed,
+            Ok(s) if s.probing => Circuit::HalfOpen,
+            Ok(_) => Circuit::Open,
+            Err(_) => Circuit::Closed,
         }
     }
 }
@@ -566,10 +620,13 @@ mod tests {
         assert!(b.admit().is_ok());
         b.failure();
         assert!(matches!(b.admit(), Err(EngineError::Unavailable(_))));
+        assert_eq!(b.circuit(), Circuit::Open);
         std::thread::sleep(Duration::from_millis(60));
         assert!(b.admit().is_ok(), "one probe after the cooldown");
+        assert_eq!(b.circuit(), Circuit::HalfOpen);
         assert!(b.admit().is_err(), "only one");
         b.success();
+        assert_eq!(b.circuit(), Circuit::Closed);
         assert!(b.admit().is_ok());
     }
 }
