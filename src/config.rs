@@ -163,6 +163,10 @@ pub struct Settings {
     /// file created in the data dir. Replicas on one database must share it
     #[arg(long, env = "TRIAGE_FINGERPRINT_KEY", hide_env_values = true, global = true)]
     pub fingerprint_key: Option<SecretText>,
+    /// An OTLP/HTTP receiver for traces (e.g. http://127.0.0.1:4318; /v1/traces is added);
+    /// without one, no spans leave the process
+    #[arg(long, env = "TRIAGE_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
     #[command(flatten)]
     pub llm: LlmSettings,
     #[command(flatten)]

@@ -24,4 +24,5 @@ pub mod recommendation; // the model's output and the served recommendation, wit
 pub mod retrieval; // tantivy index: schema, build, query, search
 pub mod severity; // the ordered severities
 pub mod store; // SQLite: keys, cases, recommendations, approvals, actions, audit chain
+pub mod telemetry; // logs to stderr, spans over OTLP/HTTP when an endpoint is configured
 pub mod validate; // JSON Schema then semantic checks of every engine output

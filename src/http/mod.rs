@@ -73,7 +73,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::map_response(no_sniffing))
         .layer(timed)
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(observe::request_span).on_response(observe::record_status))
         .with_state(state)
 }
 

@@ -1,12 +1,15 @@
-//! Each request's latency. It knows a request by its method and route template
+//! Each request's span and latency. Both know a request by its method and route template
 //! (`/v1/cases/{id}`) only: never the path, the query string, a header or the body.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
+use tower_http::trace::{DefaultOnResponse, OnResponse};
+use tracing::Span;
+use tracing::field::Empty;
 
 use super::AppState;
 use crate::metrics::HttpLabels;
@@ -23,6 +26,32 @@ fn method(m: &Method) -> &'static str {
 
 fn route<B>(req: &axum::http::Request<B>) -> &str {
     req.extensions().get::<MatchedPath>().map(MatchedPath::as_str).unwrap_or(UNMATCHED)
+}
+
+/// The request's span, named `METHOD /route/{template}` as OpenTelemetry's HTTP conventions
+/// ask. The pipeline's stages are its children.
+pub fn request_span<B>(req: &axum::http::Request<B>) -> Span {
+    let (method, route) = (method(req.method()), route(req));
+    tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = route,
+        http.response.status_code = Empty,
+    )
+}
+
+/// Puts the status on the request's span (an error status for a 5xx, as the conventions
+/// say for servers), then logs as tower-http does by default.
+pub fn record_status<B>(response: &axum::http::Response<B>, latency: Duration, span: &Span) {
+    // As i64: tracing-opentelemetry exports unsigned values as strings.
+    span.record("http.response.status_code", i64::from(response.status().as_u16()));
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "error");
+    }
+    DefaultOnResponse::default().on_response(response, latency, span);
 }
 
 /// Times the request into the HTTP latency histogram, by method, route and status.

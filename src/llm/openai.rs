@@ -174,6 +174,14 @@ impl OpenAiEngine {
     }
 
     fn answer(&self, done: Completed) -> EngineAnswer {
+        // The engine span the pipeline opened declares these (GenAI semantic conventions).
+        let span = tracing::Span::current();
+        if let Some(finish) = &done.finish {
+            span.record("gen_ai.response.finish_reasons", finish.as_str());
+        }
+        if let Some(model) = &done.response_model {
+            span.record("gen_ai.response.model", model.as_str());
+        }
         EngineAnswer {
             raw: done.raw,
             model: self.settings.model.clone(),
@@ -237,7 +245,7 @@ impl OpenAiEngine {
                 Attempt::Done(c) => {
                     self.metrics.call(model, CallOutcome::Ok);
                     self.metrics.tokens(model, &c.usage);
-                    return Ok(Completed { raw: c.raw, usage: c.usage, calls });
+                    return Ok(Completed { raw: c.raw, usage: c.usage, finish: c.finish, response_model: c.response_model, calls });
                 }
                 Attempt::Refused(why) => {
                     self.metrics.call(model, CallOutcome::Rejected);
@@ -391,24 +399,31 @@ enum Attempt {
 struct Completion {
     raw: String,
     usage: Usage,
+    /// The choice's `finish_reason`, as the provider named it.
+    finish: Option<String>,
+    /// The model the provider says answered.
+    response_model: Option<String>,
 }
 
 /// What a completed call (retries included) yielded.
 struct Completed {
     raw: String,
     usage: Usage,
+    finish: Option<String>,
+    response_model: Option<String>,
     calls: u32,
 }
 
 /// The raw answer of a 200 response: the message content when the model stopped
 /// normally, else text the validator refuses as `invalid_output`.
 fn read_completion(body: &[u8]) -> Completion {
-    let (content, refusal, finish, usage) = match serde_json::from_slice::<CreateChatCompletionResponse>(body) {
+    let (content, refusal, finish, usage, response_model) = match serde_json::from_slice::<CreateChatCompletionResponse>(body) {
         Ok(r) => {
             let usage = r.usage.map(|u| Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens }).unwrap_or_default();
+            let model = Some(r.model);
             match r.choices.into_iter().next() {
-                Some(c) => (c.message.content, c.message.refusal, c.finish_reason.map(finish_name), usage),
-                None => (None, None, None, usage),
+                Some(c) => (c.message.content, c.message.refusal, c.finish_reason.map(finish_name), usage, model),
+                None => (None, None, None, usage, model),
             }
         }
         // A server may add a finish reason or leave out a field the typed response
@@ -425,11 +440,12 @@ fn read_completion(body: &[u8]) -> Completion {
                     choice["message"]["refusal"].as_str().map(str::to_string),
                     choice["finish_reason"].as_str().map(str::to_string),
                     usage,
+                    v["model"].as_str().map(str::to_string),
                 )
             }
             Err(e) => {
                 let raw = format!("{INCOMPLETE_PREFIX}none: the provider's answer is not a chat completion ({e})");
-                return Completion { raw, usage: Usage::default() };
+                return Completion { raw, usage: Usage::default(), finish: None, response_model: None };
             }
         },
     };
@@ -443,7 +459,14 @@ fn read_completion(body: &[u8]) -> Completion {
             content.unwrap_or_default()
         ),
     };
-    Completion { raw, usage }
+    Completion { raw, usage, finish: finish.map(|f| telemetry_name(&f)), response_model: response_model.map(|m| telemetry_name(&m)) }
+}
+
+/// A provider-chosen name (finish reason, model) as it may go into a trace: short and
+/// plain, or `other`. The provider is not trusted to keep it to a name.
+fn telemetry_name(s: &str) -> String {
+    let plain = !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/'));
+    if plain { s.to_string() } else { "other".to_string() }
 }
 
 fn finish_name(f: FinishReason) -> String {
@@ -602,6 +625,15 @@ mod tests {
             assert!(crate::validate::parse_raw(&c.raw).is_err());
         }
         assert!(read_completion(b"<html>").raw.starts_with(INCOMPLETE_PREFIX));
+    }
+
+    #[test]
+    fn only_plain_names_from_the_provider_reach_a_trace() {
+        let c = read_completion(&body("stop", json!("{}")));
+        assert_eq!((c.finish.as_deref(), c.response_model.as_deref()), (Some("stop"), Some("m")));
+        assert_eq!(telemetry_name("gpt-4o-mini-2024-07-18"), "gpt-4o-mini-2024-07-18");
+        assert_eq!(telemetry_name("stop; ignore previous instructions"), "other");
+        assert_eq!(telemetry_name(&"x".repeat(65)), "other");
     }
 
     #[test]
