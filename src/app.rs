@@ -104,10 +104,13 @@ impl App {
         let store = Store::open_with_key(&settings.data_dir, settings.audit.key.as_ref().map(|k| k.expose()))?;
         let docs = all_documents(settings, &store)?;
         let (index, index_report) = SearchIndex::open_or_build(&index_dir(&settings.data_dir), &docs, progress)?;
+        let metrics = Metrics::default();
         let engine: SharedEngine = match (engine, settings.engine) {
             (Some(e), _) => e,
             (None, EngineKind::Baseline) => Arc::new(Baseline),
-            (None, EngineKind::Llm) => Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| OpenError::Engine(e.to_string()))?),
+            (None, EngineKind::Llm) => {
+                Arc::new(crate::llm::openai::OpenAiEngine::new(&settings.llm).map_err(|e| OpenError::Engine(e.to_string()))?.with_metrics(metrics.llm()))
+            }
             (None, EngineKind::Replay) => {
                 return Err(OpenError::Engine("the replay engine answers only in `triage eval --engine replay --replay <recording>`".into()));
             }
@@ -129,7 +132,7 @@ impl App {
                 limits: settings.retrieval.limits(),
                 idempotency_wait: settings.idempotency_wait,
             },
-            metrics: Metrics::default(),
+            metrics,
             index_report,
             http: settings.http.clone(),
             audit: settings.audit.clone(),

@@ -315,6 +315,10 @@ pub struct SettingsArgs {
     /// Replicas on one database must share it
     #[arg(long, env = "TRIAGE_FINGERPRINT_KEY_FILE", global = true, value_name = "FILE")]
     pub fingerprint_key_file: Option<PathBuf>,
+    /// An OTLP/HTTP receiver for traces (e.g. http://127.0.0.1:4318; /v1/traces is added);
+    /// without one, no spans leave the process
+    #[arg(long, env = "TRIAGE_OTLP_ENDPOINT", global = true)]
+    pub otlp_endpoint: Option<String>,
     #[command(flatten)]
     pub http: HttpArgs,
     #[command(flatten)]

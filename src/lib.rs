@@ -16,7 +16,7 @@ pub mod jsonpath; // the JSON path dialect of `alert:<id>#<path>` evidence refs
 pub mod knowledge; // what events are: indicators, candidate techniques with their support
 pub mod learning; // drafts after closure: Sigma tuning filters, runbook edits, eval cases
 pub mod llm; // engines: baseline, OpenAI-compatible, replay
-pub mod metrics; // Prometheus counters
+pub mod metrics; // Prometheus metrics (prometheus-client): requests, engines, provider, store gauges
 pub mod pipeline; // retrieve → engine → validate → policy → store, in one function
 pub mod policy; // action catalog and tiers, direct-execution and injection detection
 pub mod prompt; // prompt templates (minijinja, strict undefined) and untrusted-data fencing
@@ -25,4 +25,5 @@ pub mod recommendation; // the model's output and the served recommendation, wit
 pub mod retrieval; // tantivy index: schema, build, query, search
 pub mod severity; // the ordered severities
 pub mod store; // SQLite: keys, cases, recommendations, approvals, actions, audit chain
+pub mod telemetry; // logs to stderr, spans over OTLP/HTTP when an endpoint is configured
 pub mod validate; // JSON Schema then semantic checks of every engine output

@@ -1,4 +1,4 @@
-//! The `triage` command: parse, set up logging, load settings, dispatch.
+//! The `triage` command: parse, set up logging and traces, load settings, dispatch.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -165,11 +165,18 @@ fn parse_expiry(s: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("TRIAGE_LOG").unwrap_or_else(|_| "triage=info,tower_http=warn".into()))
-        .with_writer(std::io::stderr)
-        .init();
-    match run(cli) {
+    let logs = tracing_subscriber::EnvFilter::try_from_env("TRIAGE_LOG").unwrap_or_else(|_| "triage=info,tower_http=warn".into());
+    let telemetry = match triage::telemetry::init(cli.settings.otlp_endpoint.as_deref(), logs) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if telemetry.exporting() {
+        tracing::info!(endpoint = cli.settings.otlp_endpoint.as_deref().unwrap_or_default(), "traces exported over OTLP/HTTP");
+    }
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
@@ -178,7 +185,10 @@ fn main() -> ExitCode {
             }
             ExitCode::FAILURE
         }
-    }
+    };
+    // The spans still buffered are sent before the process ends.
+    drop(telemetry);
+    code
 }
 
 fn progress_bar(label: &'static str) -> impl Fn(usize, usize) {

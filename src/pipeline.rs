@@ -1,10 +1,17 @@
 //! One request, top to bottom: redact → parse → record → enrich → retrieve → engine → validate
 //! (→ one repair) → policy (tiers, approvals) → store → respond.
+//!
+//! Each stage runs in a span of its name, a child of the request's (or the queue job's)
+//! span. Spans carry counts, ids, reason codes and, on `engine`, the OpenTelemetry GenAI
+//! attributes; never alert content, prompts or model output.
 
+use std::future::Future;
 use std::time::Instant;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::alert::{self, AlertError, Redactor};
 use crate::app::App;
@@ -144,7 +151,8 @@ pub async fn recommend(
 
     // Input: secrets out first, then parse. Nothing is stored unless every alert is valid.
     let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
-    let redacted: Vec<Value> = request.alerts.iter().map(|a| redactor.redact_value(a)).collect();
+    let redacted: Vec<Value> = tracing::info_span!("redact", triage.alerts = request.alerts.len() as i64)
+        .in_scope(|| request.alerts.iter().map(|a| redactor.redact_value(a)).collect());
     let alerts = alert::parse_all(&redacted)?;
     let case_id = match request.case_id {
         Some(id) if is_valid_case_id(&id) => id,
@@ -160,7 +168,8 @@ pub async fn recommend(
         }
     }
     let request_id = new_id("req");
-    app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts)?;
+    tracing::info_span!("record", triage.case_id = %case_id)
+        .in_scope(|| app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts))?;
     let run = Run { case_id, request_id, omitted: 0, idempotency_key, started };
     let response = analyse(app, who, run, alerts, &|p| redactor.fingerprint_of(p).map(str::to_string)).await?;
     if let Some(c) = claim.as_mut() {
@@ -186,6 +195,7 @@ pub fn ingest(app: &App, who: &Identity, values: &[Value]) -> Result<Vec<crate::
     }
     let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
     let mut batch = Vec::with_capacity(values.len());
+    let redacting = tracing::info_span!("redact", triage.alerts = values.len() as i64).entered();
     for (i, value) in values.iter().enumerate() {
         let redacted = redactor.redact_value(value);
         let pinned = crate::cases::stream::pin_placeholders(&redacted, &|p| redactor.fingerprint_of(p).map(str::to_string));
@@ -200,12 +210,13 @@ pub fn ingest(app: &App, who: &Identity, values: &[Value]) -> Result<Vec<crate::
             raw: a.raw,
         });
     }
+    drop(redacting);
     let windows = crate::store::Windows {
         dedup: app.stream.dedup_window,
         correlation: app.stream.correlation_window,
         max_open_cases_per_pivot: app.stream.max_open_cases_per_pivot,
     };
-    let results = app.store.ingest(&new_id("req"), &who.actor(), &batch, &windows)?;
+    let results = tracing::info_span!("store").in_scope(|| app.store.ingest(&new_id("req"), &who.actor(), &batch, &windows))?;
     app.queue_wake.notify_one();
     Ok(results)
 }
@@ -262,16 +273,23 @@ async fn analyse(
 
     // Context the alerts don't carry (inventory, intel, changes, geo), joined before
     // retrieval; the stricter asset view replaces the sender's for every later decision.
-    let context = crate::enrich::build(&app.store, app.geo.as_ref(), &alerts, fingerprint_of)?;
+    let context = tracing::info_span!("enrich").in_scope(|| crate::enrich::build(&app.store, app.geo.as_ref(), &alerts, fingerprint_of))?;
     let alerts = context.apply_assets(alerts);
 
     // Knowledge: what the engine may see and cite.
-    let direct = knowledge::direct_techniques(&app.knowledge, &app.catalog, &alerts);
-    let mut hits = app.index.search_alerts_with(&alerts, &direct, app.settings.limits)?;
-    let context_hits = context.hits(&hits);
-    let enriched = !context_hits.is_empty();
-    hits.extend(context_hits);
-    let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
+    let retrieving = tracing::info_span!("retrieve", triage.documents = Empty);
+    let (hits, documents, enriched) = retrieving.in_scope(|| -> Result<_, PipelineError> {
+        let direct = knowledge::direct_techniques(&app.knowledge, &app.catalog, &alerts);
+        let searched = Instant::now();
+        let mut hits = app.index.search_alerts_with(&alerts, &direct, app.settings.limits)?;
+        app.metrics.retrieval(searched.elapsed());
+        let context_hits = context.hits(&hits);
+        let enriched = !context_hits.is_empty();
+        hits.extend(context_hits);
+        let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
+        Ok((hits, documents, enriched))
+    })?;
+    retrieving.record("triage.documents", documents.len() as i64);
     let signals = injection::scan(&alerts);
     let assessment = knowledge::assess(&app.knowledge, &app.catalog, &alerts, &hits);
     let engine_request = EngineRequest {
@@ -287,35 +305,36 @@ async fn analyse(
     };
 
     // Engine: the configured one, or the baseline when it can't be reached.
-    let (answer, degraded) = match app.engine.propose(&engine_request).await {
+    let engine = app.engine.as_ref();
+    let proposed = traced_engine_call(app, engine, false, async { Some(engine.propose(&engine_request).await) }).await;
+    let (answer, degraded) = match proposed.unwrap_or_else(|| Err(EngineError::Unavailable("the engine gave no answer".into()))) {
         Ok(a) => (a, false),
         Err(EngineError::Unavailable(e) | EngineError::Rejected(e)) => {
             tracing::warn!(error = %e, case_id = %case_id, "engine unavailable; the baseline answers");
-            app.metrics.degraded();
-            (app.baseline.propose(&engine_request).await.map_err(PipelineError::Engine)?, true)
+            app.metrics.degraded(engine.name(), engine.model());
+            let baseline = traced_engine_call(app, &app.baseline, false, async { Some(app.baseline.propose(&engine_request).await) }).await;
+            (baseline.unwrap_or_else(|| Err(EngineError::Unavailable("the baseline gave no answer".into()))).map_err(PipelineError::Engine)?, true)
         }
         Err(e) => return Err(PipelineError::Engine(e)),
     };
 
     // Checks: schema and semantics, with one repair for fixable mistakes.
     let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
-    let mut calls = answer.calls;
     let mut usage = answer.usage.clone();
     let mut raw_outputs = vec![answer.raw.clone()];
     let mut final_answer: EngineAnswer = answer;
-    let mut checked = validate::check(&final_answer.raw, &ctx);
+    let mut checked = traced_check(&final_answer.raw, &ctx);
     if let Err(reasons) = &checked
         && !degraded
         && repairable(reasons)
-        && let Some(repaired) = app.engine.repair(&engine_request, &final_answer, reasons).await
+        && let Some(repaired) = traced_engine_call(app, engine, true, engine.repair(&engine_request, &final_answer, reasons)).await
     {
         match repaired {
             Ok(second) => {
-                calls += second.calls;
                 usage.prompt_tokens += second.usage.prompt_tokens;
                 usage.completion_tokens += second.usage.completion_tokens;
                 raw_outputs.push(second.raw.clone());
-                checked = validate::check(&second.raw, &ctx);
+                checked = traced_check(&second.raw, &ctx);
                 final_answer = second;
             }
             Err(e) => tracing::warn!(error = %e, "repair request failed"),
@@ -329,6 +348,8 @@ async fn analyse(
     };
 
     // Policy: approvals for every non-automatic proposal, or a review for a refused output.
+    // No await from here on: the entered spans below never cross one.
+    let deciding = tracing::info_span!("policy", triage.status = Empty, triage.approvals = Empty, triage.actions = Empty).entered();
     let recommendation_id = new_id("rec");
     let now = chrono::Utc::now();
     let expires_at = (now + app.settings.approval_ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -415,6 +436,10 @@ async fn analyse(
         });
         Review { reasons: reasons.clone(), approval_id }
     });
+    deciding.record("triage.status", if recommendation.is_some() { "ready" } else { "needs_review" });
+    deciding.record("triage.approvals", approvals.len() as i64);
+    deciding.record("triage.actions", actions.len() as i64);
+    drop(deciding);
 
     let mut retrieved: Vec<Retrieved> = hits.iter().map(|h| Retrieved { doc_ref: h.doc_ref(), title: h.doc.title.clone(), score: h.score }).collect();
     retrieved.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -432,6 +457,7 @@ async fn analyse(
     let response_value = serde_json::to_value(&response).unwrap_or_default();
     let reasons_value = review_reasons.as_ref().map(|r| json!(r));
     let latency_ms = started.elapsed().as_millis() as u64;
+    let storing = tracing::info_span!("store", triage.case_id = %case_id, triage.recommendation_id = %recommendation_id).entered();
     app.store.save_recommendation(NewRecommendation {
         id: &recommendation_id,
         case_id: &case_id,
@@ -452,9 +478,72 @@ async fn analyse(
         idempotency: idempotency_key.map(|key| (who.key_id.as_str(), key)),
         enriched,
     })?;
-    app.metrics.recommendation(&response, calls, &usage, latency_ms);
+    drop(storing);
+    app.metrics.recommendation(&response, started.elapsed());
     tracing::info!(case_id = %case_id, rec_id = %recommendation_id, status = ?response.status, engine = %response.engine.name, latency_ms, "recommendation");
     Ok(response)
+}
+
+/// One engine call (a proposal or a repair) in an `engine` span with the OpenTelemetry
+/// GenAI attributes, timed into the engine latency histogram. Neither the prompt nor the
+/// answer goes into the span; the `llm` engine adds the finish reason and response model.
+/// Numbers are recorded as i64: tracing-opentelemetry exports unsigned ones as strings.
+async fn traced_engine_call(
+    app: &App,
+    engine: &dyn Engine,
+    repair: bool,
+    call: impl Future<Output = Option<Result<EngineAnswer, EngineError>>>,
+) -> Option<Result<EngineAnswer, EngineError>> {
+    let span = tracing::info_span!(
+        "engine",
+        gen_ai.operation.name = "chat",
+        gen_ai.system = crate::telemetry::gen_ai_system(engine.name()),
+        gen_ai.request.model = engine.model(),
+        gen_ai.response.model = Empty,
+        gen_ai.response.finish_reasons = Empty,
+        gen_ai.usage.input_tokens = Empty,
+        gen_ai.usage.output_tokens = Empty,
+        "error.type" = Empty,
+        otel.status_code = Empty,
+        triage.engine = engine.name(),
+        triage.engine.repair = repair,
+        triage.engine.calls = Empty,
+    );
+    let started = Instant::now();
+    let result = call.instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    match &result {
+        Some(Ok(a)) => {
+            span.record("gen_ai.usage.input_tokens", i64::from(a.usage.prompt_tokens));
+            span.record("gen_ai.usage.output_tokens", i64::from(a.usage.completion_tokens));
+            span.record("triage.engine.calls", i64::from(a.calls));
+            app.metrics.engine_call(engine.name(), &a.model, elapsed);
+        }
+        Some(Err(e)) => {
+            let kind = match e {
+                EngineError::Unavailable(_) => "unavailable",
+                EngineError::Rejected(_) => "rejected",
+                EngineError::NotRecorded(_) => "not_recorded",
+            };
+            span.record("error.type", kind);
+            span.record("otel.status_code", "error");
+            app.metrics.engine_call(engine.name(), engine.model(), elapsed);
+        }
+        None => {}
+    }
+    result
+}
+
+/// [`validate::check`] in a `validate` span that says whether the output passed and, if
+/// not, the reason codes (never their details, which may quote the output).
+fn traced_check(raw: &str, ctx: &Context<'_>) -> Result<validate::Checked, Vec<ReviewReason>> {
+    let span = tracing::info_span!("validate", triage.valid = Empty, triage.review_reasons = Empty);
+    let checked = span.in_scope(|| validate::check(raw, ctx));
+    span.record("triage.valid", checked.is_ok());
+    if let Err(reasons) = &checked {
+        span.record("triage.review_reasons", reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(",").as_str());
+    }
+    checked
 }
 
 #[cfg(test)]

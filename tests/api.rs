@@ -280,7 +280,8 @@ async fn health_readiness_metrics_and_openapi() {
     assert_eq!(s, 200);
     assert!(r["documents"].as_u64().unwrap() > 400, "{r}");
     let text = t.http.get(format!("{}/metrics", t.base)).send().await.unwrap().text().await.unwrap();
-    assert!(text.contains("triage_recommendations_total{status=\"ready\"}"));
+    assert!(text.contains("\ntriage_queue_depth 0\n"), "{text}");
+    assert!(text.contains("triage_http_request_duration_seconds_count{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"), "{text}");
     let (s, o) = t.get("/openapi.json", "").await;
     assert_eq!(s, 200);
     assert!(o["paths"]["/v1/recommend"]["post"].is_object());

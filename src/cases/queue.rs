@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use tracing::Instrument;
+
 use crate::app::App;
 use crate::store::Identity;
 
@@ -41,7 +43,9 @@ pub async fn run_one(app: &App) -> Result<bool, crate::store::StoreError> {
     let now = chrono::Utc::now();
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let Some((case_id, generation)) = app.store.claim_queued(&fmt(now), &fmt(now - STALE_CLAIM))? else { return Ok(false) };
-    match crate::pipeline::recommend_case(app, &identity(), &case_id).await {
+    // A job of its own in traces: the root of its pipeline spans.
+    let job = tracing::info_span!("queue_recommendation", otel.kind = "internal", triage.case_id = %case_id);
+    match crate::pipeline::recommend_case(app, &identity(), &case_id).instrument(job).await {
         Ok(r) => tracing::debug!(case_id = %case_id, rec_id = %r.recommendation_id, "case recommendation"),
         // A case closed while queued takes no recommendation; that is not a failure.
         Err(crate::pipeline::PipelineError::Store(crate::store::StoreError::InvalidTransition(t))) => {

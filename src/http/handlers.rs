@@ -124,23 +124,13 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
     (status, Json(body)).into_response()
 }
 
-pub async fn metrics(State(s): State<AppState>) -> Response {
-    let mut text = s.app.metrics.render();
-    // The background queue, read from the store: it is shared with whoever else serves it.
-    match s.app.store.queue_depth() {
-        Ok((depth, oldest)) => {
-            let age = oldest
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
-                .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_milliseconds().max(0) as f64 / 1000.0)
-                .unwrap_or(0.0);
-            text.push_str(&format!(
-                "# HELP triage_queue_depth Case recommendations queued or running.\n# TYPE triage_queue_depth gauge\ntriage_queue_depth {depth}\n\
-                 # HELP triage_queue_oldest_age_seconds Age of the oldest queued case recommendation.\n# TYPE triage_queue_oldest_age_seconds gauge\ntriage_queue_oldest_age_seconds {age}\n"
-            ));
-        }
-        Err(e) => tracing::warn!(error = %e, "metrics: queue depth unavailable"),
-    }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+/// Prometheus text, or OpenMetrics when the scraper's `Accept` asks for it. The store's
+/// gauges (queue, pending approvals, audit chain) are read now: the store is shared with
+/// whoever else serves it.
+pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
+    let format = crate::metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    s.app.metrics.observe_store(&s.app.store);
+    ([(header::CONTENT_TYPE, format.content_type())], s.app.metrics.render(format)).into_response()
 }
 
 pub async fn not_found() -> AppError {
@@ -165,11 +155,8 @@ pub async fn recommend(
     let who = caller.require(&[Role::CaseEngine, Role::Analyst, Role::Admin])?;
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::trim).filter(|k| !k.is_empty());
     let hash = pipeline::body_hash(&bytes);
-    let result = pipeline::recommend(&s.app, who, req, &hash, key).await;
-    if result.is_err() {
-        s.app.metrics.http_error();
-    }
-    Ok(Json(serde_json::to_value(result?).map_err(AppError::internal)?))
+    let response = pipeline::recommend(&s.app, who, req, &hash, key).await?;
+    Ok(Json(serde_json::to_value(response).map_err(AppError::internal)?))
 }
 
 /// Any valid key may read the schema.

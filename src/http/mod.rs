@@ -8,6 +8,7 @@ mod error;
 mod handlers;
 mod json;
 mod keys;
+mod observe;
 mod openapi;
 mod serve;
 mod ui;
@@ -41,6 +42,7 @@ pub fn router(app: Arc<App>) -> Router {
     // (`[http] max_body`, `max_stream_body`, `max_import_body`); this bounds any other.
     let body_limit = app.http.max_body;
     let state = AppState { app };
+    let timed = axum::middleware::from_fn_with_state(state.clone(), observe::track);
     Router::new()
         .route("/healthz", get(handlers::healthz))
         .route("/readyz", get(handlers::readyz))
@@ -71,7 +73,8 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panicked))
         .layer(axum::middleware::map_response(no_sniffing))
-        .layer(TraceLayer::new_for_http())
+        .layer(timed)
+        .layer(TraceLayer::new_for_http().make_span_with(observe::request_span).on_response(observe::record_status))
         .with_state(state)
 }
 

@@ -70,6 +70,12 @@ pub trait Engine: Send + Sync {
     /// `baseline`, `llm` or `replay`.
     fn name(&self) -> &'static str;
 
+    /// The model it asks, for metrics and traces even when it fails to answer; engines
+    /// without one are their own model.
+    fn model(&self) -> &str {
+        self.name()
+    }
+
     async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError>;
 
     /// One more attempt that is told exactly why the previous answer was refused. Engines

@@ -44,6 +44,7 @@ use tokio::sync::Semaphore;
 
 use super::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
 use crate::config::{LlmSettings, ResponseFormatKind};
+use crate::metrics::{CallOutcome, Circuit, LlmMetrics};
 use crate::prompt::{Prompts, cut};
 use crate::recommendation::{ReviewReason, model_output_schema, summary_output_schema};
 
@@ -69,6 +70,8 @@ pub struct OpenAiEngine {
     prompts: Prompts,
     limiter: Semaphore,
     breaker: Breaker,
+    /// Calls, retries, tokens and the breaker's state, per model.
+    metrics: LlmMetrics,
     /// When the recommendation an answer belongs to started, so its repair shares the
     /// total budget. Keyed by a hash of (case id, raw answer).
     started: Mutex<HashMap<u64, Instant>>,
@@ -99,9 +102,21 @@ impl OpenAiEngine {
             prompts,
             limiter: Semaphore::new(settings.concurrency.max(1)),
             breaker: Breaker::new(settings.breaker_threshold, settings.breaker_cooldown),
+            metrics: LlmMetrics::default(),
             started: Mutex::new(HashMap::new()),
             settings: settings.clone(),
         })
+    }
+
+    /// Reports calls, retries, tokens and the breaker's state into `metrics`.
+    pub fn with_metrics(mut self, metrics: LlmMetrics) -> Self {
+        metrics.breaker(&self.settings.model, self.breaker.circuit());
+        self.metrics = metrics;
+        self
+    }
+
+    fn observe_breaker(&self) {
+        self.metrics.breaker(&self.settings.model, self.breaker.circuit());
     }
 
     fn total_budget(&self) -> Duration {
@@ -156,6 +171,14 @@ impl OpenAiEngine {
     }
 
     fn answer(&self, done: Completed) -> EngineAnswer {
+        // The engine span the pipeline opened declares these (GenAI semantic conventions).
+        let span = tracing::Span::current();
+        if let Some(finish) = &done.finish {
+            span.record("gen_ai.response.finish_reasons", finish.as_str());
+        }
+        if let Some(model) = &done.response_model {
+            span.record("gen_ai.response.model", model.as_str());
+        }
         EngineAnswer {
             raw: done.raw,
             model: self.settings.model.clone(),
@@ -179,13 +202,16 @@ impl OpenAiEngine {
 
     /// One chat completion, retried as configured, within `deadline`.
     async fn complete(&self, body: &CreateChatCompletionRequest, deadline: Instant) -> Result<Completed, EngineError> {
-        self.breaker.admit()?;
+        let admitted = self.breaker.admit();
+        self.observe_breaker();
+        admitted?;
         let result = self.complete_with_retries(body, deadline).await;
         match &result {
             Ok(_) => self.breaker.success(),
             Err(EngineError::Unavailable(_)) => self.breaker.failure(),
             Err(_) => {}
         }
+        self.observe_breaker();
         result
     }
 
@@ -206,15 +232,31 @@ impl OpenAiEngine {
             let remaining = deadline.saturating_duration_since(Instant::now());
             let per_call = self.settings.timeout.min(remaining);
             calls += 1;
+            let model = &self.settings.model;
             let attempt = match tokio::time::timeout(per_call, self.send_once(body)).await {
                 Ok(a) => a,
-                Err(_) => Attempt::Retry { why: format!("no answer within {} ms", per_call.as_millis()), retry_after: None },
+                Err(_) => {
+                    self.metrics.call(model, CallOutcome::Timeout);
+                    Attempt::Retry { why: format!("no answer within {} ms", per_call.as_millis()), retry_after: None }
+                }
             };
             drop(permit);
             let (why, retry_after) = match attempt {
-                Attempt::Done(c) => return Ok(Completed { raw: c.raw, usage: c.usage, calls }),
-                Attempt::Refused(why) => return Err(EngineError::Rejected(why)),
-                Attempt::Retry { why, retry_after } => (why, retry_after),
+                Attempt::Done(c) => {
+                    self.metrics.call(model, CallOutcome::Ok);
+                    self.metrics.tokens(model, &c.usage);
+                    return Ok(Completed { raw: c.raw, usage: c.usage, finish: c.finish, response_model: c.response_model, calls });
+                }
+                Attempt::Refused(why) => {
+                    self.metrics.call(model, CallOutcome::Rejected);
+                    return Err(EngineError::Rejected(why));
+                }
+                Attempt::Retry { why, retry_after } => {
+                    if !why.starts_with("no answer within") {
+                        self.metrics.call(model, CallOutcome::Error);
+                    }
+                    (why, retry_after)
+                }
             };
             if retries >= self.settings.max_retries {
                 return Err(EngineError::Unavailable(format!("{why} (after {calls} calls)")));
@@ -227,6 +269,7 @@ impl OpenAiEngine {
                 return Err(EngineError::Unavailable(format!("{why}; the next try would pass the total budget (after {calls} calls)")));
             }
             tracing::warn!(attempt = calls, error = %why, delay_ms = delay.as_millis() as u64, "provider call failed; retrying");
+            self.metrics.retry(model);
             tokio::time::sleep(delay).await;
             retries += 1;
         }
@@ -266,6 +309,10 @@ impl OpenAiEngine {
 impl Engine for OpenAiEngine {
     fn name(&self) -> &'static str {
         "llm"
+    }
+
+    fn model(&self) -> &str {
+        &self.settings.model
     }
 
     async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError> {
@@ -352,24 +399,31 @@ enum Attempt {
 struct Completion {
     raw: String,
     usage: Usage,
+    /// The choice's `finish_reason`, as the provider named it.
+    finish: Option<String>,
+    /// The model the provider says answered.
+    response_model: Option<String>,
 }
 
 /// What a completed call (retries included) yielded.
 struct Completed {
     raw: String,
     usage: Usage,
+    finish: Option<String>,
+    response_model: Option<String>,
     calls: u32,
 }
 
 /// The raw answer of a 200 response: the message content when the model stopped
 /// normally, else text the validator refuses as `invalid_output`.
 fn read_completion(body: &[u8]) -> Completion {
-    let (content, refusal, finish, usage) = match serde_json::from_slice::<CreateChatCompletionResponse>(body) {
+    let (content, refusal, finish, usage, response_model) = match serde_json::from_slice::<CreateChatCompletionResponse>(body) {
         Ok(r) => {
             let usage = r.usage.map(|u| Usage { prompt_tokens: u.prompt_tokens, completion_tokens: u.completion_tokens }).unwrap_or_default();
+            let model = Some(r.model);
             match r.choices.into_iter().next() {
-                Some(c) => (c.message.content, c.message.refusal, c.finish_reason.map(finish_name), usage),
-                None => (None, None, None, usage),
+                Some(c) => (c.message.content, c.message.refusal, c.finish_reason.map(finish_name), usage, model),
+                None => (None, None, None, usage, model),
             }
         }
         // A server may add a finish reason or leave out a field the typed response
@@ -386,11 +440,12 @@ fn read_completion(body: &[u8]) -> Completion {
                     choice["message"]["refusal"].as_str().map(str::to_string),
                     choice["finish_reason"].as_str().map(str::to_string),
                     usage,
+                    v["model"].as_str().map(str::to_string),
                 )
             }
             Err(e) => {
                 let raw = format!("{INCOMPLETE_PREFIX}none: the provider's answer is not a chat completion ({e})");
-                return Completion { raw, usage: Usage::default() };
+                return Completion { raw, usage: Usage::default(), finish: None, response_model: None };
             }
         },
     };
@@ -404,7 +459,14 @@ fn read_completion(body: &[u8]) -> Completion {
             content.unwrap_or_default()
         ),
     };
-    Completion { raw, usage }
+    Completion { raw, usage, finish: finish.map(|f| telemetry_name(&f)), response_model: response_model.map(|m| telemetry_name(&m)) }
+}
+
+/// A provider-chosen name (finish reason, model) as it may go into a trace: short and
+/// plain, or `other`. The provider is not trusted to keep it to a name.
+fn telemetry_name(s: &str) -> String {
+    let plain = !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ':' | '/'));
+    if plain { s.to_string() } else { "other".to_string() }
 }
 
 fn finish_name(f: FinishReason) -> String {
@@ -465,6 +527,8 @@ struct Breaker {
 struct BreakerState {
     consecutive: u32,
     open_until: Option<Instant>,
+    /// A probe was let through after the cooldown and has not come back.
+    probing: bool,
 }
 
 impl Breaker {
@@ -486,6 +550,7 @@ impl Breaker {
             Some(_) => {
                 // Half-open: this request probes; others wait out another cooldown.
                 s.open_until = Some(Instant::now() + self.cooldown);
+                s.probing = true;
                 tracing::info!("circuit breaker half-open: probing the provider");
                 Ok(())
             }
@@ -513,7 +578,19 @@ impl Breaker {
                     tracing::warn!(failures = s.consecutive, cooldown_ms = self.cooldown.as_millis() as u64, "circuit breaker open");
                 }
                 s.open_until = Some(Instant::now() + self.cooldown);
+                s.probing = false;
             }
+        }
+    }
+
+    /// Closed, open (the baseline answers until the cooldown passes and a request probes),
+    /// or half-open (a probe is out).
+    fn circuit(&self) -> Circuit {
+        match self.state.lock() {
+            Ok(s) if s.open_until.is_none() => Circuit::Closed,
+            Ok(s) if s.probing => Circuit::HalfOpen,
+            Ok(_) => Circuit::Open,
+            Err(_) => Circuit::Closed,
         }
     }
 }
@@ -551,6 +628,15 @@ mod tests {
     }
 
     #[test]
+    fn only_plain_names_from_the_provider_reach_a_trace() {
+        let c = read_completion(&body("stop", json!("{}")));
+        assert_eq!((c.finish.as_deref(), c.response_model.as_deref()), (Some("stop"), Some("m")));
+        assert_eq!(telemetry_name("gpt-4o-mini-2024-07-18"), "gpt-4o-mini-2024-07-18");
+        assert_eq!(telemetry_name("stop; ignore previous instructions"), "other");
+        assert_eq!(telemetry_name(&"x".repeat(65)), "other");
+    }
+
+    #[test]
     fn retry_after_in_seconds() {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, "2".parse().unwrap());
@@ -566,10 +652,13 @@ mod tests {
         assert!(b.admit().is_ok());
         b.failure();
         assert!(matches!(b.admit(), Err(EngineError::Unavailable(_))));
+        assert_eq!(b.circuit(), Circuit::Open);
         std::thread::sleep(Duration::from_millis(60));
         assert!(b.admit().is_ok(), "one probe after the cooldown");
+        assert_eq!(b.circuit(), Circuit::HalfOpen);
         assert!(b.admit().is_err(), "only one");
         b.success();
+        assert_eq!(b.circuit(), Circuit::Closed);
         assert!(b.admit().is_ok());
     }
 }

@@ -219,6 +219,10 @@ impl Engine for RecordingEngine {
         self.inner.name()
     }
 
+    fn model(&self) -> &str {
+        self.inner.model()
+    }
+
     async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError> {
         let answer = self.inner.propose(req).await?;
         self.write(RecordKind::Propose, request_key(req, &answer.prompt_version), &answer);

@@ -355,6 +355,15 @@ fn settle_case(tx: &Tx, case_id: &str, actor: &str) -> Result<(), StoreError> {
     set_state(tx, case_id, to, actor, why)
 }
 
+/// Approvals of one tier waiting for a decision.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingTier {
+    pub tier: Tier,
+    pub count: u64,
+    /// When the oldest of them was requested (RFC 3339).
+    pub oldest: Option<String>,
+}
+
 impl Store {
     pub fn approval(&self, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
         self.tx(|tx| {
@@ -378,6 +387,17 @@ impl Store {
             }
             Ok(out)
         })
+    }
+
+    /// Pending approvals per tier that have not expired by `at`, read without expiring
+    /// anything: what a metrics scrape reports.
+    pub fn pending_approvals(&self, at: &str) -> Result<Vec<PendingTier>, StoreError> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare("SELECT tier, COUNT(*), MIN(created_at) FROM approvals WHERE status = 'pending' AND expires_at > ?1 GROUP BY tier")?;
+        let rows = stmt.query_map(params![at], |r| {
+            Ok(PendingTier { tier: tier_of(&r.get::<_, String>(0)?), count: r.get::<_, i64>(1)?.max(0) as u64, oldest: r.get(2)? })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     /// Records one identity's decision under the approval rules ([`approval::decide`]),
