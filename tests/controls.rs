@@ -18,21 +18,7 @@ use triage::llm::{Engine, EngineAnswer, EngineError, EngineRequest, Usage};
 use triage::store::Role;
 
 async fn llm_app(stub: &Stub, extra: &[&str]) -> TestApp {
-    let key_file = common::secret_file("sk-stub");
-    let mut flags = vec![
-        "--engine",
-        "llm",
-        "--llm-base-url",
-        stub.base_url.as_str(),
-        "--llm-model",
-        "stub-model",
-        "--llm-api-key-file",
-        &key_file,
-        "--llm-timeout-ms",
-        "5000",
-    ];
-    flags.extend_from_slice(extra);
-    spawn_app_with(&flags, None).await
+    common::spawn_llm_app(&stub.base_url, "5000", extra).await
 }
 
 fn body() -> Value {

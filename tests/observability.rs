@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{TestApp, native_alert, spawn_app_with};
+use common::{TestApp, native_alert};
 use openmetrics_parser::{MetricsExposition, PrometheusType, PrometheusValue};
 use serde_json::{Value, json};
 use support_openai::*;
@@ -34,22 +34,7 @@ fn alert(id: &str) -> Value {
 }
 
 async fn llm_app(stub: &Stub) -> TestApp {
-    let key_file = common::secret_file("sk-stub-0123456789");
-    let flags = [
-        "--engine",
-        "llm",
-        "--llm-base-url",
-        stub.base_url.as_str(),
-        "--llm-model",
-        "stub-model",
-        "--llm-api-key-file",
-        key_file.as_str(),
-        "--llm-timeout-ms",
-        "2000",
-        "--llm-max-retries",
-        "2",
-    ];
-    spawn_app_with(&flags, None).await
+    common::spawn_llm_app(&stub.base_url, "2000", &["--llm-max-retries", "2"]).await
 }
 
 // ---- metrics ----

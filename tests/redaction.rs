@@ -14,7 +14,6 @@ mod support_openai;
 
 use std::collections::BTreeSet;
 
-use common::spawn_app_with;
 use serde_json::{Value, json};
 use support_openai::*;
 use triage::alert::Redactor;
@@ -134,23 +133,8 @@ fn dump_database(path: &std::path::Path) -> String {
 #[tokio::test]
 async fn no_secret_of_the_corpus_reaches_the_prompt_the_store_or_a_response() {
     let stub = Stub::start(vec![valid()]).await;
-    let key_file = common::secret_file("sk-stub");
     // A prompt budget large enough that no alert is trimmed away unseen.
-    let flags = [
-        "--engine",
-        "llm",
-        "--llm-base-url",
-        stub.base_url.as_str(),
-        "--llm-model",
-        "stub-model",
-        "--llm-api-key-file",
-        &key_file,
-        "--llm-timeout-ms",
-        "10000",
-        "--llm-max-prompt-chars",
-        "4000000",
-    ];
-    let t = spawn_app_with(&flags, None).await;
+    let t = common::spawn_llm_app(&stub.base_url, "10000", &["--llm-max-prompt-chars", "4000000"]).await;
     let key = t.key("case-engine", Role::CaseEngine);
     let positive = lines(POSITIVE);
     let all_secrets: Vec<String> = positive.iter().flat_map(secrets_of).collect();

@@ -34,6 +34,26 @@ pub fn secret_file(secret: &str) -> String {
     path.display().to_string()
 }
 
+/// The app with the LLM engine pointed at a scripted stub on `base_url`: model
+/// `stub-model`, the API key from a file, the given timeout, then `extra` flags.
+pub async fn spawn_llm_app(base_url: &str, timeout_ms: &str, extra: &[&str]) -> TestApp {
+    let key_file = secret_file("sk-stub-0123456789");
+    let mut flags = vec![
+        "--engine",
+        "llm",
+        "--llm-base-url",
+        base_url,
+        "--llm-model",
+        "stub-model",
+        "--llm-api-key-file",
+        key_file.as_str(),
+        "--llm-timeout-ms",
+        timeout_ms,
+    ];
+    flags.extend_from_slice(extra);
+    spawn_app_with(&flags, None).await
+}
+
 pub struct TestApp {
     pub base: String,
     pub dir: tempfile::TempDir,
