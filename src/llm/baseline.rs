@@ -281,7 +281,11 @@ fn techniques(req: &EngineRequest<'_>, notes: &mut Vec<String>) -> Vec<ModelTech
         return Vec::new();
     };
     let direct = candidates.iter().any(|c| c.has_direct_support());
-    if !direct && req.assessment.is_routine() {
+    // A detection that rates itself medium or above says the event is not ordinary, even
+    // when its values are those of ordinary activity (a clone, a logon): only unflagged
+    // telemetry counts as routine.
+    let flagged = req.alerts.iter().any(|a| a.rule.severity.is_some_and(|s| s.rank() >= crate::severity::Severity::Medium.rank()));
+    if !direct && !flagged && req.assessment.is_routine() {
         // A document that resembles an ordinary event is not evidence of an attack.
         notes.push("The events are recognised as routine activity and nothing in them points to a technique; none is mapped.".into());
         return Vec::new();
