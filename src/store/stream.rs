@@ -354,12 +354,12 @@ pub(crate) fn enqueue(tx: &Tx, case_id: &str, at: &str) -> Result<(), StoreError
 
 /// Moves alerts (all, or those with `ids`) and their pivots from one case to another.
 fn move_alerts(tx: &Tx, from: &str, to: &str, ids: Option<&[String]>) -> Result<(), StoreError> {
-    let rows: Vec<(i64, String, ())> = {
+    let rows: Vec<(i64, String)> = {
         let mut stmt = tx.prepare("SELECT seq, alert_id FROM case_alerts WHERE case_id = ?1 ORDER BY seq")?;
-        stmt.query_map(params![from], |r| Ok((r.get(0)?, r.get(1)?, ())))?.collect::<Result<Vec<_>, _>>()?
+        stmt.query_map(params![from], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?
     };
     let mut next: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM case_alerts WHERE case_id = ?1", params![to], |r| r.get(0))?;
-    for (seq, _, _) in rows.iter().filter(|(_, id, _)| ids.is_none_or(|ids| ids.contains(id))) {
+    for (seq, _) in rows.iter().filter(|(_, id)| ids.is_none_or(|ids| ids.contains(id))) {
         next += 1;
         tx.execute("UPDATE case_alerts SET case_id = ?1, seq = ?2 WHERE case_id = ?3 AND seq = ?4", params![to, next, from, seq])?;
     }

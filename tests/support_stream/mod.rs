@@ -210,16 +210,21 @@ fn with_duplicates(mut b: Builder, rng: &mut Lcg, exact: usize, near: usize) -> 
     b.out
 }
 
+/// The four incidents of every stream, at their hours of the day.
+fn incidents(b: &mut Builder, day: DateTime<Utc>) {
+    intrusion(b, day + Duration::hours(9));
+    token_abuse(b, day + Duration::hours(13));
+    cloud_abuse(b, day + Duration::hours(2));
+    k8s_abuse(b, day + Duration::hours(17));
+}
+
 /// 1,000 alerts: four incidents, a scanner, updater and anomaly noise, 60 exact and 60
 /// near duplicates.
 pub fn mixed_thousand() -> Vec<Streamed> {
     let mut rng = Lcg::new(7);
     let mut b = Builder { out: Vec::new(), n: 0 };
     let day = t0();
-    intrusion(&mut b, day + Duration::hours(9));
-    token_abuse(&mut b, day + Duration::hours(13));
-    cloud_abuse(&mut b, day + Duration::hours(2));
-    k8s_abuse(&mut b, day + Duration::hours(17));
+    incidents(&mut b, day);
     scanner(&mut b, day + Duration::hours(1), 485, 10);
     updater(&mut b, day + Duration::hours(3), 50, 4);
     anomalies(&mut b, day, 25, 4);
@@ -235,10 +240,7 @@ pub fn noisy_day(scale: usize) -> Vec<Streamed> {
     let mut rng = Lcg::new(11);
     let mut b = Builder { out: Vec::new(), n: 0 };
     let day = t0();
-    intrusion(&mut b, day + Duration::hours(9));
-    token_abuse(&mut b, day + Duration::hours(13));
-    cloud_abuse(&mut b, day + Duration::hours(2));
-    k8s_abuse(&mut b, day + Duration::hours(17));
+    incidents(&mut b, day);
     let scanner_count = scale * 1000 * 7 / 10;
     scanner(&mut b, day, scanner_count, 20);
     // The update server pushes to the fleet: every alert names it, so they gather in one case.
