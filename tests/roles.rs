@@ -27,7 +27,7 @@ const MATRIX: &[(&str, &str, &[Role])] = &[
     ("GET", "/v1/cases", READERS),
     ("GET", "/v1/cases/{id}", READERS),
     ("POST", "/v1/cases/{id}/close", WORKERS),
-    ("GET", "/v1/cases/{id}/summary", QUEUE),
+    ("GET", "/v1/cases/{id}/summary", READERS),
     ("POST", "/v1/cases/{id}/assign", WORKERS),
     ("POST", "/v1/cases/{id}/recover", WORKERS),
     ("POST", "/v1/cases/{id}/merge", WORKERS),

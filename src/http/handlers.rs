@@ -203,7 +203,7 @@ pub async fn close_case(State(s): State<AppState>, caller: Caller, Path(id): Pat
 }
 
 pub async fn summary(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
-    caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
+    caller.require(&[Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin])?;
     let summary = crate::cases::summary::summarize(&s.app, &id).await?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
     Ok(Json(serde_json::to_value(summary).map_err(AppError::internal)?))
 }

@@ -145,7 +145,7 @@ fn ops(max_body: usize, max_stream_body: usize, max_import_body: usize) -> Vec<O
             Input::Json,
             &[NotFound, InvalidSeverity, UnknownTechnique, InvalidTransition],
         ),
-        op("get", "/v1/cases/{case_id}/summary", "Grounded case summary", Some(QUEUE), Input::None, &[NotFound]),
+        op("get", "/v1/cases/{case_id}/summary", "Grounded case summary", Some(READERS), Input::None, &[NotFound]),
         op("post", "/v1/cases/{case_id}/assign", "`{assignee}` (null unassigns)", Some(WORKERS), Input::Json, &[NotFound, CaseClosed]),
         op(
             "post",
