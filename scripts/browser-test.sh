@@ -42,9 +42,14 @@ echo "==> playwright-core (npm; the browser is Debian's)"
 )
 took
 
-echo "==> cargo build"
-cargo build --locked --bin triage
-bin="$root/target/debug/triage"
+# scripts/test hands over the binary its test build made; alone, this script builds one.
+if [ -n "${TRIAGE_BIN:-}" ]; then
+  bin="$TRIAGE_BIN"
+else
+  echo "==> cargo build"
+  cargo build --locked --bin triage
+  bin="$root/target/debug/triage"
+fi
 took
 
 tmp=$(mktemp -d -t triage-ui.XXXXXX)
