@@ -25,7 +25,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use regex::{Captures, Regex};
+use regex::{Captures, Regex, RegexSet, RegexSetBuilder};
 use serde_json::{Map, Value};
 
 /// `(kind, pattern, capture group holding the secret)`: secrets recognisable by shape or
@@ -93,6 +93,12 @@ const RAW_PATTERNS: &[(&str, &str, usize)] = &[
 
 static PATTERNS: LazyLock<Vec<(&'static str, Regex, usize)>> =
     LazyLock::new(|| RAW_PATTERNS.iter().filter_map(|(kind, pattern, group)| Regex::new(pattern).ok().map(|re| (*kind, re, *group))).collect());
+
+/// Every raw pattern in one set: a text is searched once to learn which patterns can match
+/// at all, instead of once per pattern (most alert values match none). `None` if the set
+/// can't be built, and then every pattern is tried.
+static PATTERN_SET: LazyLock<Option<RegexSet>> =
+    LazyLock::new(|| RegexSetBuilder::new(RAW_PATTERNS.iter().map(|(_, p, _)| *p)).size_limit(1 << 26).dfa_size_limit(1 << 24).build().ok());
 
 /// `name <separator> value` in free text: `db_password=…`, `"SecretAccessKey": "…"`,
 /// `client-secret: …`, `Password=…;` in a connection string. The name decides
@@ -651,9 +657,12 @@ impl Redactor {
     }
 
     pub fn redact_str(&mut self, text: &str) -> String {
+        // The shapes: only those the set found in the text can match it. A replacement
+        // only puts a placeholder where a secret was, which later patterns skip.
+        let candidates = PATTERN_SET.as_ref().filter(|_| PATTERNS.len() == RAW_PATTERNS.len()).map(|set| set.matches(text));
         let mut out = text.to_string();
-        for (kind, re, group) in PATTERNS.iter() {
-            if !re.is_match(&out) {
+        for (i, (kind, re, group)) in PATTERNS.iter().enumerate() {
+            if candidates.as_ref().is_some_and(|c| !c.matched(i)) || !re.is_match(&out) {
                 continue;
             }
             out = re
@@ -670,16 +679,26 @@ impl Redactor {
                 })
                 .into_owned();
         }
-        if let Some(re) = CONFIG_SET.as_ref() {
+        // The names: each form needs its separator, so a value without one (a host name,
+        // a hash, an id) skips them.
+        if let Some(re) = CONFIG_SET.as_ref()
+            && out.to_ascii_lowercase().contains("config")
+        {
             out = self.replace_config_set(&out, re);
         }
-        if let Some(re) = QUOTED_PAIR.as_ref() {
+        if let Some(re) = QUOTED_PAIR.as_ref()
+            && has_any(&out, b"\"'")
+        {
             out = self.replace_config_set(&out, re);
         }
-        if let Some(re) = FLAG.as_ref() {
+        if let Some(re) = FLAG.as_ref()
+            && has_any(&out, b"-/")
+        {
             out = self.replace_flags(&out, re);
         }
-        if let Some(re) = ASSIGNMENT.as_ref() {
+        if let Some(re) = ASSIGNMENT.as_ref()
+            && has_any(&out, b"=:")
+        {
             out = self.replace_assignments(&out, re);
         }
         out
@@ -782,6 +801,11 @@ impl Redactor {
         kinds.sort();
         Redacted { count: self.placeholders.len(), kinds }
     }
+}
+
+/// Whether `text` holds any of the ASCII bytes in `set`.
+fn has_any(text: &str, set: &[u8]) -> bool {
+    text.bytes().any(|b| set.contains(&b))
 }
 
 /// The whole match with `secret` replaced by `placeholder`.

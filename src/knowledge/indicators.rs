@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
-use regex::{Regex, RegexBuilder};
+use regex::{RegexBuilder, RegexSet, RegexSetBuilder, SetMatches};
 use serde::{Deserialize, Serialize};
 
 use super::event::{Attr, Event, EventKind, binary_name};
@@ -34,11 +34,55 @@ struct RawIndicator {
 }
 
 /// One condition: an attribute and the values or patterns any of which may match.
+/// Patterns are positions in the [`Indicators`]' set for their attribute.
 #[derive(Debug)]
 enum Condition {
     Kind(Vec<EventKind>),
     Exact(Attr, Vec<String>),
-    Pattern(Attr, Vec<Regex>),
+    Pattern(Attr, Vec<usize>),
+}
+
+/// The attributes matched with regexes, each with one set of every pattern written for it.
+const PATTERN_ATTRS: [Attr; 6] = [Attr::CommandLine, Attr::ParentCommandLine, Attr::Script, Attr::Registry, Attr::FilePath, Attr::Text];
+
+/// Every pattern of every indicator for one attribute, searched in one pass over a value
+/// rather than one pass per pattern: a request of 100 alerts meets the knowledge's
+/// hundreds of patterns on every field, and per-pattern searches were most of its cost.
+#[derive(Debug)]
+struct PatternSet {
+    attr: Attr,
+    set: RegexSet,
+}
+
+/// Which patterns of each attribute's set matched one event's values.
+struct EventHits {
+    by_attr: Vec<(Attr, SetMatches)>,
+    rule_name: Option<SetMatches>,
+    rule_description: Option<SetMatches>,
+}
+
+impl EventHits {
+    fn of(sets: &[PatternSet], event: &Event) -> EventHits {
+        let mut by_attr = Vec::new();
+        let (mut rule_name, mut rule_description) = (None, None);
+        for ps in sets {
+            if ps.attr == Attr::Text {
+                rule_name = Some(ps.set.matches(&event.rule_name));
+                rule_description = Some(ps.set.matches(&event.rule_description));
+            } else if let Some(observed) = event.get(ps.attr) {
+                by_attr.push((ps.attr, ps.set.matches(&observed.text)));
+            }
+        }
+        EventHits { by_attr, rule_name, rule_description }
+    }
+
+    fn any(matches: Option<&SetMatches>, patterns: &[usize]) -> bool {
+        matches.is_some_and(|m| patterns.iter().any(|i| m.matched(*i)))
+    }
+
+    fn attr(&self, attr: Attr) -> Option<&SetMatches> {
+        self.by_attr.iter().find(|(a, _)| *a == attr).map(|(_, m)| m)
+    }
 }
 
 #[derive(Debug)]
@@ -88,6 +132,7 @@ pub enum Wording {
 pub struct Indicators {
     pub all: Vec<Indicator>,
     pub names: super::names::NameIndex,
+    sets: Vec<PatternSet>,
 }
 
 impl Indicators {
@@ -122,6 +167,7 @@ impl Indicators {
     pub fn parse(files: &[(String, String)], catalog: &Catalog) -> Result<Indicators, KnowledgeError> {
         let mut all = Vec::new();
         let mut ids = HashSet::new();
+        let mut patterns: Vec<(Attr, Vec<String>)> = PATTERN_ATTRS.iter().map(|a| (*a, Vec::new())).collect();
         for (name, text) in files {
             let invalid = |message: String| KnowledgeError::Invalid { file: name.clone(), message };
             let file: File = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
@@ -135,7 +181,7 @@ impl Indicators {
                     let active = catalog.resolve(&id).ok_or_else(|| invalid(format!("indicator `{}`: {t} is not an active ATT&CK technique", raw.id)))?;
                     techniques.push(active.id.clone());
                 }
-                let conditions = conditions(&raw.when).map_err(|m| invalid(format!("indicator `{}`: {m}", raw.id)))?;
+                let conditions = conditions(&raw.when, &mut patterns).map_err(|m| invalid(format!("indicator `{}`: {m}", raw.id)))?;
                 if conditions.is_empty() {
                     return Err(invalid(format!("indicator `{}` has no conditions", raw.id)));
                 }
@@ -143,7 +189,19 @@ impl Indicators {
                 all.push(Indicator { id: raw.id, techniques, severity: raw.severity, note: raw.note, source: raw.source, file: file_name, conditions });
             }
         }
-        Ok(Indicators { all, names: super::names::NameIndex::of(catalog) })
+        let mut sets = Vec::new();
+        for (attr, list) in patterns {
+            if list.is_empty() {
+                continue;
+            }
+            let set = RegexSetBuilder::new(&list)
+                .size_limit(1 << 28)
+                .dfa_size_limit(1 << 25)
+                .build()
+                .map_err(|e| KnowledgeError::Invalid { file: "(all files)".into(), message: format!("the `{}` patterns together: {e}", attr.as_str()) })?;
+            sets.push(PatternSet { attr, set });
+        }
+        Ok(Indicators { all, names: super::names::NameIndex::of(catalog), sets })
     }
 
     pub fn len(&self) -> usize {
@@ -156,11 +214,15 @@ impl Indicators {
 
     /// Every indicator whose conditions all hold for the event.
     pub fn matches<'k>(&'k self, event: &Event) -> Vec<Match<'k>> {
-        self.all.iter().filter_map(|i| i.matches(event)).collect()
+        let hits = EventHits::of(&self.sets, event);
+        self.all.iter().filter_map(|i| i.matches(event, &hits)).collect()
     }
 }
 
-fn conditions(when: &toml::Table) -> Result<Vec<Condition>, String> {
+/// The conditions of one `when` table, cheapest first (the event kind, exact values, then
+/// patterns), so an indicator fails on a comparison before any pattern is looked at.
+/// `patterns` collects each attribute's patterns for its set.
+fn conditions(when: &toml::Table, patterns: &mut [(Attr, Vec<String>)]) -> Result<Vec<Condition>, String> {
     let mut out = Vec::new();
     for (key, value) in when {
         let values: Vec<String> = match value {
@@ -189,13 +251,23 @@ fn conditions(when: &toml::Table) -> Result<Vec<Condition>, String> {
             let norm = values.iter().map(|v| exact_form(attr, v)).collect();
             out.push(Condition::Exact(attr, norm));
         } else {
-            let res = values
-                .iter()
-                .map(|v| RegexBuilder::new(v).size_limit(1 << 20).build().map_err(|e| format!("`{key}` regex `{v}`: {e}")))
-                .collect::<Result<Vec<_>, _>>()?;
-            out.push(Condition::Pattern(attr, res));
+            // Each pattern is checked alone first, so a bad one is named in the error.
+            for v in &values {
+                RegexBuilder::new(v).size_limit(1 << 20).build().map_err(|e| format!("`{key}` regex `{v}`: {e}"))?;
+            }
+            let list = patterns.iter_mut().find(|(a, _)| *a == attr).map(|(_, l)| l).ok_or_else(|| format!("`{key}` takes exact values"))?;
+            let start = list.len();
+            list.extend(values);
+            out.push(Condition::Pattern(attr, (start..list.len()).collect()));
         }
     }
+    // Stable: conditions of equal cost keep their order, so the cited value is unchanged.
+    out.sort_by_key(|c| match c {
+        Condition::Kind(_) => 0,
+        Condition::Exact(..) => 1,
+        Condition::Pattern(Attr::Text, _) => 3,
+        Condition::Pattern(..) => 2,
+    });
     Ok(out)
 }
 
@@ -212,7 +284,7 @@ fn exact_form(attr: Attr, value: &str) -> String {
 }
 
 impl Indicator {
-    fn matches(&self, event: &Event) -> Option<Match<'_>> {
+    fn matches(&self, event: &Event, hits: &EventHits) -> Option<Match<'_>> {
         let mut best: Option<(u8, &str, &str)> = None;
         let mut text_only = true;
         let mut wording = None;
@@ -236,18 +308,18 @@ impl Indicator {
                         best = Some((rank, observed.path.as_str(), observed.text.as_str()));
                     }
                 }
-                Condition::Pattern(Attr::Text, res) => {
-                    wording = if res.iter().any(|r| r.is_match(&event.rule_name)) {
+                Condition::Pattern(Attr::Text, patterns) => {
+                    wording = if EventHits::any(hits.rule_name.as_ref(), patterns) {
                         Some(Wording::RuleName)
-                    } else if res.iter().any(|r| r.is_match(&event.rule_description)) {
+                    } else if EventHits::any(hits.rule_description.as_ref(), patterns) {
                         Some(Wording::RuleDescription)
                     } else {
                         return None;
                     };
                 }
-                Condition::Pattern(attr, res) => {
+                Condition::Pattern(attr, patterns) => {
                     let observed = event.get(*attr)?;
-                    if !res.iter().any(|r| r.is_match(&observed.text)) {
+                    if !EventHits::any(hits.attr(*attr), patterns) {
                         return None;
                     }
                     text_only = false;

@@ -290,6 +290,14 @@ fn techniques(req: &EngineRequest<'_>, notes: &mut Vec<String>) -> Vec<ModelTech
         notes.push("The events are recognised as routine activity and nothing in them points to a technique; none is mapped.".into());
         return Vec::new();
     }
+    // An event forwarded as it was logged (no severity, no description of what a detection
+    // looked for) is telemetry, not a detection: when nothing in its values is recognised,
+    // documents that resemble it are no evidence that anything happened.
+    let raw_telemetry = req.alerts.iter().all(|a| a.rule.severity.is_none() && a.rule.description.as_deref().is_none_or(|d| d.trim().is_empty()));
+    if !direct && raw_telemetry {
+        notes.push("Raw events that the service's knowledge does not recognise, and no detection describing them; no technique is mapped.".into());
+        return Vec::new();
+    }
     let picked: Vec<ModelTechnique> = candidates
         .iter()
         .filter(|c| c.score >= best.score * TECHNIQUE_SHARE)
