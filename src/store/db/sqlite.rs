@@ -1,0 +1,118 @@
+//! SQLite in the data dir: the embedded default. One connection behind the store's mutex,
+//! WAL so readers in other processes (`triage audit verify` beside a server) don't block it.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use rusqlite::Connection;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+use super::{Row, Value};
+use crate::store::StoreError;
+
+/// Numbered migrations, applied in order, each once.
+const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../../../migrations/sqlite/0001_initial.sql"))];
+
+pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Columns that data dirs made before numbered migrations may lack: their tables were
+/// created by an older schema and grew with `ALTER TABLE` at each start since.
+const LEGACY_COLUMNS: [(&str, &str, &str); 16] = [
+    ("idempotency", "claimed_at", "TEXT"),
+    ("api_keys", "principal", "TEXT"),
+    ("api_keys", "expires_at", "TEXT"),
+    ("approvals", "requested_principal", "TEXT"),
+    ("approval_decisions", "principal", "TEXT"),
+    ("audit", "scheme", "TEXT"),
+    ("case_alerts", "fingerprint", "TEXT"),
+    ("case_alerts", "occurrences", "INTEGER NOT NULL DEFAULT 1"),
+    ("case_alerts", "first_seen", "TEXT"),
+    ("case_alerts", "last_seen", "TEXT"),
+    ("case_alerts", "alert_time", "TEXT"),
+    ("case_alerts", "pivots", "TEXT"),
+    ("cases", "assignee", "TEXT"),
+    ("cases", "first_alert_at", "TEXT"),
+    ("cases", "newest_alert_at", "TEXT"),
+    ("cases", "merged_into", "TEXT"),
+];
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let tracked: i64 = tx.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", [], |r| r.get(0))?;
+    if tracked == 0 {
+        // A data dir from before numbered migrations (or a new one, where this finds no
+        // table): its tables get the columns migration 1 has, so that it can be recorded
+        // as applied; its `IF NOT EXISTS` adds whatever tables are missing.
+        for (table, column, decl) in LEGACY_COLUMNS {
+            let exists: i64 = tx.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))?;
+            let present: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"), [column], |r| r.get(0))?;
+            if exists == 1 && present == 0 {
+                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+            }
+        }
+        tx.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
+    }
+    for (version, sql) in MIGRATIONS {
+        let applied: i64 = tx.query_row("SELECT COUNT(*) FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))?;
+        if applied == 0 {
+            tx.execute_batch(sql)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", rusqlite::params![version, crate::store::now()])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The statement as SQLite takes it: without row locks, which it has no use for.
+fn dialect(sql: &str) -> Cow<'_, str> {
+    let trimmed = sql.trim_end();
+    for suffix in [" FOR UPDATE SKIP LOCKED", " FOR UPDATE"] {
+        if let Some(rest) = trimmed.strip_suffix(suffix) {
+            return Cow::Owned(rest.to_string());
+        }
+    }
+    Cow::Borrowed(sql)
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(n) => ValueRef::Integer(*n),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+pub(super) fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare_cached(&dialect(sql))?;
+    Ok(stmt.execute(rusqlite::params_from_iter(params))?)
+}
+
+pub(super) fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(&dialect(sql))?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let values = (0..columns)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(n) => Value::Int(n),
+                    ValueRef::Real(f) => Value::Real(f),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                })
+            })
+            .collect::<Result<Vec<_>, rusqlite::Error>>()?;
+        out.push(Row { values });
+    }
+    Ok(out)
+}
