@@ -1061,6 +1061,53 @@ mod tests {
     }
 
     #[test]
+    fn database_passwords_stay_out_of_flags_files_and_output() {
+        let (url, password) = split_database_url("postgres://triage:s%40cret@db:5432/triage?application_name=t").unwrap();
+        assert_eq!((url.as_str(), password.as_deref()), ("postgres://triage@db:5432/triage?application_name=t", Some("s@cret")));
+        let (url, password) = split_database_url("postgresql://triage@db/triage?password=x&sslmode=disable").unwrap();
+        assert_eq!((url.as_str(), password.as_deref()), ("postgresql://triage@db/triage?sslmode=disable", Some("x")));
+        assert!(split_database_url("mysql://db/triage").is_err());
+
+        let flag = |url: &str| SettingsArgs { database: DatabaseArgs { database_url: Some(url.into()), database_password_file: None }, ..Default::default() };
+        let key = |name: &str| match name {
+            "TRIAGE_AUDIT_KEY" => Some("shared-audit-key".to_string()),
+            "PGPASSWORD" => Some("from-pgpassword".to_string()),
+            _ => None,
+        };
+        let e = resolve_env(flag("postgres://triage:hunter2@db/triage"), &key).unwrap_err().to_string();
+        assert!(e.contains("--database-url") && !e.contains("hunter2"), "{e}");
+        let s = resolve_env(flag("postgres://triage@db/triage"), &key).unwrap();
+        let db = s.database.as_ref().unwrap();
+        assert_eq!((db.url.as_str(), db.password.as_ref().map(|p| p.expose())), ("postgres://triage@db/triage", Some("from-pgpassword")));
+        assert!(!s.to_toml().contains("from-pgpassword"), "{}", s.to_toml());
+
+        // The environment's URL may carry the password; it is shown without it.
+        let env = |name: &str| match name {
+            "TRIAGE_DATABASE_URL" => Some("postgres://triage:hunter2@db/triage".to_string()),
+            "TRIAGE_AUDIT_KEY" => Some("shared-audit-key".to_string()),
+            _ => None,
+        };
+        let s = resolve_env(SettingsArgs::default(), &env).unwrap();
+        assert!(s.to_toml().contains("url = \"postgres://triage@db/triage\"") && !s.to_toml().contains("hunter2"), "{}", s.to_toml());
+        assert!(s.secret_sources().contains(&("database.password", "TRIAGE_DATABASE_URL")));
+
+        // Without a shared audit key, replicas would each hash the chain their own way.
+        let no_key = |name: &str| if name == "TRIAGE_DATABASE_URL" { Some("postgres://triage@db/triage".to_string()) } else { None };
+        let e = resolve_env(SettingsArgs::default(), &no_key).unwrap_err().to_string();
+        assert!(e.contains("audit key"), "{e}");
+
+        // The config file holds no password, not even inside the URL.
+        let e = resolve(SettingsArgs::default(), Some("[database]\nurl = \"postgres://triage:hunter2@db/triage\"\n")).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("password_file") && !e.contains("hunter2"), "{e}");
+    }
+
+    fn resolve_env(mut args: SettingsArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        args.data_dir.get_or_insert(dir.path().join("data"));
+        args.resolve_with(env)
+    }
+
+    #[test]
     fn durations_and_sizes() {
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));

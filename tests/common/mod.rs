@@ -85,7 +85,23 @@ pub mod pg {
         with_client(&admin, async move |c| c.batch_execute(&create).await.unwrap());
         let url = with_dbname(&admin, &name);
         map.insert(data_dir.to_path_buf(), url.clone());
+        // The commands a test runs beside the app (`triage audit verify --data-dir …`)
+        // read the data dir's config file, and so find the same database and key.
+        let config = data_dir.join("triage.toml");
+        if !config.exists() {
+            let key = audit_key_file(data_dir);
+            std::fs::write(&config, format!("[database]\nurl = \"{url}\"\n\n[audit]\nkey_file = \"{key}\"\n")).unwrap();
+        }
         Some(url)
+    }
+
+    /// Makes `replica` a second data dir on the database of `first`, with its audit key:
+    /// replicas share both.
+    pub fn share_database(first: &Path, replica: &Path) {
+        let url = database_for(first).unwrap();
+        std::fs::create_dir_all(replica).unwrap();
+        std::fs::copy(audit_key_file(first), replica.join("test-audit.key")).unwrap();
+        DATABASES.lock().unwrap().get_or_insert_with(HashMap::new).insert(replica.to_path_buf(), url);
     }
 
     /// The database of `data_dir`, if the suite made one.
@@ -218,10 +234,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the server with extra CLI flags and, optionally, an engine swapped in.
 pub async fn spawn_app_with(extra: &[&str], engine: Option<SharedEngine>) -> TestApp {
+    spawn_app_in(tempfile::tempdir().unwrap(), extra, engine).await
+}
+
+/// [`spawn_app_with`] on a data dir the caller made (a second replica's, say).
+pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &[&str], engine: Option<SharedEngine>) -> TestApp {
     if let Ok(filter) = std::env::var("TRIAGE_TEST_LOG") {
         let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
     }
-    let dir = tempfile::tempdir().unwrap();
     let s = settings(dir.path(), extra);
     let app = Arc::new(App::open(&s, engine, &|_, _| {}).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

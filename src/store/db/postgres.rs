@@ -291,3 +291,14 @@ pub(super) fn migrate(conn: &Conn) -> Result<(), StoreError> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::dialect;
+
+    #[test]
+    fn placeholders_become_dollars_outside_quotes() {
+        assert_eq!(dialect("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?3'"), "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?3'");
+        assert_eq!(dialect("SELECT '' || ?2"), "SELECT '' || $2");
+    }
+}

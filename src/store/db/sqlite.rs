@@ -116,3 +116,15 @@ pub(super) fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Ve
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::dialect;
+
+    #[test]
+    fn row_locks_are_dropped() {
+        assert_eq!(dialect("SELECT a FROM q LIMIT 1 FOR UPDATE SKIP LOCKED"), "SELECT a FROM q LIMIT 1");
+        assert_eq!(dialect("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"), "SELECT seq FROM audit_head WHERE id = 1");
+        assert_eq!(dialect("SELECT 1"), "SELECT 1");
+    }
+}
