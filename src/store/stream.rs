@@ -331,7 +331,7 @@ fn relate(tx: &Tx, case_id: &str, other: &str, why: &str) -> Result<(), StoreErr
 pub(crate) fn enqueue(tx: &Tx, case_id: &str, at: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO recommendation_queue (case_id, queued_at, generation) VALUES (?1, ?2, 1)
-         ON CONFLICT (case_id) DO UPDATE SET generation = generation + 1",
+         ON CONFLICT (case_id) DO UPDATE SET generation = recommendation_queue.generation + 1",
         params![case_id, at],
     )?;
     Ok(())
