@@ -293,7 +293,6 @@ impl Store {
         conn.query_opt("SELECT raw_output, prompt_tokens, completion_tokens, latency_ms, engine FROM recommendations WHERE id = ?1", params![id], |r| {
             Ok(RecommendationMeta { raw_output: r.get(0)?, prompt_tokens: r.get(1)?, completion_tokens: r.get(2)?, latency_ms: r.get(3)?, engine: r.get(4)? })
         })
-        .map_err(StoreError::from)
     }
 
     /// Raw model output kept with a recommendation (for reviewers), if any.
@@ -344,7 +343,7 @@ impl Store {
 
     pub fn case(&self, case_id: &str) -> Result<Option<CaseRecord>, StoreError> {
         let conn = self.conn()?;
-        conn.query_opt(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"), params![case_id], case_row).map_err(StoreError::from)
+        conn.query_opt(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"), params![case_id], case_row)
     }
 
     /// Cases, most severe and oldest first, optionally in one state.

@@ -114,13 +114,13 @@ impl Store {
         if self.is_shared() {
             return Ok(0);
         }
-        self.tx(|tx| Ok(tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE claimed_at IS NOT NULL", params![])?))
+        self.tx(|tx| tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE claimed_at IS NOT NULL", params![]))
     }
 
     /// Queued case recommendations (waiting or running) and the oldest one's queue time.
     pub fn queue_depth(&self) -> Result<(usize, Option<String>), StoreError> {
         let conn = self.conn()?;
-        Ok(conn.query_row("SELECT COUNT(*), MIN(queued_at) FROM recommendation_queue", params![], |r| Ok((r.get::<i64>(0)? as usize, r.get(1)?)))?)
+        conn.query_row("SELECT COUNT(*), MIN(queued_at) FROM recommendation_queue", params![], |r| Ok((r.get::<i64>(0)? as usize, r.get(1)?)))
     }
 
     /// Cases related to `case_id` (a closed case an alert matched, a merge).

@@ -194,10 +194,11 @@ impl DbError {
 /// The database the store runs on.
 pub(crate) enum Database {
     Sqlite(Mutex<rusqlite::Connection>),
-    Postgres(postgres::Pool),
+    Postgres(Box<postgres::Pool>),
 }
 
 /// One connection, held for a statement or a transaction.
+#[allow(clippy::large_enum_variant, reason = "one lives on the stack per store call; boxing it would allocate on every checkout")]
 pub(crate) enum Conn<'a> {
     Sqlite(MutexGuard<'a, rusqlite::Connection>),
     Postgres(postgres::Pooled<'a>),
@@ -229,7 +230,7 @@ impl Database {
     /// The PostgreSQL database at `url` (`password` when the URL has none), migrated.
     pub(crate) fn open_postgres(url: &str, password: Option<&str>) -> Result<Database, StoreError> {
         let pool = postgres::Pool::connect(url, password)?;
-        let db = Database::Postgres(pool);
+        let db = Database::Postgres(Box::new(pool));
         postgres::migrate(&db.conn()?)?;
         Ok(db)
     }
