@@ -16,6 +16,13 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 CACHE="${TRIAGE_PG_CACHE:-$REPO_ROOT/.cache/pg}"
+# As root the cluster belongs to the postgres user, who may not be able to reach a checkout
+# under a private home (/root is 0700): then the cluster lives under /var/tmp instead.
+if [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 \
+   && ! runuser -u postgres -- test -x "$(dirname "$CACHE")" 2>/dev/null \
+   && ! runuser -u postgres -- test -x "$(dirname "$(dirname "$CACHE")")" 2>/dev/null; then
+  CACHE="/var/tmp/triage-pg"
+fi
 DATA="$CACHE/data"
 LOG_FILE="$CACHE/server.log"
 PORT="${TRIAGE_PG_PORT:-55432}"

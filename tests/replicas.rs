@@ -137,3 +137,26 @@ async fn a_case_closed_on_one_replica_is_closed_on_the_other() {
     let (s, body) = b.post("/v1/cases/cloud-3/assign", &analyst, &json!({"assignee": "bob"})).await;
     assert_eq!((s, body["error"]["code"].as_str()), (409, Some("case_closed")), "{body}");
 }
+
+/// The store's API is synchronous and the server calls it from async handlers: on
+/// PostgreSQL that must work on a single-threaded runtime too, where a client that blocks
+/// on a runtime of its own would panic or hang.
+#[tokio::test(flavor = "current_thread")]
+async fn the_store_answers_inside_an_async_runtime() {
+    if pg::admin_url().is_none() {
+        eprintln!("\n**************** SKIPPED: needs PostgreSQL; set TRIAGE_TEST_DATABASE_URL ****************\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg::database_for(dir.path()).unwrap();
+    let store = triage::store::Store::open_backend(triage::store::Backend::Postgres { url: &url, password: None }, dir.path(), Some("shared-key")).unwrap();
+    let (who, secret) = store.create_key("alice", Role::Approver).unwrap();
+    assert_eq!(store.authenticate(&secret).unwrap().map(|i| i.key_id), Some(who.key_id));
+    // Beside other tasks of the same runtime.
+    let ticker = tokio::spawn(async { tokio::time::sleep(std::time::Duration::from_millis(10)).await });
+    assert_eq!(store.audit_length().unwrap(), 1);
+    ticker.await.unwrap();
+    assert_eq!(store.verify_audit().unwrap(), Ok(1));
+    drop(store);
+    pg::drop_database(dir.path());
+}

@@ -118,8 +118,43 @@ pub(super) fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Ve
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::dialect;
+    use crate::store::{Role, Store};
+
+    /// A data dir made before numbered migrations: the first tables without the columns
+    /// added since, the later tables missing, no `schema_migrations`.
+    const LEGACY: &str = "
+        CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT);
+        CREATE TABLE cases (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            state TEXT NOT NULL, severity TEXT, title TEXT NOT NULL, created_by TEXT NOT NULL, closed TEXT);
+        CREATE TABLE audit (seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
+            subject TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+        INSERT INTO api_keys VALUES ('key_old', 'old', 'analyst', 'h', '2026-01-01T00:00:00.000Z', NULL);
+    ";
+
+    #[test]
+    fn a_data_dir_from_before_migrations_opens_and_is_recorded_at_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        rusqlite::Connection::open(dir.path().join("triage.sqlite3")).unwrap().execute_batch(LEGACY).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // The old key reads with its name as principal; new keys use the added columns.
+        store.create_key("new", Role::Approver).unwrap();
+        let keys = store.keys("2026-06-01T00:00:00.000Z").unwrap();
+        assert!(keys.iter().any(|k| k.key_id == "key_old" && k.principal == "old"), "{keys:?}");
+        assert_eq!(keys.len(), 2);
+        assert_eq!(store.learning_tasks(None, None).unwrap().len(), 0, "the missing tables were created");
+        drop(store);
+        let conn = rusqlite::Connection::open(dir.path().join("triage.sqlite3")).unwrap();
+        let versions: Vec<i64> =
+            conn.prepare("SELECT version FROM schema_migrations").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(versions, [1]);
+        // Opening again changes nothing.
+        drop(conn);
+        assert_eq!(Store::open(dir.path()).unwrap().keys("2026-06-01T00:00:00.000Z").unwrap().len(), 2);
+    }
 
     #[test]
     fn row_locks_are_dropped() {
