@@ -11,7 +11,7 @@ use crate::llm::baseline::Baseline;
 use crate::metrics::Metrics;
 use crate::policy::{ActionCatalog, Environments};
 use crate::retrieval::{Limits, OpenReport, SearchIndex, index_dir};
-use crate::store::Store;
+use crate::store::{Backend, Store};
 use crate::validate::Schemas;
 
 pub struct PipelineSettings {
@@ -76,6 +76,16 @@ pub enum OpenError {
     FingerprintKey(#[from] crate::alert::fingerprint::FingerprintKeyError),
 }
 
+/// The store the settings name: PostgreSQL when a database URL is set, else SQLite in the
+/// data dir.
+pub fn open_store(settings: &Settings) -> Result<Store, crate::store::StoreError> {
+    let backend = match &settings.database {
+        Some(db) => Backend::Postgres { url: &db.url, password: db.password.as_ref().map(|p| p.expose()) },
+        None => Backend::Sqlite,
+    };
+    Store::open_backend(backend, &settings.data_dir, settings.audit.key.as_ref().map(|k| k.expose()))
+}
+
 /// Where imported documents are kept inside a data dir.
 pub fn imported_path(data_dir: &std::path::Path, kind: &str) -> std::path::PathBuf {
     data_dir.join("imported").join(format!("{kind}.jsonl"))
@@ -101,7 +111,7 @@ impl App {
     /// Opens the app, (re)building the index if its content changed. `progress` hears
     /// about indexing.
     pub fn open(settings: &Settings, engine: Option<SharedEngine>, progress: &dyn Fn(usize, usize)) -> Result<App, OpenError> {
-        let store = Store::open_with_key(&settings.data_dir, settings.audit.key.as_ref().map(|k| k.expose()))?;
+        let store = open_store(settings)?;
         let docs = all_documents(settings, &store)?;
         let (index, index_report) = SearchIndex::open_or_build(&index_dir(&settings.data_dir), &docs, progress)?;
         let metrics = Metrics::default();

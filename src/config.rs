@@ -136,10 +136,23 @@ pub struct Settings {
     /// The config file the settings were read from, if any.
     #[serde(skip)]
     pub config_file: Option<PathBuf>,
+    /// PostgreSQL instead of SQLite in the data dir, when set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSettings>,
     pub http: HttpSettings,
     pub audit: AuditSettings,
     pub retrieval: RetrievalSettings,
     pub llm: LlmSettings,
+}
+
+/// A PostgreSQL database that replicas share (contract section 15).
+#[derive(Debug, Clone, Serialize)]
+pub struct DatabaseSettings {
+    /// `postgres://user@host:port/dbname`, never with a password in it.
+    pub url: String,
+    /// The password, when the URL's server asks for one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<Secret>,
 }
 
 /// What `triage serve` grants a client: how long it may take to send a request, how much
@@ -271,6 +284,9 @@ impl Settings {
         if let Some(s) = &self.audit.key {
             out.push(("audit.key", s.source()));
         }
+        if let Some(s) = self.database.as_ref().and_then(|d| d.password.as_ref()) {
+            out.push(("database.password", s.source()));
+        }
         out
     }
 }
@@ -320,6 +336,8 @@ pub struct SettingsArgs {
     #[arg(long, env = "TRIAGE_OTLP_ENDPOINT", global = true)]
     pub otlp_endpoint: Option<String>,
     #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
     pub http: HttpArgs,
     #[command(flatten)]
     pub audit: AuditArgs,
@@ -327,6 +345,19 @@ pub struct SettingsArgs {
     pub retrieval: RetrievalArgs,
     #[command(flatten)]
     pub llm: LlmArgs,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Database")]
+pub struct DatabaseArgs {
+    /// PostgreSQL instead of SQLite in the data dir, so that replicas share one store:
+    /// postgres://USER@HOST:PORT/DBNAME, without a password (a flag shows in the process
+    /// list). TRIAGE_DATABASE_URL may hold one; else --database-password-file or PGPASSWORD
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// A file holding the PostgreSQL password
+    #[arg(long, env = "TRIAGE_DATABASE_PASSWORD_FILE", global = true, value_name = "FILE")]
+    pub database_password_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -453,6 +484,8 @@ struct FileSettings {
     /// Refused with a pointer to `fingerprint_key_file`: a secret is not written here.
     fingerprint_key: Option<Spanned<toml::Value>>,
     #[serde(default)]
+    database: FileDatabase,
+    #[serde(default)]
     http: FileHttp,
     #[serde(default)]
     audit: FileAudit,
@@ -460,6 +493,13 @@ struct FileSettings {
     retrieval: FileRetrieval,
     #[serde(default)]
     llm: FileLlm,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileDatabase {
+    url: Option<Spanned<String>>,
+    password_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -587,6 +627,18 @@ fn parse_file(source: &Source) -> Result<FileSettings, ConfigError> {
             ));
         }
     }
+    if let Some(url) = &file.database.url {
+        match split_database_url(url.get_ref()) {
+            Err(e) => return Err(source.error_hiding_line(Some(url.span()), format!("`database.url`: {e}"))),
+            Ok((_, Some(_))) => {
+                return Err(source.error_hiding_line(
+                    Some(url.span()),
+                    "`database.url`: a password is not written in the config file; name a file that holds it with `password_file`, or set PGPASSWORD",
+                ));
+            }
+            Ok(_) => {}
+        }
+    }
     Ok(file)
 }
 
@@ -657,6 +709,7 @@ impl SettingsArgs {
                 "fingerprint_key_file",
             )?,
             config_file: config_path.clone(),
+            database: database(&source, &self.database, &file.database, &var)?,
             http: HttpSettings {
                 addr: self.http.addr.clone().or(file.http.addr).unwrap_or_else(|| "127.0.0.1:8080".into()),
                 header_timeout: self.http.header_timeout_ms.map(ms).or(file.http.header_timeout).unwrap_or(secs(10)),
@@ -715,6 +768,11 @@ impl SettingsArgs {
                 breaker_cooldown: self.llm.breaker_cooldown_ms.map(ms).or(file.llm.breaker_cooldown).unwrap_or(secs(30)),
             },
         };
+        if settings.database.is_some() && settings.audit.key.is_none() {
+            return Err(ConfigError::Invalid(
+                "PostgreSQL is configured but no audit key is: replicas share one audit chain and must hash it under one key, so set TRIAGE_AUDIT_KEY or --audit-key-file (`[audit] key_file`), the same on every replica".into(),
+            ));
+        }
         if let Some(k) = &settings.fingerprint_key
             && k.expose().chars().count() < 16
         {
@@ -753,6 +811,58 @@ fn secret(
             read_secret(&path).map(Some).map_err(|m| source.error(Some(p.span()), format!("`{key}`: {}: {m}", path.display())))
         }
     }
+}
+
+/// The database, from the flag, else `TRIAGE_DATABASE_URL`, else the config file. Only the
+/// environment may carry a password in the URL: a flag shows in the process list, and the
+/// config file holds no secrets. The password is kept apart from the URL, which is shown.
+fn database(source: &Source, args: &DatabaseArgs, file: &FileDatabase, var: &dyn Fn(&str) -> Option<String>) -> Result<Option<DatabaseSettings>, ConfigError> {
+    let invalid = |from: &str, e: String| ConfigError::Invalid(format!("{from}: {e}"));
+    let (url, in_url) = if let Some(flag) = &args.database_url {
+        match split_database_url(flag).map_err(|e| invalid("--database-url", e))? {
+            (_, Some(_)) => {
+                return Err(ConfigError::Invalid(
+                    "--database-url holds a password, which a flag shows in the process list: leave it out of the URL and name a file that holds it with --database-password-file, or set PGPASSWORD (or the whole URL in TRIAGE_DATABASE_URL)".into(),
+                ));
+            }
+            (url, None) => (url, None),
+        }
+    } else if let Some(env) = var("TRIAGE_DATABASE_URL") {
+        let (url, password) = split_database_url(env.trim()).map_err(|e| invalid("TRIAGE_DATABASE_URL", e))?;
+        (url, password.map(|p| Secret::new(p, "TRIAGE_DATABASE_URL")))
+    } else if let Some(url) = &file.url {
+        // Checked when the file was read: no password in it.
+        (split_database_url(url.get_ref()).map_err(|e| invalid("database.url", e))?.0, None)
+    } else {
+        if args.database_password_file.is_some() || file.password_file.is_some() {
+            return Err(ConfigError::Invalid(
+                "a database password file is set, but no database URL (--database-url, TRIAGE_DATABASE_URL, `[database] url`)".into(),
+            ));
+        }
+        return Ok(None);
+    };
+    let from_env = in_url.or_else(|| var("PGPASSWORD").map(|p| Secret::new(p, "PGPASSWORD")));
+    let password = secret(source, &args.database_password_file, "--database-password-file", from_env, &file.password_file, "database.password_file")?;
+    Ok(Some(DatabaseSettings { url, password }))
+}
+
+/// A `postgres://` URL without its password, and the password it held (percent-decoded).
+pub fn split_database_url(url: &str) -> Result<(String, Option<String>), String> {
+    let Some(rest) = url.strip_prefix("postgres://").or_else(|| url.strip_prefix("postgresql://")) else {
+        return Err("a PostgreSQL URL starts with postgres:// (postgres://USER@HOST:PORT/DBNAME)".into());
+    };
+    let scheme = &url[..url.len() - rest.len()];
+    let config: tokio_postgres::Config = url.parse().map_err(|e| format!("not a PostgreSQL URL ({e})"))?;
+    let password = config.get_password().map(|p| String::from_utf8_lossy(p).into_owned());
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => format!("{}@{hosts}", userinfo.split(':').next().unwrap_or_default()),
+        None => authority.to_string(),
+    };
+    let (path, query) = tail.split_once('?').unwrap_or((tail, ""));
+    let query: Vec<&str> = query.split('&').filter(|p| !p.is_empty() && !p.starts_with("password=")).collect();
+    let query = if query.is_empty() { String::new() } else { format!("?{}", query.join("&")) };
+    Ok((format!("{scheme}{authority}{path}{query}"), password))
 }
 
 /// The secret a file holds, surrounding whitespace trimmed.
@@ -951,6 +1061,53 @@ mod tests {
     }
 
     #[test]
+    fn database_passwords_stay_out_of_flags_files_and_output() {
+        let (url, password) = split_database_url("postgres://triage:s%40cret@db:5432/triage?application_name=t").unwrap();
+        assert_eq!((url.as_str(), password.as_deref()), ("postgres://triage@db:5432/triage?application_name=t", Some("s@cret")));
+        let (url, password) = split_database_url("postgresql://triage@db/triage?password=x&sslmode=disable").unwrap();
+        assert_eq!((url.as_str(), password.as_deref()), ("postgresql://triage@db/triage?sslmode=disable", Some("x")));
+        assert!(split_database_url("mysql://db/triage").is_err());
+
+        let flag = |url: &str| SettingsArgs { database: DatabaseArgs { database_url: Some(url.into()), database_password_file: None }, ..Default::default() };
+        let key = |name: &str| match name {
+            "TRIAGE_AUDIT_KEY" => Some("shared-audit-key".to_string()),
+            "PGPASSWORD" => Some("from-pgpassword".to_string()),
+            _ => None,
+        };
+        let e = resolve_env(flag("postgres://triage:hunter2@db/triage"), &key).unwrap_err().to_string();
+        assert!(e.contains("--database-url") && !e.contains("hunter2"), "{e}");
+        let s = resolve_env(flag("postgres://triage@db/triage"), &key).unwrap();
+        let db = s.database.as_ref().unwrap();
+        assert_eq!((db.url.as_str(), db.password.as_ref().map(|p| p.expose())), ("postgres://triage@db/triage", Some("from-pgpassword")));
+        assert!(!s.to_toml().contains("from-pgpassword"), "{}", s.to_toml());
+
+        // The environment's URL may carry the password; it is shown without it.
+        let env = |name: &str| match name {
+            "TRIAGE_DATABASE_URL" => Some("postgres://triage:hunter2@db/triage".to_string()),
+            "TRIAGE_AUDIT_KEY" => Some("shared-audit-key".to_string()),
+            _ => None,
+        };
+        let s = resolve_env(SettingsArgs::default(), &env).unwrap();
+        assert!(s.to_toml().contains("url = \"postgres://triage@db/triage\"") && !s.to_toml().contains("hunter2"), "{}", s.to_toml());
+        assert!(s.secret_sources().contains(&("database.password", "TRIAGE_DATABASE_URL")));
+
+        // Without a shared audit key, replicas would each hash the chain their own way.
+        let no_key = |name: &str| if name == "TRIAGE_DATABASE_URL" { Some("postgres://triage@db/triage".to_string()) } else { None };
+        let e = resolve_env(SettingsArgs::default(), &no_key).unwrap_err().to_string();
+        assert!(e.contains("audit key"), "{e}");
+
+        // The config file holds no password, not even inside the URL.
+        let e = resolve(SettingsArgs::default(), Some("[database]\nurl = \"postgres://triage:hunter2@db/triage\"\n")).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("password_file") && !e.contains("hunter2"), "{e}");
+    }
+
+    fn resolve_env(mut args: SettingsArgs, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        args.data_dir.get_or_insert(dir.path().join("data"));
+        args.resolve_with(env)
+    }
+
+    #[test]
     fn durations_and_sizes() {
         assert_eq!(parse_duration("1h30m"), Some(Duration::from_secs(5400)));
         assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
@@ -1007,6 +1164,7 @@ mod tests {
             }
             let value = match k.as_str() {
                 "engine" => "\"baseline\"".to_string(),
+                "url" => "\"postgres://triage@db/triage\"".to_string(),
                 "response_format" => "\"json-schema\"".to_string(),
                 k if k.ends_with("timeout")
                     || k.ends_with("interval")
@@ -1040,6 +1198,8 @@ mod tests {
             ("", "fingerprint_key_file"),
             ("llm", "api_key_file"),
             ("audit", "key_file"),
+            ("database", "url"),
+            ("database", "password_file"),
         ] {
             want.push((t.to_string(), k.to_string()));
         }

@@ -487,7 +487,7 @@ fn relations_path(catalog: &Path) -> PathBuf {
     catalog.with_file_name(format!("{stem}-relations.json"))
 }
 
-/// The store, with the configured audit key.
+/// The store the settings name, with the configured audit key.
 fn open_store(settings: &Settings) -> Result<Store> {
-    Ok(Store::open_with_key(&settings.data_dir, settings.audit.key.as_ref().map(|k| k.expose()))?)
+    Ok(triage::app::open_store(settings)?)
 }

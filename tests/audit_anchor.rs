@@ -104,6 +104,9 @@ fn rehash_plain(conn: &Connection, from: i64) {
 
 #[tokio::test]
 async fn an_intact_chain_verifies_against_its_checkpoint_and_the_key_files_are_private() {
+    if common::sqlite_only("checks the audit key file SQLite creates in the data dir; PostgreSQL requires a configured key") {
+        return;
+    }
     let (t, _) = app_with_history().await;
     let keep = tempfile::tempdir().unwrap();
     let cp = checkpoint(t.dir.path(), keep.path());
@@ -126,6 +129,9 @@ async fn an_intact_chain_verifies_against_its_checkpoint_and_the_key_files_are_p
 
 #[tokio::test]
 async fn an_entry_edited_and_rehashed_without_the_key_is_caught_at_that_entry() {
+    if common::sqlite_only("tampers with the SQLite file directly, behind the store") {
+        return;
+    }
     let (t, _) = app_with_history().await;
     let keep = tempfile::tempdir().unwrap();
     let cp = checkpoint(t.dir.path(), keep.path());
@@ -144,6 +150,9 @@ async fn an_entry_edited_and_rehashed_without_the_key_is_caught_at_that_entry() 
 
 #[tokio::test]
 async fn a_tail_dropped_with_its_head_record_is_caught_by_the_checkpoint() {
+    if common::sqlite_only("tampers with the SQLite file directly, behind the store") {
+        return;
+    }
     let (t, _) = app_with_history().await;
     let soar = t.key("soar", Role::Soar);
     for _ in 0..3 {
@@ -166,6 +175,9 @@ async fn a_tail_dropped_with_its_head_record_is_caught_by_the_checkpoint() {
 
 #[tokio::test]
 async fn an_approval_flipped_in_the_tables_is_reported() {
+    if common::sqlite_only("tampers with the SQLite file directly, behind the store") {
+        return;
+    }
     let (t, pending) = app_with_history().await;
     let keep = tempfile::tempdir().unwrap();
     let cp = checkpoint(t.dir.path(), keep.path());
@@ -189,6 +201,9 @@ async fn an_approval_flipped_in_the_tables_is_reported() {
 
 #[tokio::test]
 async fn a_whole_database_rewritten_with_rehashed_entries_is_caught_by_the_checkpoint() {
+    if common::sqlite_only("tampers with the SQLite file directly, behind the store") {
+        return;
+    }
     let (t, _) = app_with_history().await;
     let keep = tempfile::tempdir().unwrap();
     let cp = checkpoint(t.dir.path(), keep.path());

@@ -324,7 +324,12 @@ async fn a_provider_answer_over_the_cap_is_refused_unread() {
     assert_eq!(s, 200, "{resp}");
     assert_eq!(resp["engine"]["degraded"], true, "the baseline answers when the provider misbehaves: {resp}");
     assert_eq!(stub.calls(), 1, "an oversized answer is not retried");
-    let db = std::fs::metadata(t.dir.path().join("triage.sqlite3")).unwrap().len()
-        + std::fs::metadata(t.dir.path().join("triage.sqlite3-wal")).map(|m| m.len()).unwrap_or(0);
+    let db = match common::pg::database_of(t.dir.path()) {
+        Some(_) => common::storage_dump(t.dir.path()).len() as u64,
+        None => {
+            std::fs::metadata(t.dir.path().join("triage.sqlite3")).unwrap().len()
+                + std::fs::metadata(t.dir.path().join("triage.sqlite3-wal")).map(|m| m.len()).unwrap_or(0)
+        }
+    };
     assert!(db < 3 * 1024 * 1024, "the oversized answer was stored ({db} bytes)");
 }

@@ -165,7 +165,10 @@ async fn no_secret_of_the_corpus_reaches_the_prompt_the_store_or_a_response() {
     }
     let prompts: String = stub.requests().iter().map(|r| r.raw.clone()).collect();
     assert!(prompts.contains("[REDACTED:"), "the prompt shows no placeholder at all");
-    let db = dump_database(&t.dir.path().join("triage.sqlite3"));
+    let db = match common::pg::database_of(t.dir.path()) {
+        Some(_) => common::storage_dump(t.dir.path()),
+        None => dump_database(&t.dir.path().join("triage.sqlite3")),
+    };
     assert!(db.contains("[REDACTED:"), "the stored alerts show no placeholder at all");
     let mut files = String::new();
     for name in ["triage.sqlite3", "triage.sqlite3-wal"] {

@@ -202,7 +202,7 @@ pub fn main(settings: &Settings, cmd: EvalCommand, runtime: &tokio::runtime::Run
             Ok(ExitCode::SUCCESS)
         }
         Some(EvalSubcommand::ExportCases { out }) => {
-            let store = crate::store::Store::open_with_key(&settings.data_dir, settings.audit.key.as_ref().map(|k| k.expose()))?;
+            let store = crate::app::open_store(settings)?;
             let mut text = String::new();
             let mut n = 0;
             for (case, alerts) in store.closed_cases()? {

@@ -3,8 +3,8 @@
 //! can't decide, and nothing is decided after it expired. Approved actions wait in the
 //! outbox for a SOAR; the service itself never executes anything.
 
+use super::db::{Row, params};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -179,12 +179,6 @@ impl Coded for DecisionError {
     }
 }
 
-impl From<rusqlite::Error> for DecisionError {
-    fn from(e: rusqlite::Error) -> Self {
-        DecisionError::Store(StoreError::Sql(e))
-    }
-}
-
 pub(crate) fn insert_action(tx: &Tx, a: &NewAction) -> Result<(), StoreError> {
     let at = now();
     let status = if a.tier == Tier::Automatic { ActionStatus::Approved } else { ActionStatus::PendingApproval };
@@ -218,7 +212,7 @@ fn tier_of(s: &str) -> Tier {
 
 const ACTION_COLUMNS: &str = "id, case_id, recommendation_id, approval_id, action, target, tier, rationale, status, created_at, updated_at, outcome";
 
-fn action_row(r: &rusqlite::Row) -> rusqlite::Result<ActionRecord> {
+fn action_row(r: &Row) -> Result<ActionRecord, StoreError> {
     let outcome: Option<String> = r.get(11)?;
     Ok(ActionRecord {
         action_id: r.get(0)?,
@@ -227,9 +221,9 @@ fn action_row(r: &rusqlite::Row) -> rusqlite::Result<ActionRecord> {
         approval_id: r.get(3)?,
         action: r.get(4)?,
         target: r.get(5)?,
-        tier: tier_of(&r.get::<_, String>(6)?),
+        tier: tier_of(&r.get::<String>(6)?),
         rationale: r.get(7)?,
-        status: ActionStatus::parse(&r.get::<_, String>(8)?).unwrap_or(ActionStatus::PendingApproval),
+        status: ActionStatus::parse(&r.get::<String>(8)?).unwrap_or(ActionStatus::PendingApproval),
         created_at: r.get(9)?,
         updated_at: r.get(10)?,
         outcome: outcome.and_then(|o| serde_json::from_str(&o).ok()),
@@ -245,18 +239,18 @@ struct ApprovalRow {
     action_id: Option<String>,
 }
 
-fn approval_row(r: &rusqlite::Row) -> rusqlite::Result<ApprovalRow> {
+fn approval_row(r: &Row) -> Result<ApprovalRow, StoreError> {
     Ok(ApprovalRow {
         action_id: r.get(4)?,
         record: ApprovalRecord {
             approval_id: r.get(0)?,
             case_id: r.get(1)?,
             recommendation_id: r.get(2)?,
-            kind: if r.get::<_, String>(3)? == "review" { ApprovalKind::Review } else { ApprovalKind::Action },
+            kind: if r.get::<String>(3)? == "review" { ApprovalKind::Review } else { ApprovalKind::Action },
             binding_hash: r.get(5)?,
-            tier: tier_of(&r.get::<_, String>(6)?),
+            tier: tier_of(&r.get::<String>(6)?),
             required_approvals: r.get(7)?,
-            status: ApprovalStatus::parse(&r.get::<_, String>(8)?).unwrap_or(ApprovalStatus::Pending),
+            status: ApprovalStatus::parse(&r.get::<String>(8)?).unwrap_or(ApprovalStatus::Pending),
             requested_by: r.get(9)?,
             created_at: r.get(10)?,
             expires_at: r.get(11)?,
@@ -270,26 +264,25 @@ fn approval_row(r: &rusqlite::Row) -> rusqlite::Result<ApprovalRow> {
 }
 
 fn load_approval(tx: &Tx, id: &str) -> Result<Option<ApprovalRecord>, StoreError> {
-    let row = tx.query_row(&format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"), params![id], approval_row).optional()?;
+    let row = tx.query_opt(&format!("SELECT {APPROVAL_COLUMNS} FROM approvals WHERE id = ?1"), params![id], approval_row)?;
     let Some(ApprovalRow { mut record, action_id }) = row else { return Ok(None) };
-    let mut stmt = tx.prepare(
+    record.decisions = tx.query_map(
         "SELECT d.actor, d.decision, d.rationale, d.at, k.name, COALESCE(d.principal, k.principal, k.name, d.actor)
          FROM approval_decisions d LEFT JOIN api_keys k ON k.id = d.actor WHERE d.approval_id = ?1 ORDER BY d.at",
-    )?;
-    record.decisions = stmt
-        .query_map(params![id], |r| {
+        params![id],
+        |r| {
             Ok(DecisionRecord {
                 actor: r.get(0)?,
-                decision: if r.get::<_, String>(1)? == "approve" { Decision::Approve } else { Decision::Reject },
+                decision: if r.get::<String>(1)? == "approve" { Decision::Approve } else { Decision::Reject },
                 rationale: r.get(2)?,
                 at: r.get(3)?,
                 actor_name: r.get(4)?,
                 principal: r.get(5)?,
             })
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
+        },
+    )?;
     if let Some(aid) = action_id {
-        record.action = tx.query_row(&format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = ?1"), params![aid], action_row).optional()?;
+        record.action = tx.query_opt(&format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = ?1"), params![aid], action_row)?;
     }
     Ok(Some(record))
 }
@@ -297,8 +290,9 @@ fn load_approval(tx: &Tx, id: &str) -> Result<Option<ApprovalRecord>, StoreError
 /// Marks pending approvals past their expiry as expired (with their actions), auditing each.
 fn expire_due(tx: &Tx, at: &str) -> Result<(), StoreError> {
     let due: Vec<(String, Option<String>, String)> = {
-        let mut stmt = tx.prepare("SELECT id, action_id, case_id FROM approvals WHERE status = 'pending' AND expires_at <= ?1")?;
-        stmt.query_map(params![at], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?
+        tx.query_map("SELECT id, action_id, case_id FROM approvals WHERE status = 'pending' AND expires_at <= ?1", params![at], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
     };
     for (id, action_id, case_id) in due {
         tx.execute("UPDATE approvals SET status = 'expired', decided_at = ?1 WHERE id = ?2", params![at, id])?;
@@ -315,10 +309,8 @@ fn expire_due(tx: &Tx, at: &str) -> Result<(), StoreError> {
 /// actions that no SOAR reported on are cancelled, so nothing of it reaches the outbox.
 pub(crate) fn settle_for_closure(tx: &Tx, case_id: &str, actor: &str) -> Result<(), StoreError> {
     let at = now();
-    let pending: Vec<(String, Option<String>)> = {
-        let mut stmt = tx.prepare("SELECT id, action_id FROM approvals WHERE case_id = ?1 AND status = 'pending'")?;
-        stmt.query_map(params![case_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?
-    };
+    let pending: Vec<(String, Option<String>)> =
+        { tx.query_map("SELECT id, action_id FROM approvals WHERE case_id = ?1 AND status = 'pending'", params![case_id], |r| Ok((r.get(0)?, r.get(1)?)))? };
     for (id, action_id) in pending {
         tx.execute("UPDATE approvals SET status = 'expired', decided_at = ?1 WHERE id = ?2", params![at, id])?;
         if let Some(aid) = action_id {
@@ -326,10 +318,7 @@ pub(crate) fn settle_for_closure(tx: &Tx, case_id: &str, actor: &str) -> Result<
         }
         append(tx, actor, "approval.expired", &id, &json!({"case_id": case_id, "reason": "case_closed"}))?;
     }
-    let approved: Vec<String> = {
-        let mut stmt = tx.prepare("SELECT id FROM actions WHERE case_id = ?1 AND status = 'approved'")?;
-        stmt.query_map(params![case_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?
-    };
+    let approved: Vec<String> = { tx.query_map("SELECT id FROM actions WHERE case_id = ?1 AND status = 'approved'", params![case_id], |r| r.get(0))? };
     for id in approved {
         tx.execute("UPDATE actions SET status = 'cancelled', updated_at = ?1 WHERE id = ?2", params![at, id])?;
         append(tx, actor, "action.cancelled", &id, &json!({"case_id": case_id, "reason": "case_closed"}))?;
@@ -376,10 +365,11 @@ impl Store {
         self.tx(|tx| {
             expire_due(tx, &now())?;
             let ids: Vec<String> = {
-                let mut stmt = tx.prepare(
-                    "SELECT id FROM approvals WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR case_id = ?2) ORDER BY created_at DESC, id LIMIT ?3",
-                )?;
-                stmt.query_map(params![status.map(|s| s.as_str()), case_id, limit as i64], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?
+                tx.query_map(
+                    "SELECT id FROM approvals WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR case_id = ?2) ORDER BY created_at DESC, id LIMIT ?3",
+                    params![status.map(|s| s.as_str()), case_id, limit as i64],
+                    |r| r.get(0),
+                )?
             };
             let mut out = Vec::new();
             for id in ids {
@@ -393,42 +383,41 @@ impl Store {
     /// anything: what a metrics scrape reports.
     pub fn pending_approvals(&self, at: &str) -> Result<Vec<PendingTier>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT tier, COUNT(*), MIN(created_at) FROM approvals WHERE status = 'pending' AND expires_at > ?1 GROUP BY tier")?;
-        let rows = stmt.query_map(params![at], |r| {
-            Ok(PendingTier { tier: tier_of(&r.get::<_, String>(0)?), count: r.get::<_, i64>(1)?.max(0) as u64, oldest: r.get(2)? })
-        })?;
-        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        let rows = conn.query_map(
+            "SELECT tier, COUNT(*), MIN(created_at) FROM approvals WHERE status = 'pending' AND expires_at > ?1 GROUP BY tier",
+            params![at],
+            |r| Ok(PendingTier { tier: tier_of(&r.get::<String>(0)?), count: r.get::<i64>(1)?.max(0) as u64, oldest: r.get(2)? }),
+        )?;
+        Ok(rows)
     }
 
     /// Records one identity's decision under the approval rules ([`approval::decide`]),
     /// in one transaction with its audit entries and the case's next state.
     pub fn decide(&self, id: &str, who: &Identity, decision: Decision, rationale: &str, at: DateTime<Utc>) -> Result<ApprovalRecord, DecisionError> {
-        let mut conn = self.conn()?;
-        let tx = Tx { tx: conn.transaction()?, audit_key: &self.audit_key };
-        expire_due(&tx, &stamp(at))?;
-        let approval = load_approval(&tx, id)?.ok_or_else(|| DecisionError::NotFound(id.to_string()))?;
-        let decider = Decider { who: Who::Principal(&who.principal), key_id: &who.key_id, actor: who.actor() };
-        match apply_decision(&tx, &approval, &decider, Ballot { decision, rationale }, at) {
-            Ok(()) => {}
-            // An expiry that happened just now is kept before answering.
-            Err(DecisionError::Rule(e @ (DecideError::Closed(_) | DecideError::Expired))) => {
-                tx.tx.commit()?;
-                return Err(e.into());
+        // A store error rolls back (and may be retried); a refusal is the answer, given
+        // after committing what expired just now, since the rules refuse before anything
+        // of the decision is written.
+        self.tx(|tx| {
+            expire_due(tx, &stamp(at))?;
+            let Some(approval) = load_approval(tx, id)? else { return Ok(Err(DecisionError::NotFound(id.to_string()))) };
+            let decider = Decider { who: Who::Principal(&who.principal), key_id: &who.key_id, actor: who.actor() };
+            match apply_decision(tx, &approval, &decider, Ballot { decision, rationale }, at) {
+                Ok(()) => {}
+                Err(DecisionError::Store(e)) => return Err(e),
+                Err(refused) => return Ok(Err(refused)),
             }
-            Err(e) => return Err(e),
-        }
-        let updated = load_approval(&tx, id)?.ok_or_else(|| DecisionError::NotFound(id.to_string()))?;
-        tx.tx.commit()?;
-        Ok(updated)
+            Ok(load_approval(tx, id)?.ok_or_else(|| DecisionError::NotFound(id.to_string())))
+        })?
     }
 
     pub fn actions(&self, status: Option<ActionStatus>, case_id: Option<&str>) -> Result<Vec<ActionRecord>, StoreError> {
         self.tx(|tx| {
             expire_due(tx, &now())?;
-            let mut stmt = tx.prepare(&format!(
-                "SELECT {ACTION_COLUMNS} FROM actions WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR case_id = ?2) ORDER BY created_at, id"
-            ))?;
-            let rows = stmt.query_map(params![status.map(|s| s.as_str()), case_id], action_row)?.collect::<Result<Vec<_>, _>>()?;
+            let rows = tx.query_map(
+                &format!("SELECT {ACTION_COLUMNS} FROM actions WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR case_id = ?2) ORDER BY created_at, id"),
+                params![status.map(|s| s.as_str()), case_id],
+                action_row,
+            )?;
             Ok(rows)
         })
     }
@@ -437,8 +426,7 @@ impl Store {
     pub fn record_outcome(&self, action_id: &str, who: &Identity, executed: bool, detail: &str) -> Result<ActionRecord, StoreError> {
         self.tx(|tx| {
             let action = tx
-                .query_row(&format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = ?1"), params![action_id], action_row)
-                .optional()?
+                .query_opt(&format!("SELECT {ACTION_COLUMNS} FROM actions WHERE id = ?1"), params![action_id], action_row)?
                 .ok_or_else(|| StoreError::NotFound(format!("action {action_id}")))?;
             if action.status != ActionStatus::Approved {
                 return Err(StoreError::ActionNotApproved { action_id: action_id.to_string(), status: action.status.as_str() });

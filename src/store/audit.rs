@@ -16,10 +16,10 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::db::params;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hmac::{Hmac, Mac};
 use rand::Rng;
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -77,7 +77,8 @@ struct WalkEnd {
 
 /// The chain must end at its recorded head: a cut tail is otherwise invisible.
 fn check_head(head: Option<(i64, String)>, end: &WalkEnd) -> Result<(), ChainBreak> {
-    if let Some((head_seq, head_hash)) = head
+    // A head at 0 is an empty chain's (PostgreSQL keeps the row from the start).
+    if let Some((head_seq, head_hash)) = head.filter(|(seq, _)| *seq > 0)
         && end.last.as_ref() != Some(&(head_seq, head_hash))
     {
         return Err(ChainBreak { seq: end.next_seq.min(head_seq), reason: format!("the chain ends before its recorded head (entry {head_seq})") });
@@ -177,10 +178,8 @@ fn entry_hash(scheme: Scheme, key: &AuditKey, fields: [&str; 7]) -> String {
 
 /// Appends one keyed entry inside the caller's transaction.
 pub(crate) fn append(tx: &Tx, actor: &str, kind: &str, subject: &str, data: &Value) -> Result<i64, StoreError> {
-    let (last_seq, prev): (i64, String) = tx
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?
-        .unwrap_or((0, GENESIS.to_string()));
+    let (last_seq, prev): (i64, String) =
+        tx.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", params![], |r| Ok((r.get(0)?, r.get(1)?)))?.unwrap_or((0, GENESIS.to_string()));
     let seq = last_seq + 1;
     let time = now();
     let data = serde_json::to_string(data)?;
@@ -263,7 +262,7 @@ impl Store {
     pub(crate) fn upgrade_audit_scheme(&self) -> Result<(), StoreError> {
         self.tx(|tx| {
             let last: Option<(i64, Option<String>)> =
-                tx.query_row("SELECT seq, scheme FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?))).optional()?;
+                tx.query_opt("SELECT seq, scheme FROM audit ORDER BY seq DESC LIMIT 1", params![], |r| Ok((r.get(0)?, r.get(1)?)))?;
             if let Some((seq, scheme)) = last
                 && Scheme::parse(scheme.as_deref()) == Some(Scheme::Sha256)
             {
@@ -281,10 +280,11 @@ impl Store {
 
     fn audit_rows(&self, after: i64, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT seq, time, actor, kind, subject, data, prev_hash, hash, scheme FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2")?;
-        let limit = limit.map(|l| l as i64).unwrap_or(-1);
-        let rows = stmt
-            .query_map(params![after, limit], |r| {
+        let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+        let rows = conn.query_map(
+            "SELECT seq, time, actor, kind, subject, data, prev_hash, hash, scheme FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            params![after, limit],
+            |r| {
                 Ok(Row {
                     seq: r.get(0)?,
                     time: r.get(1)?,
@@ -296,15 +296,15 @@ impl Store {
                     hash: r.get(7)?,
                     scheme: r.get(8)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            },
+        )?;
         Ok(rows)
     }
 
     /// How many entries the chain holds: the sequence number of its last entry.
     pub fn audit_length(&self) -> Result<i64, StoreError> {
         let conn = self.conn()?;
-        Ok(conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", [], |r| r.get(0))?)
+        conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", params![], |r| r.get(0))
     }
 
     pub fn audit_entries(&self, after: i64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
@@ -334,7 +334,7 @@ impl Store {
     fn walk_chain(&self, rows: &[Row]) -> Result<(), ChainBreak> {
         let end = self.walk(rows, 1, GENESIS, None)?;
         let head: Option<(i64, String)> =
-            self.conn().ok().and_then(|c| c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).ok());
+            self.conn().ok().and_then(|c| c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", params![], |r| Ok((r.get(0)?, r.get(1)?))).ok());
         check_head(head, &end)
     }
 
@@ -393,8 +393,7 @@ impl Store {
     pub fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
         let (seq, hash) = {
             let conn = self.conn()?;
-            conn.query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
-                .optional()?
+            conn.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", params![], |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)))?
                 .unwrap_or((0, GENESIS.to_string()))
         };
         let key = self.signing_key()?;
@@ -466,8 +465,9 @@ impl Store {
         let mut out = Vec::new();
         let conn = self.conn()?;
 
-        let mut stmt = conn.prepare("SELECT id, recommendation_id, status FROM approvals ORDER BY created_at, id")?;
-        let approvals = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let approvals = conn.query_map("SELECT id, recommendation_id, status FROM approvals ORDER BY created_at, id", params![], |r| {
+            Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+        })?;
         for (id, rec, status) in &approvals {
             if !has(rec, "recommendation.ready") && !has(rec, "recommendation.rejected") {
                 out.push(format!("approval {id}: no audit entry records the recommendation {rec} that asked for it"));
@@ -476,17 +476,17 @@ impl Store {
                 out.push(format!("approval {id} is {status} in the tables, but no audit entry records it"));
             }
         }
-        let mut stmt = conn.prepare("SELECT approval_id, actor, decision FROM approval_decisions ORDER BY at")?;
-        let rows_d = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let rows_d = conn.query_map("SELECT approval_id, actor, decision FROM approval_decisions ORDER BY at", params![], |r| {
+            Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+        })?;
         for (apr, actor, decision) in rows_d {
             if !decisions.contains(&(apr.clone(), actor.clone(), decision.clone())) {
                 out.push(format!("decision `{decision}` by {actor} on approval {apr} has no audit entry"));
             }
         }
-        let mut stmt = conn.prepare("SELECT id, recommendation_id, approval_id, status FROM actions ORDER BY created_at, id")?;
-        let actions = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?, r.get::<_, String>(3)?)))?
-            .collect::<Result<Vec<_>, _>>()?;
+        let actions = conn.query_map("SELECT id, recommendation_id, approval_id, status FROM actions ORDER BY created_at, id", params![], |r| {
+            Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?))
+        })?;
         for (id, rec, approval, status) in actions {
             let explained = match (status.as_str(), &approval) {
                 ("executed" | "failed", _) => outcomes.get(id.as_str()).is_some_and(|s| *s == status),
@@ -498,8 +498,7 @@ impl Store {
                 out.push(format!("action {id} is {status} in the tables, but no audit entry records it"));
             }
         }
-        let mut stmt = conn.prepare("SELECT id, state FROM cases ORDER BY created_at, id")?;
-        let cases = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?.collect::<Result<Vec<_>, _>>()?;
+        let cases = conn.query_map("SELECT id, state FROM cases ORDER BY created_at, id", params![], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?;
         for (id, state) in cases {
             match last_case_state.get(&id) {
                 Some(to) if *to == state => {}
@@ -508,8 +507,7 @@ impl Store {
                 None => out.push(format!("case {id} is {state} in the tables, but no audit entry opened or moved it")),
             }
         }
-        let mut stmt = conn.prepare("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL")?;
-        for id in stmt.query_map([], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()? {
+        for id in conn.query_map("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL", params![], |r| r.get::<String>(0))? {
             if !has(&id, "key.revoked") {
                 out.push(format!("key {id} is revoked in the tables, but no audit entry records it"));
             }
@@ -527,16 +525,15 @@ impl Store {
             // The entry the last check ended on must still be there, unchanged: otherwise a
             // cut or rewritten end of the chain would go unseen by checks that resume after it.
             if after_seq > 0 {
-                let anchor: Option<String> = conn.query_row("SELECT hash FROM audit WHERE seq = ?1", params![after_seq], |r| r.get(0)).optional()?;
+                let anchor: Option<String> = conn.query_opt("SELECT hash FROM audit WHERE seq = ?1", params![after_seq], |r| r.get(0))?;
                 if anchor.as_deref() != Some(after_hash) {
                     return Ok(Err(ChainBreak { seq: after_seq, reason: "the last verified entry was changed or removed".into() }));
                 }
             }
             let keyed_since: Option<i64> = conn
-                .query_row("SELECT MIN(seq) FROM audit WHERE seq <= ?1 AND scheme = ?2", params![after_seq, Scheme::HmacSha256.as_str()], |r| r.get(0))
-                .optional()?
+                .query_opt("SELECT MIN(seq) FROM audit WHERE seq <= ?1 AND scheme = ?2", params![after_seq, Scheme::HmacSha256.as_str()], |r| r.get(0))?
                 .flatten();
-            let head: Option<(i64, String)> = conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?))).ok();
+            let head: Option<(i64, String)> = conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", params![], |r| Ok((r.get(0)?, r.get(1)?))).ok();
             (keyed_since, head)
         };
         let rows = self.audit_rows(after_seq, Some(limit))?;
@@ -555,6 +552,28 @@ impl Store {
     /// Runs raw SQL against the database. Only for tests that tamper with the trail.
     #[doc(hidden)]
     pub fn execute_raw(&self, sql: &str) -> Result<usize, StoreError> {
-        Ok(self.conn()?.execute(sql, [])?)
+        self.conn()?.execute(sql, params![])
+    }
+
+    /// Every row of a raw query, each column as text (`None` for NULL). Only for tests that
+    /// look at what the database holds.
+    #[doc(hidden)]
+    pub fn query_raw(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        use super::db::Value;
+        let rows = self.conn()?.query(sql, params![])?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                r.values()
+                    .iter()
+                    .map(|v| match v {
+                        Value::Null => None,
+                        Value::Int(n) => Some(n.to_string()),
+                        Value::Real(f) => Some(f.to_string()),
+                        Value::Text(t) => Some(t.clone()),
+                    })
+                    .collect()
+            })
+            .collect())
     }
 }

@@ -1,6 +1,6 @@
 //! Cases: the alerts they group, their recommendations, their state and its history.
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{Row, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -127,7 +127,7 @@ pub(crate) fn set_state(tx: &Tx, case_id: &str, to: CaseState, actor: &str, reas
 
 /// A case's state as stored; an unknown name is corruption, not `new`.
 pub(crate) fn case_state(tx: &Tx, case_id: &str) -> Result<CaseState, StoreError> {
-    let state: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0)).optional()?;
+    let state: Option<String> = tx.query_opt("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0))?;
     let state = state.ok_or_else(|| StoreError::NotFound(format!("case {case_id}")))?;
     parse_state(&state)
 }
@@ -141,7 +141,7 @@ impl Store {
     pub fn record_request(&self, request_id: &str, actor: &str, case_id: &str, body_hash: &str, alerts: &[Alert]) -> Result<(), StoreError> {
         self.tx(|tx| {
             let at = now();
-            let state: Option<String> = tx.query_row("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0)).optional()?;
+            let state: Option<String> = tx.query_opt("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0))?;
             if let Some(state) = &state
                 && !lifecycle::is_open(parse_state(state)?)
             {
@@ -280,7 +280,7 @@ impl Store {
 
     pub fn recommendation(&self, id: &str) -> Result<Option<Value>, StoreError> {
         let conn = self.conn()?;
-        let text: Option<String> = conn.query_row("SELECT response FROM recommendations WHERE id = ?1", params![id], |r| r.get(0)).optional()?;
+        let text: Option<String> = conn.query_opt("SELECT response FROM recommendations WHERE id = ?1", params![id], |r| r.get(0))?;
         Ok(match text {
             Some(t) => Some(serde_json::from_str(&t)?),
             None => None,
@@ -290,25 +290,24 @@ impl Store {
     /// What producing a recommendation cost: raw output(s), tokens and latency.
     pub fn recommendation_meta(&self, id: &str) -> Result<Option<RecommendationMeta>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row("SELECT raw_output, prompt_tokens, completion_tokens, latency_ms, engine FROM recommendations WHERE id = ?1", params![id], |r| {
+        conn.query_opt("SELECT raw_output, prompt_tokens, completion_tokens, latency_ms, engine FROM recommendations WHERE id = ?1", params![id], |r| {
             Ok(RecommendationMeta { raw_output: r.get(0)?, prompt_tokens: r.get(1)?, completion_tokens: r.get(2)?, latency_ms: r.get(3)?, engine: r.get(4)? })
         })
-        .optional()
-        .map_err(StoreError::from)
     }
 
     /// Raw model output kept with a recommendation (for reviewers), if any.
     pub fn raw_output(&self, id: &str) -> Result<Option<String>, StoreError> {
         let conn = self.conn()?;
-        Ok(conn.query_row("SELECT raw_output FROM recommendations WHERE id = ?1", params![id], |r| r.get(0)).optional()?.flatten())
+        Ok(conn.query_opt("SELECT raw_output FROM recommendations WHERE id = ?1", params![id], |r| r.get(0))?.flatten())
     }
 
     /// A case's newest recommendation response: its current one.
     pub fn latest_recommendation(&self, case_id: &str) -> Result<Option<Value>, StoreError> {
         let conn = self.conn()?;
-        let text: Option<String> = conn
-            .query_row("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1", params![case_id], |r| r.get(0))
-            .optional()?;
+        let text: Option<String> =
+            conn.query_opt("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1", params![case_id], |r| {
+                r.get(0)
+            })?;
         text.map(|t| serde_json::from_str(&t)).transpose().map_err(StoreError::from)
     }
 
@@ -337,36 +336,34 @@ impl Store {
 
     pub fn recommendations_of(&self, case_id: &str) -> Result<Vec<Value>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at, id")?;
-        let rows = stmt.query_map(params![case_id], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let rows =
+            conn.query_map("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at, id", params![case_id], |r| r.get::<String>(0))?;
         rows.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
     }
 
     pub fn case(&self, case_id: &str) -> Result<Option<CaseRecord>, StoreError> {
         let conn = self.conn()?;
-        conn.query_row(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"), params![case_id], case_row).optional().map_err(StoreError::from)
+        conn.query_opt(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"), params![case_id], case_row)
     }
 
     /// Cases, most severe and oldest first, optionally in one state.
     pub fn cases(&self, state: Option<CaseState>, limit: usize) -> Result<Vec<CaseRecord>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(&format!(
+        let rows = conn.query_map(&format!(
             "SELECT {CASE_COLUMNS} FROM cases
-             WHERE (?1 IS NULL OR state = ?1)
+             WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1)
              ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1 WHEN 'medium' THEN 2 WHEN 'low' THEN 3 WHEN 'informational' THEN 4 ELSE 5 END, created_at
              LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![state.map(|s| s.as_str()), limit as i64], case_row)?.collect::<Result<Vec<_>, _>>()?;
+        ), params![state.map(|s| s.as_str()), limit as i64], case_row)?;
         Ok(rows)
     }
 
     pub fn case_alerts(&self, case_id: &str) -> Result<Vec<StoredAlert>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(
+        let rows = conn.query_map(
             "SELECT alert_id, received_at, request_id, alert, fingerprint, occurrences, first_seen, last_seen FROM case_alerts WHERE case_id = ?1 ORDER BY seq",
-        )?;
-        let rows = stmt
-            .query_map(params![case_id], |r| {
+            params![case_id],
+            |r| {
                 Ok((
                     StoredAlert {
                         alert_id: r.get(0)?,
@@ -378,27 +375,25 @@ impl Store {
                         first_seen: r.get(6)?,
                         last_seen: r.get(7)?,
                     },
-                    r.get::<_, String>(3)?,
+                    r.get::<String>(3)?,
                 ))
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            },
+        )?;
         rows.into_iter().map(|(stored, alert)| Ok(StoredAlert { alert: serde_json::from_str(&alert)?, ..stored })).collect()
     }
 
     pub fn case_history(&self, case_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT at, from_state, to_state, actor, reason FROM case_history WHERE case_id = ?1 ORDER BY seq")?;
-        let rows = stmt
-            .query_map(params![case_id], |r| {
+        let rows =
+            conn.query_map("SELECT at, from_state, to_state, actor, reason FROM case_history WHERE case_id = ?1 ORDER BY seq", params![case_id], |r| {
                 Ok(HistoryEntry {
                     at: r.get(0)?,
-                    from: r.get::<_, Option<String>>(1)?.map(|s| state_column(1, &s)).transpose()?,
-                    to: state_column(2, &r.get::<_, String>(2)?)?,
+                    from: r.get::<Option<String>>(1)?.map(|s| state_column(1, &s)).transpose()?,
+                    to: state_column(2, &r.get::<String>(2)?)?,
                     actor: r.get(3)?,
                     reason: r.get(4)?,
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?;
+            })?;
         Ok(rows)
     }
 
@@ -425,8 +420,10 @@ impl Store {
     /// the alerts it would have excluded in.
     pub fn recent_alerts_except(&self, case_id: &str, limit: usize) -> Result<Vec<Value>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT alert FROM case_alerts WHERE case_id != ?1 ORDER BY received_at DESC LIMIT ?2")?;
-        let rows = stmt.query_map(params![case_id, limit as i64], |r| r.get::<_, String>(0))?.collect::<Result<Vec<_>, _>>()?;
+        let rows =
+            conn.query_map("SELECT alert FROM case_alerts WHERE case_id != ?1 ORDER BY received_at DESC LIMIT ?2", params![case_id, limit as i64], |r| {
+                r.get::<String>(0)
+            })?;
         rows.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
     }
 
@@ -434,8 +431,7 @@ impl Store {
     pub fn closed_cases(&self) -> Result<Vec<(CaseRecord, Vec<StoredAlert>)>, StoreError> {
         let ids: Vec<String> = {
             let conn = self.conn()?;
-            let mut stmt = conn.prepare("SELECT id FROM cases WHERE closed IS NOT NULL ORDER BY created_at")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?
+            conn.query_map("SELECT id FROM cases WHERE closed IS NOT NULL ORDER BY created_at", params![], |r| r.get(0))?
         };
         let mut out = Vec::new();
         for id in ids {
@@ -449,13 +445,13 @@ impl Store {
 
 const CASE_COLUMNS: &str = "id, title, state, severity, created_at, updated_at, created_by, closed, assignee, first_alert_at, newest_alert_at, merged_into";
 
-fn case_row(r: &rusqlite::Row) -> rusqlite::Result<CaseRecord> {
+fn case_row(r: &Row) -> Result<CaseRecord, StoreError> {
     let closed: Option<String> = r.get(7)?;
     Ok(CaseRecord {
         case_id: r.get(0)?,
         title: r.get(1)?,
-        state: state_column(2, &r.get::<_, String>(2)?)?,
-        severity: r.get::<_, Option<String>>(3)?.and_then(|s| s.parse().ok()),
+        state: state_column(2, &r.get::<String>(2)?)?,
+        severity: r.get::<Option<String>>(3)?.and_then(|s| s.parse().ok()),
         created_at: r.get(4)?,
         updated_at: r.get(5)?,
         created_by: r.get(6)?,
@@ -468,6 +464,6 @@ fn case_row(r: &rusqlite::Row) -> rusqlite::Result<CaseRecord> {
 }
 
 /// A state column read in a row mapper: an unknown name fails the read.
-fn state_column(idx: usize, s: &str) -> rusqlite::Result<CaseState> {
-    s.parse().map_err(|e: lifecycle::UnknownState| rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, Box::new(e)))
+fn state_column(idx: usize, s: &str) -> Result<CaseState, StoreError> {
+    s.parse().map_err(|e: lifecycle::UnknownState| StoreError::Corrupt(format!("column {idx}: {e}")))
 }

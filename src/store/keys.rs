@@ -5,8 +5,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::db::{Row, params};
 use rand::Rng;
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -118,9 +118,9 @@ fn fingerprint(key: &str) -> String {
 
 const KEY_COLUMNS: &str = "id, name, role, COALESCE(principal, name), created_at, expires_at, revoked_at";
 
-fn key_row(r: &rusqlite::Row, now: &str) -> rusqlite::Result<KeyRecord> {
+fn key_row(r: &Row, now: &str) -> Result<KeyRecord, StoreError> {
     let role: String = r.get(2)?;
-    let role = role.parse::<Role>().map_err(|e| rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.into()))?;
+    let role = role.parse::<Role>().map_err(|e| StoreError::Corrupt(format!("key role: {e}")))?;
     let expires_at: Option<String> = r.get(5)?;
     let revoked_at: Option<String> = r.get(6)?;
     let status = match (&revoked_at, &expires_at) {
@@ -160,8 +160,7 @@ impl Store {
     /// Every key, newest first, with its status at `at`.
     pub fn keys(&self, at: &str) -> Result<Vec<KeyRecord>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id"))?;
-        let rows = stmt.query_map([], |r| key_row(r, at))?.collect::<Result<Vec<_>, _>>()?;
+        let rows = conn.query_map(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id"), params![], |r| key_row(r, at))?;
         Ok(rows)
     }
 
@@ -169,8 +168,7 @@ impl Store {
     pub fn revoke_key(&self, id: &str, by: &str, at: &str) -> Result<KeyRecord, StoreError> {
         self.tx(|tx| {
             let key = tx
-                .query_row(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"), params![id], |r| key_row(r, at))
-                .optional()?
+                .query_opt(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1"), params![id], |r| key_row(r, at))?
                 .ok_or_else(|| StoreError::NotFound(format!("key {id}")))?;
             if key.revoked_at.is_some() {
                 return Err(StoreError::KeyAlreadyRevoked(id.to_string()));
@@ -185,7 +183,7 @@ impl Store {
     pub fn sign_in(&self, key: &str, at: &str) -> Result<SignIn, StoreError> {
         let record = {
             let conn = self.conn()?;
-            conn.query_row(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"), params![hash_key(key.trim())], |r| key_row(r, at)).optional()?
+            conn.query_opt(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"), params![hash_key(key.trim())], |r| key_row(r, at))?
         };
         let outcome = match record {
             None => SignIn::Unknown,

@@ -1,23 +1,13 @@
 //! Learning tasks (contract section 13): drafts for people, stored with their case, decided
 //! by analysts. A closed case becomes `learned` when none of its tasks is open.
 
-use rusqlite::{OptionalExtension, params};
+use super::db::{Row, params};
 use serde_json::json;
 
 use super::audit::append;
 use super::cases::{CaseState, set_state};
 use super::{Store, StoreError, Tx, now};
 use crate::learning::{Task, TaskStatus};
-
-pub(crate) const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS learning_tasks (
-    id TEXT PRIMARY KEY, case_id TEXT NOT NULL REFERENCES cases(id), kind TEXT NOT NULL,
-    title TEXT NOT NULL, draft TEXT NOT NULL, status TEXT NOT NULL, created_at TEXT NOT NULL,
-    decided_by TEXT, decided_at TEXT, note TEXT
-);
-CREATE INDEX IF NOT EXISTS learning_tasks_status ON learning_tasks(status);
-CREATE INDEX IF NOT EXISTS learning_tasks_case ON learning_tasks(case_id);
-"#;
 
 /// Replaces a case's open tasks by `tasks` (a re-closed case is drafted again).
 pub(crate) fn replace_open_tasks(tx: &Tx, case_id: &str, tasks: &[Task], actor: &str) -> Result<(), StoreError> {
@@ -33,10 +23,10 @@ pub(crate) fn replace_open_tasks(tx: &Tx, case_id: &str, tasks: &[Task], actor: 
     Ok(())
 }
 
-fn task_row(r: &rusqlite::Row) -> rusqlite::Result<Task> {
+fn task_row(r: &Row) -> Result<Task, StoreError> {
     let kind: String = r.get(2)?;
     let status: String = r.get(5)?;
-    let bad = |i: usize, e: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into());
+    let bad = |i: usize, e: String| StoreError::Corrupt(format!("learning task column {i}: {e}"));
     Ok(Task {
         id: r.get(0)?,
         case_id: r.get(1)?,
@@ -53,10 +43,13 @@ impl Store {
     /// Learning tasks, optionally of one status or one case, oldest first.
     pub fn learning_tasks(&self, status: Option<TaskStatus>, case_id: Option<&str>) -> Result<Vec<Task>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM learning_tasks WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR case_id = ?2) ORDER BY created_at, id LIMIT 1000"
-        ))?;
-        let rows = stmt.query_map(params![status.map(|s| s.as_str()), case_id], task_row)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = conn.query_map(
+            &format!(
+                "SELECT {COLUMNS} FROM learning_tasks WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR case_id = ?2) ORDER BY created_at, id LIMIT 1000"
+            ),
+            params![status.map(|s| s.as_str()), case_id],
+            task_row,
+        )?;
         Ok(rows)
     }
 
@@ -65,8 +58,7 @@ impl Store {
     pub fn decide_task(&self, id: &str, status: TaskStatus, note: &str, actor: &str) -> Result<Task, StoreError> {
         self.tx(|tx| {
             let task = tx
-                .query_row(&format!("SELECT {COLUMNS} FROM learning_tasks WHERE id = ?1"), params![id], task_row)
-                .optional()?
+                .query_opt(&format!("SELECT {COLUMNS} FROM learning_tasks WHERE id = ?1"), params![id], task_row)?
                 .ok_or_else(|| StoreError::NotFound(format!("learning task {id}")))?;
             if task.status != TaskStatus::Open {
                 return Err(StoreError::TaskAlreadyDecided { id: id.to_string(), status: task.status.as_str() });

@@ -2,8 +2,8 @@
 //! by pivot into open cases, and the queue of case recommendations that survives a
 //! restart. One batch is one transaction: a refused batch leaves nothing behind.
 
+use super::db::params;
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -13,27 +13,6 @@ use super::cases::{CaseState, case_state, set_state};
 use super::{Store, StoreError, Tx, new_id, now};
 use crate::cases::lifecycle;
 use crate::severity::Severity;
-
-pub(crate) const SCHEMA: &str = r#"
-CREATE TABLE IF NOT EXISTS case_pivots (
-    pivot TEXT NOT NULL, case_id TEXT NOT NULL REFERENCES cases(id),
-    first_time TEXT NOT NULL, last_time TEXT NOT NULL, PRIMARY KEY (pivot, case_id)
-);
-CREATE TABLE IF NOT EXISTS case_relations (
-    case_id TEXT NOT NULL REFERENCES cases(id), related_id TEXT NOT NULL, why TEXT NOT NULL,
-    PRIMARY KEY (case_id, related_id)
-);
-CREATE TABLE IF NOT EXISTS recommendation_queue (
-    case_id TEXT PRIMARY KEY REFERENCES cases(id), queued_at TEXT NOT NULL,
-    generation INTEGER NOT NULL, claimed_generation INTEGER, claimed_at TEXT
-);
-"#;
-
-/// Indexes over columns added by migration: created after it.
-pub(crate) const INDEXES: &str = r#"
-CREATE INDEX IF NOT EXISTS case_alerts_fingerprint ON case_alerts(fingerprint);
-CREATE INDEX IF NOT EXISTS cases_state ON cases(state);
-"#;
 
 /// One valid, redacted alert of a batch, with what the stream rules made of it.
 pub struct StreamAlert {
@@ -101,14 +80,14 @@ impl Store {
     /// Claims the oldest queued case no worker holds: one in flight per case. A claim
     /// older than `stale_before` was left by a process that died and is taken over.
     pub fn claim_queued(&self, at: &str, stale_before: &str) -> Result<Option<(String, i64)>, StoreError> {
-        self.tx(|tx| {
+        // Replicas share the queue: a row another worker is claiming is skipped, not waited on.
+        self.row_locked_tx(|tx| {
             let next: Option<(String, i64)> = tx
-                .query_row(
-                    "SELECT case_id, generation FROM recommendation_queue WHERE claimed_at IS NULL OR claimed_at < ?1 ORDER BY queued_at, case_id LIMIT 1",
+                .query_opt(
+                    "SELECT case_id, generation FROM recommendation_queue WHERE claimed_at IS NULL OR claimed_at < ?1 ORDER BY queued_at, case_id LIMIT 1 FOR UPDATE SKIP LOCKED",
                     params![stale_before],
                     |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
+                )?;
             if let Some((case_id, generation)) = &next {
                 tx.execute("UPDATE recommendation_queue SET claimed_at = ?1, claimed_generation = ?2 WHERE case_id = ?3", params![at, generation, case_id])?;
             }
@@ -119,7 +98,7 @@ impl Store {
     /// Ends a claim: the entry goes when nothing changed since it was claimed; otherwise
     /// it waits for the next worker, which reads the newer alerts.
     pub fn finish_queued(&self, case_id: &str, generation: i64) -> Result<(), StoreError> {
-        self.tx(|tx| {
+        self.row_locked_tx(|tx| {
             let gone = tx.execute("DELETE FROM recommendation_queue WHERE case_id = ?1 AND generation = ?2", params![case_id, generation])?;
             if gone == 0 {
                 tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE case_id = ?1", params![case_id])?;
@@ -129,21 +108,25 @@ impl Store {
     }
 
     /// Claims left by a process that stopped: free again for this one.
+    /// On a shared database the other replicas' claims are live: there only stale ones
+    /// are taken over, by [`Store::claim_queued`].
     pub fn release_claims(&self) -> Result<usize, StoreError> {
-        self.tx(|tx| Ok(tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE claimed_at IS NOT NULL", [])?))
+        if self.is_shared() {
+            return Ok(0);
+        }
+        self.tx(|tx| tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE claimed_at IS NOT NULL", params![]))
     }
 
     /// Queued case recommendations (waiting or running) and the oldest one's queue time.
     pub fn queue_depth(&self) -> Result<(usize, Option<String>), StoreError> {
         let conn = self.conn()?;
-        Ok(conn.query_row("SELECT COUNT(*), MIN(queued_at) FROM recommendation_queue", [], |r| Ok((r.get::<_, i64>(0)? as usize, r.get(1)?)))?)
+        conn.query_row("SELECT COUNT(*), MIN(queued_at) FROM recommendation_queue", params![], |r| Ok((r.get::<i64>(0)? as usize, r.get(1)?)))
     }
 
     /// Cases related to `case_id` (a closed case an alert matched, a merge).
     pub fn related_cases(&self, case_id: &str) -> Result<Vec<String>, StoreError> {
         let conn = self.conn()?;
-        let mut stmt = conn.prepare("SELECT related_id FROM case_relations WHERE case_id = ?1 ORDER BY related_id")?;
-        let rows = stmt.query_map(params![case_id], |r| r.get(0))?.collect::<Result<Vec<_>, _>>()?;
+        let rows = conn.query_map("SELECT related_id FROM case_relations WHERE case_id = ?1 ORDER BY related_id", params![case_id], |r| r.get(0))?;
         Ok(rows)
     }
 
@@ -178,7 +161,7 @@ impl Store {
             let total: i64 = tx.query_row("SELECT COUNT(*) FROM case_alerts WHERE case_id = ?1", params![case_id], |r| r.get(0))?;
             let mut found = 0;
             for id in alert_ids {
-                found += tx.query_row("SELECT COUNT(*) FROM case_alerts WHERE case_id = ?1 AND alert_id = ?2", params![case_id, id], |r| r.get::<_, i64>(0))?;
+                found += tx.query_row("SELECT COUNT(*) FROM case_alerts WHERE case_id = ?1 AND alert_id = ?2", params![case_id, id], |r| r.get::<i64>(0))?;
             }
             if found < alert_ids.len() as i64 {
                 return Err(StoreError::NotFound(format!("one of {} in case {case_id}", alert_ids.join(", "))));
@@ -218,16 +201,14 @@ fn ingest_one(tx: &Tx, request_id: &str, actor: &str, received: &str, a: &Stream
     };
 
     // Dedup: the same event in an open case, seen within the window of its last sighting.
-    let seen: Option<(String, i64, String, String)> = tx
-        .query_row(
-            &format!(
-                "SELECT ca.case_id, ca.seq, ca.first_seen, ca.last_seen FROM case_alerts ca JOIN cases c ON c.id = ca.case_id
+    let seen: Option<(String, i64, String, String)> = tx.query_opt(
+        &format!(
+            "SELECT ca.case_id, ca.seq, ca.first_seen, ca.last_seen FROM case_alerts ca JOIN cases c ON c.id = ca.case_id
                  WHERE ca.fingerprint = ?1 AND {OPEN} ORDER BY ca.last_seen DESC LIMIT 1"
-            ),
-            params![a.fingerprint],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
+        ),
+        params![a.fingerprint],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+    )?;
     if let Some((case_id, seq, first_seen, last_seen)) = seen
         && within(&last_seen, a.time, w.dedup)
     {
@@ -257,13 +238,14 @@ fn ingest_one(tx: &Tx, request_id: &str, actor: &str, received: &str, a: &Stream
     let mut target: Option<(String, String)> = None;
     let mut related: Vec<String> = Vec::new();
     for p in &usable {
-        let mut stmt = tx.prepare_cached(
+        let rows = tx.query_map(
             "SELECT cp.case_id, c.state, COALESCE(c.newest_alert_at, c.created_at) FROM case_pivots cp JOIN cases c ON c.id = cp.case_id
              WHERE cp.pivot = ?1 AND cp.last_time >= ?2 AND cp.first_time <= ?3",
+            params![p, lo, hi],
+            |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?)),
         )?;
-        let rows = stmt.query_map(params![p, lo, hi], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
         for row in rows {
-            let (case_id, state, active) = row?;
+            let (case_id, state, active) = row;
             if lifecycle::is_open(super::cases::parse_state(&state)?) {
                 if target.as_ref().is_none_or(|(_, best)| active > *best) {
                     target = Some((case_id, active));
@@ -294,7 +276,8 @@ fn ingest_one(tx: &Tx, request_id: &str, actor: &str, received: &str, a: &Stream
     )?;
     touch_pivots(tx, &case_id, &a.pivots, &t)?;
     tx.execute(
-        "UPDATE cases SET newest_alert_at = MAX(COALESCE(newest_alert_at, ?1), ?1), first_alert_at = MIN(COALESCE(first_alert_at, ?1), ?1),
+        "UPDATE cases SET newest_alert_at = CASE WHEN newest_alert_at IS NULL OR newest_alert_at < ?1 THEN ?1 ELSE newest_alert_at END,
+                          first_alert_at = CASE WHEN first_alert_at IS NULL OR first_alert_at > ?1 THEN ?1 ELSE first_alert_at END,
          severity = CASE WHEN severity IS NULL THEN ?2 ELSE severity END WHERE id = ?3",
         params![t, a.severity.map(|s| s.as_str()), case_id],
     )?;
@@ -327,26 +310,28 @@ fn open_case(tx: &Tx, case_id: &str, title: &str, actor: &str, reason: &str) -> 
 }
 
 fn touch_pivots(tx: &Tx, case_id: &str, pivots: &[String], t: &str) -> Result<(), StoreError> {
-    let mut stmt = tx.prepare_cached(
-        "INSERT INTO case_pivots (pivot, case_id, first_time, last_time) VALUES (?1, ?2, ?3, ?3)
-         ON CONFLICT (pivot, case_id) DO UPDATE SET first_time = MIN(first_time, excluded.first_time), last_time = MAX(last_time, excluded.last_time)",
-    )?;
     for p in pivots {
-        stmt.execute(params![p, case_id, t])?;
+        tx.execute(
+            "INSERT INTO case_pivots (pivot, case_id, first_time, last_time) VALUES (?1, ?2, ?3, ?3)
+         ON CONFLICT (pivot, case_id) DO UPDATE SET
+           first_time = CASE WHEN excluded.first_time < case_pivots.first_time THEN excluded.first_time ELSE case_pivots.first_time END,
+           last_time = CASE WHEN excluded.last_time > case_pivots.last_time THEN excluded.last_time ELSE case_pivots.last_time END",
+            params![p, case_id, t],
+        )?;
     }
     Ok(())
 }
 
 fn relate(tx: &Tx, case_id: &str, other: &str, why: &str) -> Result<(), StoreError> {
-    tx.execute("INSERT OR IGNORE INTO case_relations (case_id, related_id, why) VALUES (?1, ?2, ?3)", params![case_id, other, why])?;
-    tx.execute("INSERT OR IGNORE INTO case_relations (case_id, related_id, why) VALUES (?1, ?2, ?3)", params![other, case_id, why])?;
+    tx.execute("INSERT INTO case_relations (case_id, related_id, why) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", params![case_id, other, why])?;
+    tx.execute("INSERT INTO case_relations (case_id, related_id, why) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING", params![other, case_id, why])?;
     Ok(())
 }
 
 pub(crate) fn enqueue(tx: &Tx, case_id: &str, at: &str) -> Result<(), StoreError> {
     tx.execute(
         "INSERT INTO recommendation_queue (case_id, queued_at, generation) VALUES (?1, ?2, 1)
-         ON CONFLICT (case_id) DO UPDATE SET generation = generation + 1",
+         ON CONFLICT (case_id) DO UPDATE SET generation = recommendation_queue.generation + 1",
         params![case_id, at],
     )?;
     Ok(())
@@ -354,10 +339,8 @@ pub(crate) fn enqueue(tx: &Tx, case_id: &str, at: &str) -> Result<(), StoreError
 
 /// Moves alerts (all, or those with `ids`) and their pivots from one case to another.
 fn move_alerts(tx: &Tx, from: &str, to: &str, ids: Option<&[String]>) -> Result<(), StoreError> {
-    let rows: Vec<(i64, String)> = {
-        let mut stmt = tx.prepare("SELECT seq, alert_id FROM case_alerts WHERE case_id = ?1 ORDER BY seq")?;
-        stmt.query_map(params![from], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<_>, _>>()?
-    };
+    let rows: Vec<(i64, String)> =
+        { tx.query_map("SELECT seq, alert_id FROM case_alerts WHERE case_id = ?1 ORDER BY seq", params![from], |r| Ok((r.get(0)?, r.get(1)?)))? };
     let mut next: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM case_alerts WHERE case_id = ?1", params![to], |r| r.get(0))?;
     for (seq, _) in rows.iter().filter(|(_, id)| ids.is_none_or(|ids| ids.contains(id))) {
         next += 1;
@@ -375,8 +358,7 @@ fn move_alerts(tx: &Tx, from: &str, to: &str, ids: Option<&[String]>) -> Result<
 fn rebuild_pivots(tx: &Tx, case_id: &str) -> Result<(), StoreError> {
     tx.execute("DELETE FROM case_pivots WHERE case_id = ?1", params![case_id])?;
     let alerts: Vec<(Option<String>, Option<String>, Option<String>)> = {
-        let mut stmt = tx.prepare("SELECT pivots, first_seen, last_seen FROM case_alerts WHERE case_id = ?1")?;
-        stmt.query_map(params![case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<Vec<_>, _>>()?
+        tx.query_map("SELECT pivots, first_seen, last_seen FROM case_alerts WHERE case_id = ?1", params![case_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
     };
     for (pivots, first, last) in alerts {
         let (Some(pivots), Some(first), Some(last)) = (pivots, first, last) else { continue };

@@ -18,11 +18,168 @@ struct Wrapper {
 }
 
 /// Settings as the CLI would resolve them (flags < environment < config file < defaults),
-/// with the data dir set and `extra` flags applied.
+/// with the data dir set and `extra` flags applied. With `TRIAGE_TEST_DATABASE_URL` set,
+/// the store is a PostgreSQL database of the data dir's own (see [`pg`]).
 pub fn settings(data_dir: &Path, extra: &[&str]) -> Settings {
     let mut args = vec!["triage".to_string(), "--data-dir".into(), data_dir.display().to_string()];
     args.extend(extra.iter().map(|s| s.to_string()));
+    if let Some(url) = pg::database_for(data_dir) {
+        args.extend(["--database-url".to_string(), url]);
+        if !extra.contains(&"--audit-key-file") {
+            args.extend(["--audit-key-file".to_string(), pg::audit_key_file(data_dir)]);
+        }
+    }
     Wrapper::parse_from(args).settings.resolve().unwrap()
+}
+
+/// Skips a test that is about the SQLite file itself when the suite runs on PostgreSQL;
+/// true when the caller should return.
+pub fn sqlite_only(why: &str) -> bool {
+    if pg::admin_url().is_some() {
+        eprintln!("\n**************** SKIPPED on PostgreSQL: {why} ****************\n");
+        return true;
+    }
+    false
+}
+
+/// The black-box suite on PostgreSQL: `TRIAGE_TEST_DATABASE_URL` names a database whose
+/// role may create databases (scripts/pg-serve.sh starts one). Each data dir gets a fresh
+/// database `triage_t_<uuid>`, reused when the same dir is opened again (a restart).
+pub mod pg {
+    use std::collections::HashMap;
+    use std::path::{Path, PathBuf};
+    use std::sync::Mutex;
+
+    static DATABASES: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+
+    pub fn admin_url() -> Option<String> {
+        std::env::var("TRIAGE_TEST_DATABASE_URL").ok().filter(|u| !u.trim().is_empty())
+    }
+
+    /// Runs `f` with a client on `url`, on a thread and runtime of its own: callers may be
+    /// inside the test's runtime, which must not be blocked on.
+    pub fn with_client<T: Send + 'static>(url: &str, f: impl AsyncFnOnce(&tokio_postgres::Client) -> T + Send + 'static) -> T {
+        let url = url.to_string();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+                tokio::spawn(conn);
+                f(&client).await
+            })
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// The database URL of `data_dir`, created on first use; `None` on SQLite.
+    pub fn database_for(data_dir: &Path) -> Option<String> {
+        let admin = admin_url()?;
+        let mut map = DATABASES.lock().unwrap();
+        let map = map.get_or_insert_with(HashMap::new);
+        if let Some(url) = map.get(data_dir) {
+            return Some(url.clone());
+        }
+        let name = format!("triage_t_{}", uuid::Uuid::now_v7().simple());
+        let create = format!("CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'");
+        with_client(&admin, async move |c| c.batch_execute(&create).await.unwrap());
+        let url = with_dbname(&admin, &name);
+        map.insert(data_dir.to_path_buf(), url.clone());
+        // The commands a test runs beside the app (`triage audit verify --data-dir …`)
+        // read the data dir's config file, and so find the same database and key.
+        let config = data_dir.join("triage.toml");
+        if !config.exists() {
+            let key = audit_key_file(data_dir);
+            std::fs::write(&config, format!("[database]\nurl = \"{url}\"\n\n[audit]\nkey_file = \"{key}\"\n")).unwrap();
+        }
+        Some(url)
+    }
+
+    /// Makes `replica` a second data dir on the database of `first`, with its audit key:
+    /// replicas share both.
+    pub fn share_database(first: &Path, replica: &Path) {
+        let url = database_for(first).unwrap();
+        std::fs::create_dir_all(replica).unwrap();
+        std::fs::copy(audit_key_file(first), replica.join("test-audit.key")).unwrap();
+        DATABASES.lock().unwrap().get_or_insert_with(HashMap::new).insert(replica.to_path_buf(), url);
+    }
+
+    /// The database of `data_dir`, if the suite made one.
+    pub fn database_of(data_dir: &Path) -> Option<String> {
+        DATABASES.lock().unwrap().as_ref()?.get(data_dir).cloned()
+    }
+
+    /// Drops the database of `data_dir` (connections still open to it are closed).
+    pub fn drop_database(data_dir: &Path) {
+        let Some(admin) = admin_url() else { return };
+        let Some(url) = DATABASES.lock().unwrap().as_mut().and_then(|m| m.remove(data_dir)) else { return };
+        let name = url.rsplit('/').next().unwrap_or_default().split('?').next().unwrap_or_default().to_string();
+        with_client(&admin, async move |c| {
+            let _ = c.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        });
+    }
+
+    /// A file with the audit key replicas share: PostgreSQL needs one configured. One per
+    /// data dir, in it, so a reopened dir hashes its chain under the same key.
+    pub fn audit_key_file(data_dir: &Path) -> String {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let path = data_dir.join("test-audit.key");
+        if !path.exists() {
+            std::fs::write(&path, format!("test-audit-key-{}", uuid::Uuid::now_v7().simple())).unwrap();
+        }
+        path.display().to_string()
+    }
+
+    /// `url` with another database name.
+    pub fn with_dbname(url: &str, name: &str) -> String {
+        let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let base = match base[scheme_end..].find('/') {
+            Some(i) => &base[..scheme_end + i],
+            None => base,
+        };
+        match query {
+            Some(q) => format!("{base}/{name}?{q}"),
+            None => format!("{base}/{name}"),
+        }
+    }
+
+    /// Every column of every row of every table, as text.
+    pub fn dump(url: &str) -> String {
+        with_client(url, async move |c| {
+            let tables: Vec<String> = c
+                .query("SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY table_name", &[])
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            assert!(tables.iter().any(|t| t == "api_keys"), "not the triage store: {tables:?}");
+            let mut out = String::new();
+            for table in &tables {
+                let columns: Vec<String> = c
+                    .query(
+                        "SELECT column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position",
+                        &[table],
+                    )
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                let select = columns.iter().map(|c| format!("\"{c}\"::text")).collect::<Vec<_>>().join(", ");
+                for row in c.query(&format!("SELECT {select} FROM \"{table}\""), &[]).await.unwrap() {
+                    out.push_str(table);
+                    for i in 0..columns.len() {
+                        out.push('\t');
+                        out.push_str(row.get::<_, Option<String>>(i).as_deref().unwrap_or_default());
+                    }
+                    out.push('\n');
+                }
+            }
+            out
+        })
+    }
 }
 
 /// A file holding `secret`, for the `--*-file` flags (a secret is never a flag itself). It
@@ -59,6 +216,16 @@ pub struct TestApp {
     pub dir: tempfile::TempDir,
     pub app: Arc<App>,
     pub http: reqwest::Client,
+    /// Drops the app's PostgreSQL database, if it has one, when the test ends.
+    pub _db: DropDatabase,
+}
+
+pub struct DropDatabase(pub std::path::PathBuf);
+
+impl Drop for DropDatabase {
+    fn drop(&mut self) {
+        pg::drop_database(&self.0);
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -67,7 +234,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the server with extra CLI flags and, optionally, an engine swapped in.
 pub async fn spawn_app_with(extra: &[&str], engine: Option<SharedEngine>) -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
+    spawn_app_in(tempfile::tempdir().unwrap(), extra, engine).await
+}
+
+/// [`spawn_app_with`] on a data dir the caller made (a second replica's, say).
+pub async fn spawn_app_in(dir: tempfile::TempDir, extra: &[&str], engine: Option<SharedEngine>) -> TestApp {
+    if let Ok(filter) = std::env::var("TRIAGE_TEST_LOG") {
+        let _ = tracing_subscriber::fmt().with_test_writer().with_env_filter(filter).try_init();
+    }
     let s = settings(dir.path(), extra);
     let app = Arc::new(App::open(&s, engine, &|_, _| {}).unwrap());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -76,7 +250,8 @@ pub async fn spawn_app_with(extra: &[&str], engine: Option<SharedEngine>) -> Tes
     tokio::spawn(async move {
         triage::http::serve(listener, served, std::future::pending()).await.unwrap();
     });
-    TestApp { base: format!("http://{addr}"), dir, app, http: reqwest::Client::new() }
+    let _db = DropDatabase(dir.path().to_path_buf());
+    TestApp { base: format!("http://{addr}"), dir, app, http: reqwest::Client::new(), _db }
 }
 
 impl TestApp {
@@ -114,6 +289,9 @@ pub fn native_alert(id: &str, rule: &str, severity: &str, fields: Value) -> Valu
 /// committed writes live in `triage.sqlite3-wal` until a checkpoint; a second connection
 /// reads them through the WAL index, where a byte search of `triage.sqlite3` would not.
 pub fn storage_dump(data_dir: &Path) -> String {
+    if let Some(url) = pg::database_of(data_dir) {
+        return pg::dump(&url);
+    }
     let db = data_dir.join("triage.sqlite3");
     let conn = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).unwrap();
     let tables: Vec<String> = {

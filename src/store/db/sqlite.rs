@@ -1,0 +1,165 @@
+//! SQLite in the data dir: the embedded default. One connection behind the store's mutex,
+//! WAL so readers in other processes (`triage audit verify` beside a server) don't block it.
+
+use std::borrow::Cow;
+use std::path::Path;
+
+use rusqlite::Connection;
+use rusqlite::types::{ToSqlOutput, ValueRef};
+
+use super::{Row, Value};
+use crate::store::StoreError;
+
+/// Numbered migrations, applied in order, each once.
+const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../../../migrations/sqlite/0001_initial.sql"))];
+
+pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    migrate(&conn)?;
+    Ok(conn)
+}
+
+/// Columns that data dirs made before numbered migrations may lack: their tables were
+/// created by an older schema and grew with `ALTER TABLE` at each start since.
+const LEGACY_COLUMNS: [(&str, &str, &str); 16] = [
+    ("idempotency", "claimed_at", "TEXT"),
+    ("api_keys", "principal", "TEXT"),
+    ("api_keys", "expires_at", "TEXT"),
+    ("approvals", "requested_principal", "TEXT"),
+    ("approval_decisions", "principal", "TEXT"),
+    ("audit", "scheme", "TEXT"),
+    ("case_alerts", "fingerprint", "TEXT"),
+    ("case_alerts", "occurrences", "INTEGER NOT NULL DEFAULT 1"),
+    ("case_alerts", "first_seen", "TEXT"),
+    ("case_alerts", "last_seen", "TEXT"),
+    ("case_alerts", "alert_time", "TEXT"),
+    ("case_alerts", "pivots", "TEXT"),
+    ("cases", "assignee", "TEXT"),
+    ("cases", "first_alert_at", "TEXT"),
+    ("cases", "newest_alert_at", "TEXT"),
+    ("cases", "merged_into", "TEXT"),
+];
+
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let tx = rusqlite::Transaction::new_unchecked(conn, rusqlite::TransactionBehavior::Immediate)?;
+    let tracked: i64 = tx.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", [], |r| r.get(0))?;
+    if tracked == 0 {
+        // A data dir from before numbered migrations (or a new one, where this finds no
+        // table): its tables get the columns migration 1 has, so that it can be recorded
+        // as applied; its `IF NOT EXISTS` adds whatever tables are missing.
+        for (table, column, decl) in LEGACY_COLUMNS {
+            let exists: i64 = tx.query_row("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| r.get(0))?;
+            let present: i64 = tx.query_row(&format!("SELECT COUNT(*) FROM pragma_table_info('{table}') WHERE name = ?1"), [column], |r| r.get(0))?;
+            if exists == 1 && present == 0 {
+                tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+            }
+        }
+        tx.execute_batch("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")?;
+    }
+    for (version, sql) in MIGRATIONS {
+        let applied: i64 = tx.query_row("SELECT COUNT(*) FROM schema_migrations WHERE version = ?1", [version], |r| r.get(0))?;
+        if applied == 0 {
+            tx.execute_batch(sql)?;
+            tx.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)", rusqlite::params![version, crate::store::now()])?;
+        }
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The statement as SQLite takes it: without row locks, which it has no use for.
+fn dialect(sql: &str) -> Cow<'_, str> {
+    let trimmed = sql.trim_end();
+    for suffix in [" FOR UPDATE SKIP LOCKED", " FOR UPDATE"] {
+        if let Some(rest) = trimmed.strip_suffix(suffix) {
+            return Cow::Owned(rest.to_string());
+        }
+    }
+    Cow::Borrowed(sql)
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Int(n) => ValueRef::Integer(*n),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+        }))
+    }
+}
+
+pub(super) fn execute(conn: &Connection, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
+    let mut stmt = conn.prepare_cached(&dialect(sql))?;
+    Ok(stmt.execute(rusqlite::params_from_iter(params))?)
+}
+
+pub(super) fn query(conn: &Connection, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+    let mut stmt = conn.prepare_cached(&dialect(sql))?;
+    let columns = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(params))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let values = (0..columns)
+            .map(|i| {
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => Value::Null,
+                    ValueRef::Integer(n) => Value::Int(n),
+                    ValueRef::Real(f) => Value::Real(f),
+                    ValueRef::Text(t) | ValueRef::Blob(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+                })
+            })
+            .collect::<Result<Vec<_>, rusqlite::Error>>()?;
+        out.push(Row { values });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::dialect;
+    use crate::store::{Role, Store};
+
+    /// A data dir made before numbered migrations: the first tables without the columns
+    /// added since, the later tables missing, no `schema_migrations`.
+    const LEGACY: &str = "
+        CREATE TABLE api_keys (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL, revoked_at TEXT);
+        CREATE TABLE cases (id TEXT PRIMARY KEY, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            state TEXT NOT NULL, severity TEXT, title TEXT NOT NULL, created_by TEXT NOT NULL, closed TEXT);
+        CREATE TABLE audit (seq INTEGER PRIMARY KEY, time TEXT NOT NULL, actor TEXT NOT NULL, kind TEXT NOT NULL,
+            subject TEXT NOT NULL, data TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+        INSERT INTO api_keys VALUES ('key_old', 'old', 'analyst', 'h', '2026-01-01T00:00:00.000Z', NULL);
+    ";
+
+    #[test]
+    fn a_data_dir_from_before_migrations_opens_and_is_recorded_at_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        rusqlite::Connection::open(dir.path().join("triage.sqlite3")).unwrap().execute_batch(LEGACY).unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        // The old key reads with its name as principal; new keys use the added columns.
+        store.create_key("new", Role::Approver).unwrap();
+        let keys = store.keys("2026-06-01T00:00:00.000Z").unwrap();
+        assert!(keys.iter().any(|k| k.key_id == "key_old" && k.principal == "old"), "{keys:?}");
+        assert_eq!(keys.len(), 2);
+        assert_eq!(store.learning_tasks(None, None).unwrap().len(), 0, "the missing tables were created");
+        drop(store);
+        let conn = rusqlite::Connection::open(dir.path().join("triage.sqlite3")).unwrap();
+        let versions: Vec<i64> =
+            conn.prepare("SELECT version FROM schema_migrations").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+        assert_eq!(versions, [1]);
+        // Opening again changes nothing.
+        drop(conn);
+        assert_eq!(Store::open(dir.path()).unwrap().keys("2026-06-01T00:00:00.000Z").unwrap().len(), 2);
+    }
+
+    #[test]
+    fn row_locks_are_dropped() {
+        assert_eq!(dialect("SELECT a FROM q LIMIT 1 FOR UPDATE SKIP LOCKED"), "SELECT a FROM q LIMIT 1");
+        assert_eq!(dialect("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"), "SELECT seq FROM audit_head WHERE id = 1");
+        assert_eq!(dialect("SELECT 1"), "SELECT 1");
+    }
+}
