@@ -1,5 +1,6 @@
 //! Two replicas on one PostgreSQL database (contract section 15): approvals count across
-//! replicas, racing decisions count once, and a case closed on one is closed on the other.
+//! replicas, racing decisions count once, and a case closed on one is closed on the other
+//! and retrieved there within five seconds.
 //! Runs when the suite is on PostgreSQL (`TRIAGE_TEST_DATABASE_URL`); SQLite has one
 //! process per data dir.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -136,6 +137,19 @@ async fn a_case_closed_on_one_replica_is_closed_on_the_other() {
     assert_eq!((s, body["error"]["code"].as_str()), (409, Some("case_closed")), "{body}");
     let (s, body) = b.post("/v1/cases/cloud-3/assign", &analyst, &json!({"assignee": "bob"})).await;
     assert_eq!((s, body["error"]["code"].as_str()), (409, Some("case_closed")), "{body}");
+
+    // The other replica's index follows: within five seconds the closed case is a prior
+    // case it retrieves, without a restart.
+    let started = std::time::Instant::now();
+    loop {
+        let (s, doc) = b.get("/v1/documents/case:cloud-3", &analyst).await;
+        if s == 200 {
+            assert!(doc["text"].as_str().unwrap().contains("the key owner was travelling"), "{doc}");
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "replica B never indexed the case closed on A: {s} {doc}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// The store's API is synchronous and the server calls it from async handlers: on

@@ -1,5 +1,6 @@
 //! Case views and closing the loop: a closed case becomes a prior case in the index at once.
 
+pub mod follow;
 pub mod graph;
 pub mod lifecycle;
 pub mod overview;

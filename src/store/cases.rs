@@ -428,6 +428,15 @@ impl Store {
     }
 
     /// Every closed case, for rebuilding the index.
+    /// Closed cases changed after `since` (RFC 3339, as stored), with the time of their
+    /// last change, oldest first: the change feed every replica's index follows.
+    pub fn cases_closed_since(&self, since: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let conn = self.conn()?;
+        conn.query_map("SELECT id, updated_at FROM cases WHERE closed IS NOT NULL AND updated_at > ?1 ORDER BY updated_at", params![since], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+    }
+
     pub fn closed_cases(&self) -> Result<Vec<(CaseRecord, Vec<StoredAlert>)>, StoreError> {
         let ids: Vec<String> = {
             let conn = self.conn()?;
