@@ -110,7 +110,7 @@ fn main() {
     // Whole recommendations on the baseline.
     let data = tempfile::tempdir().unwrap();
     let settings = Wrapper::parse_from(["triage", "--data-dir", data.path().to_str().unwrap()]).settings.resolve().unwrap();
-    let app = App::open(&settings, None, &|_, _| {}).unwrap();
+    let app = std::sync::Arc::new(App::open(&settings, None, &|_, _| {}).unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let who = Identity::local("bench");
     let mut e2e = Vec::new();

@@ -220,7 +220,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 std::fs::read_to_string(&input).with_context(|| format!("reading {input}"))?
             };
             let request: RecommendRequest = serde_json::from_str(&body).context("the request is not a recommend body ({\"alerts\": [...]})")?;
-            let app = App::open(&settings, None, &progress_bar("indexing"))?;
+            let app = std::sync::Arc::new(App::open(&settings, None, &progress_bar("indexing"))?);
             let who = Identity::local("cli");
             let response = runtime.block_on(pipeline::recommend(&app, &who, request, &pipeline::body_hash(body.as_bytes()), None))?;
             println!("{}", serde_json::to_string_pretty(&response)?);
@@ -291,7 +291,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Intel { command: ImportCommand::Import { file } } => return import_enrichment(&settings, "intel", &file),
         Command::Changes { command: ImportCommand::Import { file } } => return import_enrichment(&settings, "changes", &file),
         Command::Summarize { case_id } => {
-            let app = App::open(&settings, None, &|_, _| {})?;
+            let app = std::sync::Arc::new(App::open(&settings, None, &|_, _| {})?);
             let Some(summary) = runtime.block_on(triage::cases::summary::summarize(&app, &case_id))? else { bail!("case {case_id} not found") };
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }
