@@ -207,7 +207,11 @@ fn progress_bar(label: &'static str) -> impl Fn(usize, usize) {
 fn run(cli: Cli) -> Result<ExitCode> {
     // A mistake in the config file stops every command here, naming the file and line.
     let settings = cli.settings.resolve()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Store calls and retrieval run on the blocking pool (`App::blocking`). They queue on one
+    // SQLite connection and a few cores, so more threads than a few per core add no
+    // throughput under overload, only memory (a stack, a malloc arena and regex caches each).
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread().max_blocking_threads((cores * 4).max(8)).enable_all().build()?;
     match cli.command {
         Command::Serve => runtime.block_on(serve(&settings))?,
         Command::Config { command: ConfigCommand::Check } => config_check(&settings),
