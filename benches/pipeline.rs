@@ -35,11 +35,12 @@ fn stats(label: &str, mut d: Vec<Duration>) -> Duration {
     d.sort();
     let mean = d.iter().sum::<Duration>() / d.len() as u32;
     println!(
-        "{label:<34} n={:<4} mean {:>9.3?}  p50 {:>9.3?}  p95 {:>9.3?}  max {:>9.3?}",
+        "{label:<34} n={:<4} mean {:>9.3?}  p50 {:>9.3?}  p95 {:>9.3?}  p99 {:>9.3?}  max {:>9.3?}",
         d.len(),
         mean,
         percentile(&d, 0.5),
         percentile(&d, 0.95),
+        percentile(&d, 0.99),
         d[d.len() - 1]
     );
     mean
