@@ -35,11 +35,12 @@ fn stats(label: &str, mut d: Vec<Duration>) -> Duration {
     d.sort();
     let mean = d.iter().sum::<Duration>() / d.len() as u32;
     println!(
-        "{label:<34} n={:<4} mean {:>9.3?}  p50 {:>9.3?}  p95 {:>9.3?}  max {:>9.3?}",
+        "{label:<34} n={:<4} mean {:>9.3?}  p50 {:>9.3?}  p95 {:>9.3?}  p99 {:>9.3?}  max {:>9.3?}",
         d.len(),
         mean,
         percentile(&d, 0.5),
         percentile(&d, 0.95),
+        percentile(&d, 0.99),
         d[d.len() - 1]
     );
     mean
@@ -110,7 +111,7 @@ fn main() {
     // Whole recommendations on the baseline.
     let data = tempfile::tempdir().unwrap();
     let settings = Wrapper::parse_from(["triage", "--data-dir", data.path().to_str().unwrap()]).settings.resolve().unwrap();
-    let app = App::open(&settings, None, &|_, _| {}).unwrap();
+    let app = std::sync::Arc::new(App::open(&settings, None, &|_, _| {}).unwrap());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let who = Identity::local("bench");
     let mut e2e = Vec::new();

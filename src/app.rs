@@ -108,6 +108,26 @@ pub fn all_documents(settings: &Settings, store: &Store) -> Result<Vec<Document>
 }
 
 impl App {
+    /// Runs `f` on tokio's blocking pool and waits for it: every store call made from async
+    /// code goes through here (the store is synchronous, and a slow call on a runtime
+    /// worker would stall every request on it, LLM timers included), and so does
+    /// CPU-heavy work such as retrieval. The caller's span stays the parent of what `f`
+    /// logs. A panic in `f` is resumed in the caller.
+    pub async fn blocking<T, F>(self: &Arc<Self>, f: F) -> T
+    where
+        T: Send + 'static,
+        F: FnOnce(&App) -> T + Send + 'static,
+    {
+        let app = Arc::clone(self);
+        let span = tracing::Span::current();
+        match tokio::task::spawn_blocking(move || span.in_scope(|| f(&app))).await {
+            Ok(value) => value,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            // Only a runtime shutting down cancels a blocking task; the request goes with it.
+            Err(_) => std::panic::resume_unwind(Box::new("the runtime shut down during a blocking call")),
+        }
+    }
+
     /// Opens the app, (re)building the index if its content changed. `progress` hears
     /// about indexing.
     pub fn open(settings: &Settings, engine: Option<SharedEngine>, progress: &dyn Fn(usize, usize)) -> Result<App, OpenError> {

@@ -207,7 +207,11 @@ fn progress_bar(label: &'static str) -> impl Fn(usize, usize) {
 fn run(cli: Cli) -> Result<ExitCode> {
     // A mistake in the config file stops every command here, naming the file and line.
     let settings = cli.settings.resolve()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    // Store calls and retrieval run on the blocking pool (`App::blocking`). They queue on one
+    // SQLite connection and a few cores, so more threads than a few per core add no
+    // throughput under overload, only memory (a stack, a malloc arena and regex caches each).
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread().max_blocking_threads((cores * 4).max(8)).enable_all().build()?;
     match cli.command {
         Command::Serve => runtime.block_on(serve(&settings))?,
         Command::Config { command: ConfigCommand::Check } => config_check(&settings),
@@ -220,7 +224,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 std::fs::read_to_string(&input).with_context(|| format!("reading {input}"))?
             };
             let request: RecommendRequest = serde_json::from_str(&body).context("the request is not a recommend body ({\"alerts\": [...]})")?;
-            let app = App::open(&settings, None, &progress_bar("indexing"))?;
+            let app = std::sync::Arc::new(App::open(&settings, None, &progress_bar("indexing"))?);
             let who = Identity::local("cli");
             let response = runtime.block_on(pipeline::recommend(&app, &who, request, &pipeline::body_hash(body.as_bytes()), None))?;
             println!("{}", serde_json::to_string_pretty(&response)?);
@@ -291,7 +295,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Intel { command: ImportCommand::Import { file } } => return import_enrichment(&settings, "intel", &file),
         Command::Changes { command: ImportCommand::Import { file } } => return import_enrichment(&settings, "changes", &file),
         Command::Summarize { case_id } => {
-            let app = App::open(&settings, None, &|_, _| {})?;
+            let app = std::sync::Arc::new(App::open(&settings, None, &|_, _| {})?);
             let Some(summary) = runtime.block_on(triage::cases::summary::summarize(&app, &case_id))? else { bail!("case {case_id} not found") };
             println!("{}", serde_json::to_string_pretty(&summary)?);
         }

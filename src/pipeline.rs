@@ -6,6 +6,7 @@
 //! attributes; never alert content, prompts or model output.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde_json::{Value, json};
@@ -114,7 +115,7 @@ const IDEMPOTENCY_POLL: (u64, u64) = (10, 250);
 
 /// Claims `key` for this request, or waits for the request that holds it and returns its
 /// stored response (`Ok`). Works across processes sharing one database: the claim is a row.
-async fn claim_key<'a>(app: &'a App, actor: &str, key: &str, body_sha256: &str) -> Result<Result<RecommendResponse, OwnedKey<'a>>, PipelineError> {
+async fn claim_key<'a>(app: &'a Arc<App>, actor: &str, key: &str, body_sha256: &str) -> Result<Result<RecommendResponse, OwnedKey<'a>>, PipelineError> {
     let wait = app.settings.idempotency_wait;
     let deadline = Instant::now() + wait;
     let mut poll_ms = IDEMPOTENCY_POLL.0;
@@ -122,7 +123,9 @@ async fn claim_key<'a>(app: &'a App, actor: &str, key: &str, body_sha256: &str) 
         let now = chrono::Utc::now();
         let stale = now - chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
         let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        match app.store.claim_idempotency(actor, key, body_sha256, &fmt(now), &fmt(stale))? {
+        let (actor_, key_, body_) = (actor.to_string(), key.to_string(), body_sha256.to_string());
+        let claimed = app.blocking(move |app| app.store.claim_idempotency(&actor_, &key_, &body_, &fmt(now), &fmt(stale))).await?;
+        match claimed {
             Claim::Owned => return Ok(Err(OwnedKey { app, actor: actor.to_string(), key: key.to_string(), completed: false })),
             Claim::Done(stored) => return Ok(Ok(serde_json::from_value(stored).map_err(|e| PipelineError::Store(StoreError::Json(e)))?)),
             Claim::InFlight if Instant::now() >= deadline => {
@@ -140,8 +143,11 @@ pub fn body_hash(body: &[u8]) -> String {
     hex::encode(Sha256::digest(body))
 }
 
+/// The secret behind each redaction placeholder in a request's alerts.
+type FingerprintOf = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
 pub async fn recommend(
-    app: &App,
+    app: &Arc<App>,
     who: &Identity,
     request: RecommendRequest,
     body_sha256: &str,
@@ -150,11 +156,16 @@ pub async fn recommend(
     let started = Instant::now();
 
     // Input: secrets out first, then parse. Nothing is stored unless every alert is valid.
-    let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
-    let redacted: Vec<Value> = tracing::info_span!("redact", triage.alerts = request.alerts.len() as i64)
-        .in_scope(|| request.alerts.iter().map(|a| redactor.redact_value(a)).collect());
-    let alerts = alert::parse_all(&redacted)?;
-    let case_id = match request.case_id {
+    let RecommendRequest { case_id, alerts: values } = request;
+    let (alerts, redactor) = app
+        .blocking(move |app| -> Result<_, PipelineError> {
+            let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
+            let redacted: Vec<Value> =
+                tracing::info_span!("redact", triage.alerts = values.len() as i64).in_scope(|| values.iter().map(|a| redactor.redact_value(a)).collect());
+            Ok((alert::parse_all(&redacted)?, redactor))
+        })
+        .await?;
+    let case_id = match case_id {
         Some(id) if is_valid_case_id(&id) => id,
         Some(id) => return Err(PipelineError::InvalidCaseId(id)),
         None => new_id("case"),
@@ -168,10 +179,19 @@ pub async fn recommend(
         }
     }
     let request_id = new_id("req");
-    tracing::info_span!("record", triage.case_id = %case_id)
-        .in_scope(|| app.store.record_request(&request_id, &who.actor(), &case_id, body_sha256, &alerts))?;
-    let run = Run { case_id, request_id, omitted: 0, idempotency_key, started };
-    let response = analyse(app, who, run, alerts, &|p| redactor.fingerprint_of(p).map(str::to_string)).await?;
+    let (actor, body) = (who.actor(), body_sha256.to_string());
+    let (ids, recorded) = ((request_id.clone(), case_id.clone()), alerts);
+    let alerts = app
+        .blocking(move |app| {
+            let (request_id, case_id) = ids;
+            tracing::info_span!("record", triage.case_id = %case_id)
+                .in_scope(|| app.store.record_request(&request_id, &actor, &case_id, &body, &recorded))
+                .map(|()| recorded)
+        })
+        .await?;
+    let run = Run { case_id, request_id, omitted: 0, idempotency_key: idempotency_key.map(str::to_string), started };
+    let fingerprint_of: FingerprintOf = Arc::new(move |p: &str| redactor.fingerprint_of(p).map(str::to_string));
+    let response = analyse(app, who, run, alerts, fingerprint_of).await?;
     if let Some(c) = claim.as_mut() {
         c.completed = true;
     }
@@ -225,9 +245,10 @@ pub fn ingest(app: &App, who: &Identity, values: &[Value]) -> Result<Vec<crate::
 /// section 10): the same analysis as `POST /v1/recommend`, run by the background queue.
 /// Beyond the policy's bound, the most severe and newest alerts are read and the rest
 /// counted in `uncertainty`.
-pub async fn recommend_case(app: &App, who: &Identity, case_id: &str) -> Result<RecommendResponse, PipelineError> {
+pub async fn recommend_case(app: &Arc<App>, who: &Identity, case_id: &str) -> Result<RecommendResponse, PipelineError> {
     let started = Instant::now();
-    let stored = app.store.case_alerts(case_id)?;
+    let id = case_id.to_string();
+    let stored = app.blocking(move |app| app.store.case_alerts(&id)).await?;
     // Evidence refs name alerts by id: an id sent again with other content counts once,
     // as its latest version.
     let mut latest: std::collections::HashMap<String, alert::Alert> = std::collections::HashMap::with_capacity(stored.len());
@@ -246,31 +267,32 @@ pub async fn recommend_case(app: &App, who: &Identity, case_id: &str) -> Result<
         parsed.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
     }
     let run = Run { case_id: case_id.to_string(), request_id: new_id("run"), omitted, idempotency_key: None, started };
-    analyse(app, who, run, parsed, &|p| crate::cases::stream::pinned_fingerprint(p).map(str::to_string)).await
+    analyse(app, who, run, parsed, Arc::new(|p: &str| crate::cases::stream::pinned_fingerprint(p).map(str::to_string))).await
 }
 
 /// What an analysis is for: the case, the request (or background run) behind it.
-struct Run<'a> {
+struct Run {
     case_id: String,
     request_id: String,
     /// Alerts of the case left out of this analysis.
     omitted: usize,
-    idempotency_key: Option<&'a str>,
+    idempotency_key: Option<String>,
     started: Instant,
 }
 
-/// Enrich → retrieve → engine → validate (→ one repair) → policy → store, for alerts
-/// already recorded in their case. `fingerprint_of` knows the secret behind each
-/// placeholder in them.
-async fn analyse(
-    app: &App,
-    who: &Identity,
-    run: Run<'_>,
+/// What the engine is shown, gathered off the runtime: the alerts with the stricter asset
+/// view, what enrichment found, the retrieved documents, and the injection signals.
+struct Gathered {
     alerts: Vec<alert::Alert>,
-    fingerprint_of: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<RecommendResponse, PipelineError> {
-    let Run { case_id, request_id, omitted, idempotency_key, started } = run;
+    context: crate::enrich::Context,
+    hits: Vec<crate::retrieval::Hit>,
+    documents: Vec<Document>,
+    enriched: bool,
+    signals: Vec<injection::InjectionSignal>,
+}
 
+/// Enrich → retrieve, for alerts already recorded in their case.
+fn gather(app: &App, alerts: Vec<alert::Alert>, fingerprint_of: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<Gathered, PipelineError> {
     // Context the alerts don't carry (inventory, intel, changes, geo), joined before
     // retrieval; the stricter asset view replaces the sender's for every later decision.
     let context = tracing::info_span!("enrich").in_scope(|| crate::enrich::build(&app.store, app.geo.as_ref(), &alerts, fingerprint_of))?;
@@ -291,6 +313,21 @@ async fn analyse(
     })?;
     retrieving.record("triage.documents", documents.len() as i64);
     let signals = injection::scan(&alerts);
+    Ok(Gathered { alerts, context, hits, documents, enriched, signals })
+}
+
+/// Enrich → retrieve → engine → validate (→ one repair) → policy → store, for alerts
+/// already recorded in their case. `fingerprint_of` knows the secret behind each
+/// placeholder in them.
+async fn analyse(
+    app: &Arc<App>,
+    who: &Identity,
+    run: Run,
+    alerts: Vec<alert::Alert>,
+    fingerprint_of: FingerprintOf,
+) -> Result<RecommendResponse, PipelineError> {
+    let Run { case_id, request_id, omitted, idempotency_key, started } = run;
+    let Gathered { alerts, context, hits, documents, enriched, signals } = app.blocking(move |app| gather(app, alerts, &*fingerprint_of)).await?;
     let assessment = knowledge::assess(&app.knowledge, &app.catalog, &alerts, &hits);
     let engine_request = EngineRequest {
         case_id: &case_id,
@@ -348,98 +385,101 @@ async fn analyse(
     };
 
     // Policy: approvals for every non-automatic proposal, or a review for a refused output.
-    // No await from here on: the entered spans below never cross one.
-    let deciding = tracing::info_span!("policy", triage.status = Empty, triage.approvals = Empty, triage.actions = Empty).entered();
-    let recommendation_id = new_id("rec");
-    let now = chrono::Utc::now();
-    let expires_at = (now + app.settings.approval_ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let mut approvals = Vec::new();
-    let mut actions = Vec::new();
-    let mut review_reasons: Option<Vec<ReviewReason>> = None;
-    let mut recommendation: Option<Recommendation> = None;
-    match checked {
-        Ok(c) => {
-            let mut rec = c.recommendation;
-            if !signals.is_empty() && rec.uncertainty.len() < crate::recommendation::MAX_UNCERTAINTY {
-                let first = &signals[0];
-                let note = format!("Instruction-like text in alert data ({}#{}) was treated as data, not as instructions.", first.alert_id, first.path);
-                if !rec.uncertainty.iter().any(|u| u.contains("instruction-like")) {
-                    rec.uncertainty.push(note);
+    // No await until the store: the entered span below never crosses one.
+    let (recommendation_id, approvals, actions, review_reasons, recommendation, review) = {
+        let deciding = tracing::info_span!("policy", triage.status = Empty, triage.approvals = Empty, triage.actions = Empty).entered();
+        let recommendation_id = new_id("rec");
+        let now = chrono::Utc::now();
+        let expires_at = (now + app.settings.approval_ttl).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let mut approvals = Vec::new();
+        let mut actions = Vec::new();
+        let mut review_reasons: Option<Vec<ReviewReason>> = None;
+        let mut recommendation: Option<Recommendation> = None;
+        match checked {
+            Ok(c) => {
+                let mut rec = c.recommendation;
+                if !signals.is_empty() && rec.uncertainty.len() < crate::recommendation::MAX_UNCERTAINTY {
+                    let first = &signals[0];
+                    let note = format!("Instruction-like text in alert data ({}#{}) was treated as data, not as instructions.", first.alert_id, first.path);
+                    if !rec.uncertainty.iter().any(|u| u.contains("instruction-like")) {
+                        rec.uncertainty.push(note);
+                    }
                 }
-            }
-            if omitted > 0 && rec.uncertainty.len() < crate::recommendation::MAX_UNCERTAINTY {
-                rec.uncertainty
-                    .push(format!("{omitted} older or less severe alerts of this case were not read; the newest and most severe {} were.", alerts.len()));
-            }
-            crate::enrich::finish(&mut rec, &app.actions, &alerts, &context);
-            for p in &mut rec.proposed_actions {
-                let action_id = new_id("act");
-                let approval_id = (p.tier != Tier::Automatic).then(|| new_id("apr"));
-                if let Some(apr) = &approval_id {
-                    approvals.push(NewApproval {
-                        id: apr.clone(),
+                if omitted > 0 && rec.uncertainty.len() < crate::recommendation::MAX_UNCERTAINTY {
+                    rec.uncertainty
+                        .push(format!("{omitted} older or less severe alerts of this case were not read; the newest and most severe {} were.", alerts.len()));
+                }
+                crate::enrich::finish(&mut rec, &app.actions, &alerts, &context);
+                for p in &mut rec.proposed_actions {
+                    let action_id = new_id("act");
+                    let approval_id = (p.tier != Tier::Automatic).then(|| new_id("apr"));
+                    if let Some(apr) = &approval_id {
+                        approvals.push(NewApproval {
+                            id: apr.clone(),
+                            case_id: case_id.clone(),
+                            recommendation_id: recommendation_id.clone(),
+                            kind: ApprovalKind::Action,
+                            action_id: Some(action_id.clone()),
+                            binding_hash: binding_hash(&recommendation_id, &p.action, &p.target, p.tier),
+                            tier: p.tier,
+                            required_approvals: p.tier.required_approvals(),
+                            requested_by: who.key_id.clone(),
+                            requested_principal: who.principal.clone(),
+                            expires_at: expires_at.clone(),
+                            summary: format!("{} {}", p.action, p.target),
+                            pre_approved: pre_approval(app, &p.action, &p.target, p.tier, &alerts, now),
+                        });
+                    }
+                    actions.push(NewAction {
+                        id: action_id,
                         case_id: case_id.clone(),
                         recommendation_id: recommendation_id.clone(),
-                        kind: ApprovalKind::Action,
-                        action_id: Some(action_id.clone()),
-                        binding_hash: binding_hash(&recommendation_id, &p.action, &p.target, p.tier),
+                        approval_id: approval_id.clone(),
+                        action: p.action.clone(),
+                        target: p.target.clone(),
                         tier: p.tier,
-                        required_approvals: p.tier.required_approvals(),
-                        requested_by: who.key_id.clone(),
-                        requested_principal: who.principal.clone(),
-                        expires_at: expires_at.clone(),
-                        summary: format!("{} {}", p.action, p.target),
-                        pre_approved: pre_approval(app, &p.action, &p.target, p.tier, &alerts, now),
+                        rationale: p.rationale.clone(),
                     });
+                    p.approval_id = approval_id;
                 }
-                actions.push(NewAction {
-                    id: action_id,
-                    case_id: case_id.clone(),
-                    recommendation_id: recommendation_id.clone(),
-                    approval_id: approval_id.clone(),
-                    action: p.action.clone(),
-                    target: p.target.clone(),
-                    tier: p.tier,
-                    rationale: p.rationale.clone(),
-                });
-                p.approval_id = approval_id;
+                // The last line of defence: what leaves must match the served schema.
+                let errors = app.schemas.recommendation_errors(&serde_json::to_value(&rec).unwrap_or_default());
+                if errors.is_empty() {
+                    recommendation = Some(rec);
+                } else {
+                    tracing::error!(errors = ?errors, "a checked recommendation failed the served schema");
+                    approvals.clear();
+                    actions.clear();
+                    review_reasons = Some(errors.into_iter().map(|e| ReviewReason { code: reason::INVALID_OUTPUT.into(), detail: e }).collect());
+                }
             }
-            // The last line of defence: what leaves must match the served schema.
-            let errors = app.schemas.recommendation_errors(&serde_json::to_value(&rec).unwrap_or_default());
-            if errors.is_empty() {
-                recommendation = Some(rec);
-            } else {
-                tracing::error!(errors = ?errors, "a checked recommendation failed the served schema");
-                approvals.clear();
-                actions.clear();
-                review_reasons = Some(errors.into_iter().map(|e| ReviewReason { code: reason::INVALID_OUTPUT.into(), detail: e }).collect());
-            }
+            Err(reasons) => review_reasons = Some(reasons),
         }
-        Err(reasons) => review_reasons = Some(reasons),
-    }
-    let review = review_reasons.as_ref().map(|reasons| {
-        let approval_id = new_id("apr");
-        approvals.push(NewApproval {
-            id: approval_id.clone(),
-            case_id: case_id.clone(),
-            recommendation_id: recommendation_id.clone(),
-            kind: ApprovalKind::Review,
-            action_id: None,
-            binding_hash: binding_hash(&recommendation_id, "review", &case_id, Tier::HumanApproval),
-            tier: Tier::HumanApproval,
-            required_approvals: 1,
-            requested_by: who.key_id.clone(),
-            requested_principal: who.principal.clone(),
-            expires_at: expires_at.clone(),
-            pre_approved: None,
-            summary: format!("review refused output: {}", reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")),
+        let review = review_reasons.as_ref().map(|reasons| {
+            let approval_id = new_id("apr");
+            approvals.push(NewApproval {
+                id: approval_id.clone(),
+                case_id: case_id.clone(),
+                recommendation_id: recommendation_id.clone(),
+                kind: ApprovalKind::Review,
+                action_id: None,
+                binding_hash: binding_hash(&recommendation_id, "review", &case_id, Tier::HumanApproval),
+                tier: Tier::HumanApproval,
+                required_approvals: 1,
+                requested_by: who.key_id.clone(),
+                requested_principal: who.principal.clone(),
+                expires_at: expires_at.clone(),
+                pre_approved: None,
+                summary: format!("review refused output: {}", reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", ")),
+            });
+            Review { reasons: reasons.clone(), approval_id }
         });
-        Review { reasons: reasons.clone(), approval_id }
-    });
-    deciding.record("triage.status", if recommendation.is_some() { "ready" } else { "needs_review" });
-    deciding.record("triage.approvals", approvals.len() as i64);
-    deciding.record("triage.actions", actions.len() as i64);
-    drop(deciding);
+        deciding.record("triage.status", if recommendation.is_some() { "ready" } else { "needs_review" });
+        deciding.record("triage.approvals", approvals.len() as i64);
+        deciding.record("triage.actions", actions.len() as i64);
+        drop(deciding);
+        (recommendation_id, approvals, actions, review_reasons, recommendation, review)
+    };
 
     let mut retrieved: Vec<Retrieved> = hits.iter().map(|h| Retrieved { doc_ref: h.doc_ref(), title: h.doc.title.clone(), score: h.score }).collect();
     retrieved.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -457,28 +497,38 @@ async fn analyse(
     let response_value = serde_json::to_value(&response).unwrap_or_default();
     let reasons_value = review_reasons.as_ref().map(|r| json!(r));
     let latency_ms = started.elapsed().as_millis() as u64;
-    let storing = tracing::info_span!("store", triage.case_id = %case_id, triage.recommendation_id = %recommendation_id).entered();
-    app.store.save_recommendation(NewRecommendation {
-        id: &recommendation_id,
-        case_id: &case_id,
-        request_id: &request_id,
-        actor: &who.actor(),
-        ready: response.status == Status::Ready,
-        severity: response.recommendation.as_ref().map(|r| r.severity),
-        response: &response_value,
-        raw_output: Some(&raw_outputs.join("\n---\n")),
-        engine: &response.engine.name,
-        prompt_tokens: usage.prompt_tokens,
-        completion_tokens: usage.completion_tokens,
-        latency_ms,
-        injection: &json!(signals),
-        approvals,
-        actions,
-        review_reasons: reasons_value.as_ref(),
-        idempotency: idempotency_key.map(|key| (who.key_id.as_str(), key)),
-        enriched,
-    })?;
-    drop(storing);
+    let storing = tracing::info_span!("store", triage.case_id = %case_id, triage.recommendation_id = %recommendation_id);
+    let (rec_id, who_, engine_name) = (recommendation_id.clone(), who.clone(), response.engine.name.clone());
+    let ready = response.status == Status::Ready;
+    let severity = response.recommendation.as_ref().map(|r| r.severity);
+    let injection_value = json!(signals);
+    let raw_output = raw_outputs.join("\n---\n");
+    app.blocking(move |app| {
+        storing.in_scope(|| {
+            app.store.save_recommendation(NewRecommendation {
+                id: &rec_id,
+                case_id: &case_id,
+                request_id: &request_id,
+                actor: &who_.actor(),
+                ready,
+                severity,
+                response: &response_value,
+                raw_output: Some(&raw_output),
+                engine: &engine_name,
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                latency_ms,
+                injection: &injection_value,
+                approvals,
+                actions,
+                review_reasons: reasons_value.as_ref(),
+                idempotency: idempotency_key.as_deref().map(|key| (who_.key_id.as_str(), key)),
+                enriched,
+            })
+        })
+    })
+    .await?;
+    let case_id = &response.case_id;
     app.metrics.recommendation(&response, started.elapsed());
     tracing::info!(case_id = %case_id, rec_id = %recommendation_id, status = ?response.status, engine = %response.engine.name, latency_ms, "recommendation");
     Ok(response)

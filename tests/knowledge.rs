@@ -103,7 +103,7 @@ fn sigma_import_reports_and_skips_bad_files_and_keeps_unknown_techniques() {
 /// Recommends for `alert` in-process on a data dir, returning the response.
 async fn recommend(dir: &Path, alert: Value) -> Value {
     let settings = common::settings(dir, &[]);
-    let app = triage::app::App::open(&settings, None, &|_, _| {}).unwrap();
+    let app = std::sync::Arc::new(triage::app::App::open(&settings, None, &|_, _| {}).unwrap());
     let req: triage::pipeline::RecommendRequest = serde_json::from_value(json!({"alerts": [alert]})).unwrap();
     let who = triage::store::Identity::local("test");
     serde_json::to_value(triage::pipeline::recommend(&app, &who, req, "x", None).await.unwrap()).unwrap()

@@ -23,7 +23,7 @@ pub fn identity() -> Identity {
 /// Runs queued case recommendations until the task is dropped. Claims left by an earlier
 /// process are released first, so work accepted before a crash runs now.
 pub async fn run(app: Arc<App>) {
-    match app.store.release_claims() {
+    match app.blocking(|app| app.store.release_claims()).await {
         Ok(n) if n > 0 => tracing::info!(claims = n, "queued case recommendations resumed"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "could not release old queue claims"),
@@ -39,10 +39,12 @@ pub async fn run(app: Arc<App>) {
 }
 
 /// Claims and runs one queued recommendation; `Ok(false)` when nothing was queued.
-pub async fn run_one(app: &App) -> Result<bool, crate::store::StoreError> {
+pub async fn run_one(app: &Arc<App>) -> Result<bool, crate::store::StoreError> {
     let now = chrono::Utc::now();
     let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let Some((case_id, generation)) = app.store.claim_queued(&fmt(now), &fmt(now - STALE_CLAIM))? else { return Ok(false) };
+    let Some((case_id, generation)) = app.blocking(move |app| app.store.claim_queued(&fmt(now), &fmt(now - STALE_CLAIM))).await? else {
+        return Ok(false);
+    };
     // A job of its own in traces: the root of its pipeline spans.
     let job = tracing::info_span!("queue_recommendation", otel.kind = "internal", triage.case_id = %case_id);
     match crate::pipeline::recommend_case(app, &identity(), &case_id).instrument(job).await {
@@ -53,6 +55,6 @@ pub async fn run_one(app: &App) -> Result<bool, crate::store::StoreError> {
         }
         Err(e) => tracing::error!(case_id = %case_id, error = %e, "queued case recommendation failed"),
     }
-    app.store.finish_queued(&case_id, generation)?;
+    app.blocking(move |app| app.store.finish_queued(&case_id, generation)).await?;
     Ok(true)
 }

@@ -43,11 +43,15 @@ pub struct CaseSummary {
     pub engine: Value,
 }
 
-pub async fn summarize(app: &App, case_id: &str) -> Result<Option<CaseSummary>, StoreError> {
-    let Some(case) = app.store.case(case_id)? else { return Ok(None) };
-    let alerts = app.store.case_alerts(case_id)?;
-    let recs = app.store.recommendations_of(case_id)?;
-    let approvals = app.store.approvals(None, Some(case_id), 500)?;
+pub async fn summarize(app: &std::sync::Arc<App>, case_id: &str) -> Result<Option<CaseSummary>, StoreError> {
+    let id = case_id.to_string();
+    let read = app
+        .blocking(move |app| -> Result<_, StoreError> {
+            let Some(case) = app.store.case(&id)? else { return Ok(None) };
+            Ok(Some((case, app.store.case_alerts(&id)?, app.store.recommendations_of(&id)?, app.store.approvals(None, Some(&id), 500)?)))
+        })
+        .await?;
+    let Some((case, alerts, recs, approvals)) = read else { return Ok(None) };
 
     let mut timeline = Vec::new();
     let mut entities: BTreeMap<String, Vec<String>> = BTreeMap::new();

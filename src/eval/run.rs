@@ -175,7 +175,7 @@ fn build_engine(settings: &Settings, o: &RunOptions, priors: Priors) -> Result<(
     }
 }
 
-async fn run_one(app: &App, alerts: Vec<Value>) -> Outcome {
+async fn run_one(app: &Arc<App>, alerts: Vec<Value>) -> Outcome {
     let body = serde_json::json!({ "alerts": &alerts }).to_string();
     let request = RecommendRequest { case_id: None, alerts };
     let who = Identity::local("eval");

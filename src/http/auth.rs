@@ -13,21 +13,21 @@ impl FromRequestParts<AppState> for Caller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let store = &state.app.store;
         // Every failed sign-in is an audit event (contract section 14).
-        let refuse = |reason: &str, message: &'static str| -> AppError {
-            if let Err(e) = store.failed_sign_in(reason, "-") {
+        let refuse = async |reason: &'static str, message: &'static str| -> AppError {
+            if let Err(e) = state.app.blocking(move |app| app.store.failed_sign_in(reason, "-")).await {
                 return AppError::internal(e);
             }
             AppError::new(ErrorCode::Unauthorized, message)
         };
         let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-            return Err(refuse("missing key", "missing `Authorization: Bearer <key>`"));
+            return Err(refuse("missing key", "missing `Authorization: Bearer <key>`").await);
         };
         let Some(key) = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")) else {
-            return Err(refuse("malformed Authorization header", "the Authorization header must be `Bearer <key>`"));
+            return Err(refuse("malformed Authorization header", "the Authorization header must be `Bearer <key>`").await);
         };
-        match store.sign_in(key, &crate::store::now())? {
+        let key = key.to_string();
+        match state.app.blocking(move |app| app.store.sign_in(&key, &crate::store::now())).await? {
             SignIn::Valid(who) => Ok(Caller(who)),
             // One answer for all three: the caller learns nothing about which keys exist;
             // the audit trail records which it was.

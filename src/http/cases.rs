@@ -42,9 +42,8 @@ pub struct AlertsRequest {
 
 pub async fn alerts(State(s): State<AppState>, caller: Caller, Body(req, _): Body<AlertsRequest>) -> Result<Json<Value>, AppError> {
     let who = caller.require(&[Role::CaseEngine, Role::Admin])?.clone();
-    let app = s.app.clone();
-    // SQLite work off the runtime: a batch of 500 is one transaction of a few thousand rows.
-    let results = tokio::task::spawn_blocking(move || crate::pipeline::ingest(&app, &who, &req.alerts)).await.map_err(AppError::internal)??;
+    // A batch of 500 is one transaction of a few thousand rows.
+    let results = s.app.blocking(move |app| crate::pipeline::ingest(app, &who, &req.alerts)).await?;
     Ok(Json(json!({"results": results})))
 }
 
@@ -73,7 +72,7 @@ pub async fn queue(State(s): State<AppState>, caller: Caller, Query(q): Query<Qu
         },
         limit: q.limit.unwrap_or(500).min(5_000),
     };
-    Ok(Json(json!({"cases": crate::cases::queue(&s.app, &query)?})))
+    s.app.blocking(move |app| Ok(Json(json!({"cases": crate::cases::queue(app, &query)?})))).await
 }
 
 #[derive(Deserialize)]
@@ -88,8 +87,13 @@ pub async fn assign(State(s): State<AppState>, caller: Caller, Path(id): Path<St
     if assignee.is_some_and(|a| a.chars().count() > 128) {
         return Err(AppError::new(ErrorCode::InvalidField, "an assignee is at most 128 characters"));
     }
-    s.app.store.assign_case(&id, assignee, &who.actor())?;
-    case_json(&s, &id)
+    let (assignee, actor) = (assignee.map(str::to_string), who.actor());
+    s.app
+        .blocking(move |app| {
+            app.store.assign_case(&id, assignee.as_deref(), &actor)?;
+            case_json(app, &id)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -101,8 +105,13 @@ pub struct RecoverRequest {
 
 pub async fn recover(State(s): State<AppState>, caller: Caller, Path(id): Path<String>, Body(req, _): Body<RecoverRequest>) -> Result<Json<Value>, AppError> {
     let who = caller.require(&WORKERS)?;
-    s.app.store.recover_case(&id, req.note.trim(), &who.actor())?;
-    case_json(&s, &id)
+    let actor = who.actor();
+    s.app
+        .blocking(move |app| {
+            app.store.recover_case(&id, req.note.trim(), &actor)?;
+            case_json(app, &id)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -116,9 +125,14 @@ pub async fn merge(State(s): State<AppState>, caller: Caller, Path(id): Path<Str
     if req.from.is_empty() {
         return Err(AppError::new(ErrorCode::InvalidField, "`from` names at least one case"));
     }
-    s.app.store.merge_cases(&id, &req.from, &who.actor())?;
-    s.app.queue_wake.notify_one();
-    case_json(&s, &id)
+    let actor = who.actor();
+    s.app
+        .blocking(move |app| {
+            app.store.merge_cases(&id, &req.from, &actor)?;
+            app.queue_wake.notify_one();
+            case_json(app, &id)
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -137,19 +151,24 @@ pub async fn split(
     if req.alert_ids.is_empty() {
         return Err(AppError::new(ErrorCode::InvalidField, "`alert_ids` names at least one alert"));
     }
-    let new = s.app.store.split_case(&id, &req.alert_ids, &who.actor())?;
+    let actor = who.actor();
+    let new = s.app.blocking(move |app| app.store.split_case(&id, &req.alert_ids, &actor)).await?;
     s.app.queue_wake.notify_one();
     Ok((StatusCode::CREATED, Json(json!({"case_id": new}))))
 }
 
 pub async fn graph(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&READERS)?;
-    let graph = crate::cases::graph_of(&s.app, &id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
-    Ok(Json(serde_json::to_value(graph).map_err(AppError::internal)?))
+    s.app
+        .blocking(move |app| {
+            let graph = crate::cases::graph_of(app, &id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
+            Ok(Json(serde_json::to_value(graph).map_err(AppError::internal)?))
+        })
+        .await
 }
 
-fn case_json(s: &AppState, id: &str) -> Result<Json<Value>, AppError> {
-    let view = crate::cases::view(&s.app, id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
+fn case_json(app: &crate::app::App, id: &str) -> Result<Json<Value>, AppError> {
+    let view = crate::cases::view(app, id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
     Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
 }
 
@@ -163,7 +182,7 @@ pub struct LearningParams {
 pub async fn learning(State(s): State<AppState>, caller: Caller, Query(q): Query<LearningParams>) -> Result<Json<Value>, AppError> {
     caller.require(&WORKERS)?;
     let status = q.status.as_deref().map(str::parse::<TaskStatus>).transpose().map_err(|e| AppError::new(ErrorCode::InvalidQuery, e))?;
-    Ok(Json(json!({"tasks": s.app.store.learning_tasks(status, q.case_id.as_deref())?})))
+    s.app.blocking(move |app| Ok(Json(json!({"tasks": app.store.learning_tasks(status, q.case_id.as_deref())?})))).await
 }
 
 #[derive(Deserialize)]
@@ -181,6 +200,11 @@ pub async fn decide_task(State(s): State<AppState>, caller: Caller, Path(id): Pa
         "dismissed" => TaskStatus::Dismissed,
         other => return Err(AppError::new(ErrorCode::InvalidField, format!("`{other}` is not a decision (accepted, dismissed)"))),
     };
-    let task = s.app.store.decide_task(&id, status, req.note.trim(), &who.actor())?;
-    Ok(Json(serde_json::to_value(task).map_err(AppError::internal)?))
+    let actor = who.actor();
+    s.app
+        .blocking(move |app| {
+            let task = app.store.decide_task(&id, status, req.note.trim(), &actor)?;
+            Ok(Json(serde_json::to_value(task).map_err(AppError::internal)?))
+        })
+        .await
 }

@@ -85,8 +85,7 @@ async fn import(s: AppState, caller: Caller, body: Result<RawBody, AppError>, ki
     })?;
     let text = String::from_utf8(bytes.to_vec()).map_err(|_| ImportFailure::Lines(ImportError::one(1, "the file is not UTF-8")))?;
     let actor = who.actor();
-    let app = s.app.clone();
-    let result = tokio::task::spawn_blocking(move || import_text(&app.store, kind, &text, &actor)).await.map_err(AppError::internal)?;
+    let result = s.app.blocking(move |app| import_text(&app.store, kind, &text, &actor)).await;
     match result.map_err(AppError::from)? {
         Ok(report) => Ok(Json(serde_json::to_value(report).map_err(AppError::internal)?)),
         Err(lines) => Err(ImportFailure::Lines(lines)),
@@ -119,7 +118,8 @@ pub async fn fingerprint(State(s): State<AppState>, caller: Caller, Body(req, _)
         return Err(AppError::new(ErrorCode::InvalidField, "`secret` must be 1 to 8192 bytes"));
     }
     let fp = s.app.fingerprint_key.fingerprint(&req.secret);
-    s.app.store.audit(&who.actor(), "fingerprint", &fp, &json!({}))?;
+    let (actor, subject) = (who.actor(), fp.clone());
+    s.app.blocking(move |app| app.store.audit(&actor, "fingerprint", &subject, &json!({}))).await?;
     Ok(Json(json!({"fingerprint": fp})))
 }
 

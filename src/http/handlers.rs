@@ -105,8 +105,7 @@ pub async fn healthz() -> Json<Value> {
 /// chain is not walked here; the background check's last result is reported, and a
 /// broken chain makes the service not ready.
 pub async fn readyz(State(s): State<AppState>) -> Response {
-    let store = s.app.store.ping();
-    let documents = s.app.index.len();
+    let (store, documents) = s.app.blocking(|app| (app.store.ping(), app.index.len())).await;
     let audit = s.app.audit_watch.status();
     let ok = store.is_ok() && audit.state != "broken";
     if let Err(e) = &store {
@@ -129,7 +128,7 @@ pub async fn readyz(State(s): State<AppState>) -> Response {
 /// whoever else serves it.
 pub async fn metrics(State(s): State<AppState>, headers: HeaderMap) -> Response {
     let format = crate::metrics::Format::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
-    s.app.metrics.observe_store(&s.app.store);
+    s.app.blocking(|app| app.metrics.observe_store(&app.store)).await;
     ([(header::CONTENT_TYPE, format.content_type())], s.app.metrics.render(format)).into_response()
 }
 
@@ -166,13 +165,17 @@ pub async fn schema(State(s): State<AppState>, _caller: Caller) -> Result<Json<V
 
 pub async fn recommendation(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin])?;
-    s.app.store.recommendation(&id)?.map(Json).ok_or_else(|| AppError::not_found(format!("recommendation {id} not found")))
+    s.app.blocking(move |app| app.store.recommendation(&id)?.map(Json).ok_or_else(|| AppError::not_found(format!("recommendation {id} not found")))).await
 }
 
 pub async fn case(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::CaseEngine, Role::Analyst, Role::Approver, Role::Admin])?;
-    let view = crate::cases::view(&s.app, &id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
-    Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
+    s.app
+        .blocking(move |app| {
+            let view = crate::cases::view(app, &id)?.ok_or_else(|| AppError::not_found(format!("case {id} not found")))?;
+            Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -198,8 +201,12 @@ pub async fn close_case(State(s): State<AppState>, caller: Caller, Path(id): Pat
         techniques.push(resolved.id.to_string());
     }
     let closed = ClosedCase { disposition, severity, techniques, note: req.note, closed_by: who.actor(), closed_at: crate::store::now() };
-    let view = crate::cases::close(&s.app, &id, closed)?;
-    Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
+    s.app
+        .blocking(move |app| {
+            let view = crate::cases::close(app, &id, closed)?;
+            Ok(Json(serde_json::to_value(view).map_err(AppError::internal)?))
+        })
+        .await
 }
 
 pub async fn summary(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
@@ -221,15 +228,19 @@ pub async fn approvals(State(s): State<AppState>, caller: Caller, Query(q): Quer
             ApprovalStatus::parse(x).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("`{x}` is not pending, approved, rejected or expired")))?,
         ),
     };
-    Ok(Json(json!({"approvals": s.app.store.approvals(status, None, 500)?})))
+    s.app.blocking(move |app| Ok(Json(json!({"approvals": app.store.approvals(status, None, 500)?})))).await
 }
 
 pub async fn approval(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Analyst, Role::Approver, Role::Admin])?;
-    let a = s.app.store.approval(&id)?.ok_or_else(|| AppError::not_found(format!("approval {id} not found")))?;
-    let mut v = serde_json::to_value(a).map_err(AppError::internal)?;
-    super::enrich::with_evidence(&s.app, &mut v)?;
-    Ok(Json(v))
+    s.app
+        .blocking(move |app| {
+            let a = app.store.approval(&id)?.ok_or_else(|| AppError::not_found(format!("approval {id} not found")))?;
+            let mut v = serde_json::to_value(a).map_err(AppError::internal)?;
+            super::enrich::with_evidence(app, &mut v)?;
+            Ok(Json(v))
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -247,8 +258,13 @@ pub async fn decide(State(s): State<AppState>, caller: Caller, Path(id): Path<St
         "reject" => Decision::Reject,
         other => return Err(AppError::new(ErrorCode::InvalidField, format!("`{other}` is not a decision (approve, reject)"))),
     };
-    let a = s.app.store.decide(&id, who, decision, &req.rationale, chrono::Utc::now())?;
-    Ok(Json(serde_json::to_value(a).map_err(AppError::internal)?))
+    let who = who.clone();
+    s.app
+        .blocking(move |app| {
+            let a = app.store.decide(&id, &who, decision, &req.rationale, chrono::Utc::now())?;
+            Ok(Json(serde_json::to_value(a).map_err(AppError::internal)?))
+        })
+        .await
 }
 
 pub async fn actions(State(s): State<AppState>, caller: Caller, Query(q): Query<StatusQuery>) -> Result<Json<Value>, AppError> {
@@ -257,10 +273,15 @@ pub async fn actions(State(s): State<AppState>, caller: Caller, Query(q): Query<
         None => None,
         Some(x) => Some(ActionStatus::parse(x).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("`{x}` is not an action status")))?),
     };
-    let list = s.app.store.actions(status, None)?;
-    let ids: Vec<&str> = list.iter().map(|a| a.action_id.as_str()).collect();
-    s.app.store.audit(&who.actor(), "outbox.read", "actions", &json!({"status": q.status, "actions": ids}))?;
-    Ok(Json(json!({"actions": list})))
+    let actor = who.actor();
+    s.app
+        .blocking(move |app| {
+            let list = app.store.actions(status, None)?;
+            let ids: Vec<&str> = list.iter().map(|a| a.action_id.as_str()).collect();
+            app.store.audit(&actor, "outbox.read", "actions", &json!({"status": q.status, "actions": ids}))?;
+            Ok(Json(json!({"actions": list})))
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -278,8 +299,13 @@ pub async fn outcome(State(s): State<AppState>, caller: Caller, Path(id): Path<S
         "failed" => false,
         other => return Err(AppError::new(ErrorCode::InvalidField, format!("`{other}` is not an outcome (executed, failed)"))),
     };
-    let action = s.app.store.record_outcome(&id, who, executed, &req.detail)?;
-    Ok(Json(serde_json::to_value(action).map_err(AppError::internal)?))
+    let who = who.clone();
+    s.app
+        .blocking(move |app| {
+            let action = app.store.record_outcome(&id, &who, executed, &req.detail)?;
+            Ok(Json(serde_json::to_value(action).map_err(AppError::internal)?))
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -290,13 +316,13 @@ pub struct AuditQuery {
 
 pub async fn audit(State(s): State<AppState>, caller: Caller, Query(q): Query<AuditQuery>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin])?;
-    let entries = s.app.store.audit_entries(q.after.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))?;
+    let entries = s.app.blocking(move |app| app.store.audit_entries(q.after.unwrap_or(0), q.limit.unwrap_or(1000).min(10_000))).await?;
     Ok(Json(json!({"entries": entries})))
 }
 
 pub async fn audit_verify(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin])?;
-    let v = s.app.store.verify_full(None)?;
+    let v = s.app.blocking(|app| app.store.verify_full(None)).await?;
     Ok(Json(match &v.first_broken {
         None => json!({"ok": v.ok(), "entries": v.entries, "first_broken": null, "unexplained": v.unexplained}),
         Some(b) => json!({"ok": false, "first_broken": b.seq, "reason": b.reason, "unexplained": v.unexplained}),
@@ -306,10 +332,17 @@ pub async fn audit_verify(State(s): State<AppState>, caller: Caller) -> Result<J
 /// A retrieved document, so analysts can read what a recommendation cites.
 pub async fn document(State(s): State<AppState>, caller: Caller, Path(doc_ref): Path<String>) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Analyst, Role::Approver, Role::Admin, Role::CaseEngine])?;
-    if let Some(doc) = s.app.index.get(&doc_ref).map_err(AppError::internal)? {
-        return Ok(Json(json!({"ref": doc.doc_ref(), "title": doc.title, "kind": doc.kind, "text": doc.text, "techniques": doc.techniques})));
-    }
-    if let Some(doc) = crate::enrich::stored_document(&s.app.store, &doc_ref)? {
+    let wanted = doc_ref.clone();
+    let found = s
+        .app
+        .blocking(move |app| -> Result<_, AppError> {
+            match app.index.get(&wanted).map_err(AppError::internal)? {
+                Some(doc) => Ok(Some(doc)),
+                None => Ok(crate::enrich::stored_document(&app.store, &wanted)?),
+            }
+        })
+        .await?;
+    if let Some(doc) = found {
         return Ok(Json(json!({"ref": doc.doc_ref(), "title": doc.title, "kind": doc.kind, "text": doc.text, "techniques": doc.techniques})));
     }
     // Techniques not imported into the index still have their catalog facts.

@@ -36,7 +36,8 @@ pub async fn create(State(s): State<AppState>, caller: Caller, Body(req, _): Bod
     }
     let expires_at = req.expires_at.as_deref().map(parse_expiry).transpose().map_err(|e| AppError::new(ErrorCode::InvalidField, e))?;
     let new = NewKey { name: name.to_string(), role, principal: req.principal.map(|p| p.trim().to_string()), expires_at: expires_at.clone() };
-    let (created, secret) = s.app.store.create_key_with(&new, &who.actor())?;
+    let actor = who.actor();
+    let (created, secret) = s.app.blocking(move |app| app.store.create_key_with(&new, &actor)).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"key_id": created.key_id, "name": created.name, "role": created.role, "principal": created.principal,
@@ -46,11 +47,12 @@ pub async fn create(State(s): State<AppState>, caller: Caller, Body(req, _): Bod
 
 pub async fn list(State(s): State<AppState>, caller: Caller) -> Result<Json<Value>, AppError> {
     caller.require(&[Role::Admin])?;
-    Ok(Json(json!({"keys": s.app.store.keys(&now())?})))
+    Ok(Json(json!({"keys": s.app.blocking(|app| app.store.keys(&now())).await?})))
 }
 
 pub async fn revoke(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> Result<Json<Value>, AppError> {
     let who = caller.require(&[Role::Admin])?;
-    let key = s.app.store.revoke_key(&id, &who.actor(), &now())?;
+    let actor = who.actor();
+    let key = s.app.blocking(move |app| app.store.revoke_key(&id, &actor, &now())).await?;
     Ok(Json(serde_json::to_value(key).map_err(AppError::internal)?))
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
+use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
 
@@ -23,7 +23,7 @@ use crate::corpus::{DocKind, Document};
 pub use query::AlertQuery;
 
 /// Bumped whenever the schema or the analyzers change, forcing a rebuild.
-const SCHEMA_VERSION: u32 = 4;
+const SCHEMA_VERSION: u32 = 5;
 const TOKENIZER: &str = "triage_text";
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -52,6 +52,15 @@ pub enum AttackGroup {
 }
 
 impl AttackGroup {
+    /// The value of the index's `kind_code` field for documents of this group.
+    fn code(self) -> u64 {
+        match self {
+            AttackGroup::Technique => 3,
+            AttackGroup::Software => 4,
+            AttackGroup::Detection => 5,
+        }
+    }
+
     /// The value of the index's `kind` field for documents of this group.
     fn term(self) -> &'static str {
         match self {
@@ -86,6 +95,25 @@ fn kind_term(d: &Document) -> &'static str {
     match d.kind {
         DocKind::Attack => AttackGroup::of(d).term(),
         other => other.as_str(),
+    }
+}
+
+/// The value of the index's `kind_code` fast field for a document: what one search that
+/// ranks several kinds at once reads to keep the best of each.
+fn kind_code(d: &Document) -> u64 {
+    match d.kind {
+        DocKind::Attack => AttackGroup::of(d).code(),
+        other => other_code(other),
+    }
+}
+
+fn other_code(kind: DocKind) -> u64 {
+    match kind {
+        DocKind::Runbook => 0,
+        DocKind::Case => 1,
+        DocKind::Sigma => 2,
+        DocKind::Attack => AttackGroup::Technique.code(),
+        DocKind::Inventory | DocKind::Intel | DocKind::Change => 6,
     }
 }
 
@@ -136,6 +164,8 @@ pub enum IndexError {
 struct Fields {
     doc_ref: Field,
     kind: Field,
+    /// [`kind_code`], a fast field.
+    kind_code: Field,
     /// Runbooks, cases, Sigma rules and ATT&CK techniques.
     main: TextFields,
     /// ATT&CK detection strategies and analytics, and software (its names and aliases
@@ -223,20 +253,25 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = TextOptions::default()
         .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions));
+    // Technique IDs, one untokenised term each, with frequencies: block-max WAND prunes
+    // only disjunctions whose every term reads them, and technique clauses sit in the
+    // same disjunction as the text's.
+    let ids = TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::WithFreqs));
     let fields = Fields {
         doc_ref: b.add_text_field("ref", STRING | STORED),
         kind: b.add_text_field("kind", STRING),
+        kind_code: b.add_u64_field("kind_code", FAST),
         main: TextFields {
             title: b.add_text_field("title", text.clone()),
             body: b.add_text_field("body", text.clone()),
             keywords: b.add_text_field("keywords", text.clone()),
-            techniques: b.add_text_field("techniques", STRING),
+            techniques: b.add_text_field("techniques", ids.clone()),
         },
         detections: TextFields {
             title: b.add_text_field("detection_title", text.clone()),
             body: b.add_text_field("detection_body", text.clone()),
             keywords: b.add_text_field("detection_keywords", text.clone()),
-            techniques: b.add_text_field("detection_techniques", STRING),
+            techniques: b.add_text_field("detection_techniques", ids),
         },
         software_names: b.add_text_field("software_names", STRING),
         stored: b.add_text_field("doc", STORED),
@@ -380,6 +415,7 @@ impl SearchIndex {
         let mut td = doc!(
             f.doc_ref => d.doc_ref(),
             f.kind => kind_term(d),
+            f.kind_code => kind_code(d),
             f.stored => serde_json::to_string(d).unwrap_or_default(),
         );
         let tf = match partition_of(d) {
@@ -396,10 +432,15 @@ impl SearchIndex {
         td.add_text(tf.title, &d.title);
         td.add_text(tf.body, &d.text);
         td.add_text(tf.keywords, &d.keywords);
+        // Each ID once (a parent named by two sub-techniques too), as its term frequency
+        // counts in the score now that the field keeps frequencies.
+        let mut ids: Vec<&str> = Vec::with_capacity(d.techniques.len() * 2);
         for t in &d.techniques {
-            td.add_text(tf.techniques, t);
-            if t.len() > 5 {
-                td.add_text(tf.techniques, &t[..5]);
+            for id in [t.as_str(), t.get(..5).filter(|_| t.len() > 5).unwrap_or_default()] {
+                if !id.is_empty() && !ids.contains(&id) {
+                    ids.push(id);
+                    td.add_text(tf.techniques, id);
+                }
             }
         }
         td
@@ -480,10 +521,13 @@ impl SearchIndex {
         self.search(&q, limits)
     }
 
-    /// Searches each kind in turn. ATT&CK software and detections are searched by the
-    /// alerts' own words (and the techniques the sender tagged); ATT&CK techniques last,
-    /// expanded with the techniques that the best runbooks, cases and rules carry: technique
-    /// prose shares too many generic words with alerts to be found by text alone.
+    /// Runbooks, cases and rules in one search, ranked together and the best of each kind
+    /// kept. Without ATT&CK in the index that is all; with it, software by name,
+    /// detections by the alerts' words (and the techniques the sender tagged), and ATT&CK
+    /// techniques last, expanded with the techniques that the best runbooks, cases and
+    /// rules carry: technique prose shares too many generic words with alerts to be found
+    /// by text alone. Every query is a plain disjunction of weighted terms, which tantivy
+    /// prunes with block-max WAND.
     pub fn search(&self, q: &AlertQuery, limits: Limits) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
         let main = self.partition(&searcher, AttackGroup::Technique)?;
@@ -492,23 +536,32 @@ impl SearchIndex {
             techniques: Some(f.techniques),
             max_terms,
         };
-        let mut hits: Vec<Hit> = Vec::new();
-        for kind in DocKind::ALL {
+        let present = |term: &str| -> Result<bool, IndexError> { Ok(searcher.doc_freq(&Term::from_field_text(self.fields.kind, term))? > 0) };
+        let mut wanted: Vec<(u64, usize)> = Vec::new();
+        for kind in [DocKind::Runbook, DocKind::Case, DocKind::Sigma] {
             let n = limits.of(kind);
-            if n == 0 {
-                continue;
+            if n > 0 && present(kind.as_str())? {
+                wanted.push((other_code(kind), n));
             }
-            if kind != DocKind::Attack {
-                hits.extend(self.search_kind(&searcher, &main, q, Some(kind.as_str()), fields(self.fields.main, query::MAX_TERMS), n)?);
-                continue;
-            }
-            // Software by its names and aliases among the alerts' words (not by the
-            // techniques the sender tagged: each is used by hundreds).
-            let software = self.partition(&searcher, AttackGroup::Software)?;
+        }
+        let mut hits: Vec<Hit> = Vec::new();
+        if !wanted.is_empty()
+            && let Some(text_query) = q.to_query(&self.index, &fields(self.fields.main, query::MAX_TERMS))
+        {
+            hits = self.collect_by_kind(&searcher, &main, text_query.as_ref(), &wanted)?;
+        }
+        let n = limits.of(DocKind::Attack);
+        if n == 0 {
+            return Ok(hits);
+        }
+        // Software by its names and aliases among the alerts' words (not by the
+        // techniques the sender tagged: each is used by hundreds).
+        let software = self.partition(&searcher, AttackGroup::Software)?;
+        if software.docs > 0 {
             let known = self.software_names(&searcher)?;
             let names = q.software_names(&known.vocabulary, known.longest);
             drop(known);
-            if software.docs > 0 && !names.is_empty() {
+            if !names.is_empty() {
                 let clauses: Vec<(Occur, Box<dyn Query>)> = names
                     .iter()
                     .map(|(name, w)| {
@@ -516,62 +569,82 @@ impl SearchIndex {
                         (Occur::Should, Box::new(BoostQuery::new(Box::new(tq), *w)) as Box<dyn Query>)
                     })
                     .collect();
-                hits.extend(self.collect(&searcher, &software, &BooleanQuery::new(clauses), n)?);
+                hits.extend(self.collect_by_kind(&searcher, &software, &BooleanQuery::new(clauses), &[(AttackGroup::Software.code(), n)])?);
             }
-            // Detections by what they look for and where; strategies and analytics of one
-            // technique say the same thing, so the best of them stands for all.
-            let detections = self.partition(&searcher, AttackGroup::Detection)?;
-            if detections.docs > 0 {
-                let mut seen: Vec<Vec<String>> = Vec::new();
-                for h in self.search_kind(&searcher, &detections, q, None, fields(self.fields.detections, DETECTION_TERMS), n * 2)? {
-                    if seen.len() < n && !seen.contains(&h.doc.techniques) {
-                        seen.push(h.doc.techniques.clone());
-                        hits.push(h);
-                    }
+        }
+        // Detections by what they look for and where; strategies and analytics of one
+        // technique say the same thing, so the best of them stands for all.
+        let detections = self.partition(&searcher, AttackGroup::Detection)?;
+        if detections.docs > 0
+            && let Some(text_query) = q.to_query(&self.index, &fields(self.fields.detections, DETECTION_TERMS))
+        {
+            let mut seen: Vec<Vec<String>> = Vec::new();
+            for h in self.collect_by_kind(&searcher, &detections, text_query.as_ref(), &[(AttackGroup::Detection.code(), n * 2)])? {
+                if seen.len() < n && !seen.contains(&h.doc.techniques) {
+                    seen.push(h.doc.techniques.clone());
+                    hits.push(h);
                 }
             }
+        }
+        if present(AttackGroup::Technique.term())? {
             // The techniques the query is told about (sender tags, the knowledge's
             // candidates) lead; what the best documents suggest follows.
             let mut ids = q.techniques().to_vec();
             ids.extend(expansion(&hits).into_iter().filter(|t| !q.techniques().contains(t)));
             let expanded = q.clone().with_expansion(&ids);
-            hits.extend(self.search_kind(&searcher, &main, &expanded, Some(AttackGroup::Technique.term()), fields(self.fields.main, query::MAX_TERMS), n)?);
+            if let Some(text_query) = expanded.to_query(&self.index, &fields(self.fields.main, query::MAX_TERMS)) {
+                hits.extend(self.collect_by_kind(&searcher, &main, text_query.as_ref(), &[(AttackGroup::Technique.code(), n)])?);
+            }
         }
         Ok(hits)
     }
 
-    /// The best `n` documents for a query, scored with `stats`; only those whose indexed
-    /// kind is `kind` when given (fields shared by several kinds).
-    fn search_kind(
-        &self,
-        searcher: &tantivy::Searcher,
-        stats: &Partition,
-        q: &AlertQuery,
-        kind: Option<&str>,
-        fields: query::SearchFields,
-        n: usize,
-    ) -> Result<Vec<Hit>, IndexError> {
-        let Some(text_query) = q.to_query(&self.index, &fields) else {
-            return Ok(Vec::new());
-        };
-        let q: Box<dyn Query> = match kind {
-            Some(kind) => {
-                let kind_q: Box<dyn Query> = Box::new(TermQuery::new(Term::from_field_text(self.fields.kind, kind), IndexRecordOption::Basic));
-                Box::new(BooleanQuery::new(vec![
-                    (Occur::Must, text_query),
-                    (Occur::Must, Box::new(tantivy::query::ConstScoreQuery::new(kind_q, 0.0)) as Box<dyn Query>),
-                ]))
+    /// The best documents of each kind that `wanted` names (`(kind_code, n)`) for one
+    /// query, scored with `stats`, loaded, in the order of `wanted` and best first within
+    /// a kind. Documents of other kinds are scored but not kept; the pruning threshold is
+    /// the lowest score that could still enter some kind's list. Ties go to the earlier
+    /// document, as with tantivy's `TopDocs`.
+    fn collect_by_kind(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, wanted: &[(u64, usize)]) -> Result<Vec<Hit>, IndexError> {
+        let weight = q.weight(tantivy::query::EnableScoring::enabled_from_statistics_provider(stats, searcher))?;
+        let mut best: Vec<Vec<(f32, tantivy::DocAddress)>> = wanted.iter().map(|&(_, n)| Vec::with_capacity(n + 1)).collect();
+        let threshold = |best: &[Vec<(f32, tantivy::DocAddress)>]| -> f32 {
+            let mut t = f32::MAX;
+            for (list, &(_, n)) in best.iter().zip(wanted) {
+                match list.last() {
+                    Some(&(score, _)) if list.len() >= n => t = t.min(score),
+                    _ => return f32::MIN,
+                }
             }
-            None => text_query,
+            t
         };
-        self.collect(searcher, stats, q.as_ref(), n)
-    }
-
-    /// The best `n` documents for a query, scored with `stats`, loaded.
-    fn collect(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, n: usize) -> Result<Vec<Hit>, IndexError> {
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let kinds = segment.fast_fields().u64("kind_code")?;
+            let alive = segment.alive_bitset();
+            let mut current = threshold(&best);
+            weight.for_each_pruning(current, segment, &mut |doc, score| {
+                if alive.is_none_or(|a| a.is_alive(doc))
+                    && let Some(code) = kinds.first(doc)
+                    && let Some(slot) = wanted.iter().position(|&(c, _)| c == code)
+                {
+                    let list = &mut best[slot];
+                    let n = wanted[slot].1;
+                    if list.len() < n || list.last().is_some_and(|&(worst, _)| score > worst) {
+                        let address = tantivy::DocAddress::new(ord as u32, doc);
+                        // Sorted best first; an equal score stays behind the earlier document.
+                        let at = list.partition_point(|&(s, _)| s >= score);
+                        list.insert(at, (score, address));
+                        list.truncate(n);
+                    }
+                    current = threshold(&best);
+                }
+                current
+            })?;
+        }
         let mut out = Vec::new();
-        for (score, addr) in searcher.search_with_statistics_provider(q, &TopDocs::with_limit(n), stats)? {
-            out.push(Hit { doc: self.load(&searcher.doc(addr)?)?, score });
+        for list in best {
+            for (score, address) in list {
+                out.push(Hit { doc: self.load(&searcher.doc(address)?)?, score });
+            }
         }
         Ok(out)
     }

@@ -187,11 +187,11 @@ impl AlertQuery {
             return (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>);
         };
         for id in &self.techniques {
-            let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::Basic);
+            let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::WithFreqs);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), TECHNIQUE_BOOST))));
         }
         for id in &self.expansion {
-            let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::Basic);
+            let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::WithFreqs);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), EXPANSION_BOOST))));
         }
         (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
