@@ -61,8 +61,12 @@ async fn a_three_alert_case_gets_a_grounded_summary() {
             assert!(fold_whitespace(&text).contains(&fold_whitespace(q)), "{r}: {q}");
         }
     }
+    // Contract section 11: case engines read summaries beside cases and graphs; a SOAR
+    // key reads none of them.
     let (s, _) = t.get("/v1/cases/phish-to-cloud/summary", &engine).await;
-    assert_eq!(s, 403, "summaries are for analysts");
+    assert_eq!(s, 200, "case engines read summaries");
+    let (s, _) = t.get("/v1/cases/phish-to-cloud/summary", &t.key("soar", Role::Soar)).await;
+    assert_eq!(s, 403, "a SOAR key reads no case");
     let (s, _) = t.get("/v1/cases/nope/summary", &analyst).await;
     assert_eq!(s, 404);
 }
