@@ -10,8 +10,9 @@
 //!   bounds an idle keep-alive connection waiting for its next request);
 //! - request bodies are bounded in time by the JSON body extractor (`body_timeout`).
 //!
-//! The background audit-chain check that `/readyz` reports, and the queue of case
-//! recommendations, run beside the loop.
+//! The background audit-chain check that `/readyz` reports, the queue of case
+//! recommendations and the index's follower of cases closed on other replicas run beside
+//! the loop.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -31,6 +32,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     let http = app.http.clone();
     let watch = tokio::spawn(AuditWatch::run(app.clone(), app.audit.check_interval, app.audit.full_check_interval));
     let queue = tokio::spawn(crate::cases::queue::run(app.clone()));
+    let follow = tokio::spawn(crate::cases::follow::run(app.clone()));
     let router = super::router(app);
     let slots = Arc::new(Semaphore::new(http.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
@@ -70,6 +72,7 @@ pub async fn serve(listener: TcpListener, app: Arc<App>, shutdown: impl Future<O
     }
     watch.abort();
     queue.abort();
+    follow.abort();
     // Requests in flight finish; a connection still idle after the grace period is dropped.
     if tokio::time::timeout(http.header_timeout + http.body_timeout, graceful.shutdown()).await.is_err() {
         tracing::warn!("shutdown: connections still open after the grace period were dropped");
