@@ -55,11 +55,8 @@ async fn queue_depth(http: &reqwest::Client, base: &str) -> Option<u64> {
 #[tokio::test]
 async fn kill_9_during_a_stream_loses_nothing_accepted_and_queued_work_resumes() {
     let dir = tempfile::tempdir().unwrap();
-    let out = triage(dir.path()).args(["keys", "create", "--name", "siem", "--role", "case_engine"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let key = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim().to_string();
-    let out = triage(dir.path()).args(["keys", "create", "--name", "dana", "--role", "analyst"]).output().unwrap();
-    let analyst = String::from_utf8_lossy(&out.stdout).lines().last().unwrap().trim().to_string();
+    let key = create_key(dir.path(), "siem", "case_engine");
+    let analyst = create_key(dir.path(), "dana", "analyst");
 
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");

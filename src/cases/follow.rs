@@ -19,28 +19,19 @@ pub async fn run(app: Arc<App>) {
     let mut follower = Follower::starting_now();
     loop {
         tokio::time::sleep(POLL).await;
-        let app = app.clone();
-        let mut f = std::mem::take(&mut follower);
-        follower = match tokio::task::spawn_blocking(move || {
-            if let Err(e) = f.poll(&app) {
-                tracing::warn!(error = %e, "could not follow closed cases");
-            }
-            f
-        })
-        .await
-        {
-            Ok(f) => f,
-            Err(e) => {
-                tracing::error!(error = %e, "the closed-case follower stopped");
-                return;
-            }
-        };
+        follower = app
+            .blocking(move |app| {
+                if let Err(e) = follower.poll(app) {
+                    tracing::warn!(error = %e, "could not follow closed cases");
+                }
+                follower
+            })
+            .await;
     }
 }
 
 /// What the feed has delivered: the newest change time, and each recent case's change time
 /// so that the look-behind window doesn't index a case twice.
-#[derive(Default)]
 struct Follower {
     newest: String,
     seen: HashMap<String, String>,
