@@ -155,7 +155,9 @@ async fn dedup_correlation_and_closed_cases_follow_the_windows() {
     let (_, v) = t.get(&format!("/v1/cases/{}", r[0]["case_id"].as_str().unwrap()), &analyst).await;
     assert_eq!(v["related_cases"], json!([case]));
 
-    // A batch with one bad alert is refused whole.
+    // A batch with one bad alert is refused whole. The queue is drained first, so that the
+    // depth compared below can only move because of the refused batch.
+    drained(&t).await;
     let before = t.app.store.queue_depth().unwrap();
     let good = alert("b-1", "2026-05-03T10:00:00Z", "r9", json!({"users": ["zed"]}), json!({}));
     let (s, body) = t.post("/v1/alerts", &engine, &json!({"alerts": [good, {"id": "b-2", "source": "x"}]})).await;
