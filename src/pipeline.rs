@@ -291,19 +291,25 @@ struct Gathered {
     signals: Vec<injection::InjectionSignal>,
 }
 
-/// Enrich → retrieve, for alerts already recorded in their case.
-fn gather(app: &App, alerts: Vec<alert::Alert>, fingerprint_of: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<Gathered, PipelineError> {
-    // Context the alerts don't carry (inventory, intel, changes, geo), joined before
-    // retrieval; the stricter asset view replaces the sender's for every later decision.
+/// Context the alerts don't carry (inventory, intel, changes, geo), joined before
+/// retrieval; the stricter asset view replaces the sender's for every later decision.
+fn enrich(
+    app: &App,
+    alerts: Vec<alert::Alert>,
+    fingerprint_of: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<(Vec<alert::Alert>, crate::enrich::Context), PipelineError> {
     let context = tracing::info_span!("enrich").in_scope(|| crate::enrich::build(&app.store, app.geo.as_ref(), &alerts, fingerprint_of))?;
     let alerts = context.apply_assets(alerts);
+    Ok((alerts, context))
+}
 
-    // Knowledge: what the engine may see and cite.
+/// Knowledge: what the engine may see and cite, found with the techniques the alerts'
+/// own values point to (`direct`).
+fn retrieve(app: &App, alerts: Vec<alert::Alert>, context: crate::enrich::Context, direct: &[String]) -> Result<Gathered, PipelineError> {
     let retrieving = tracing::info_span!("retrieve", triage.documents = Empty);
     let (hits, documents, enriched) = retrieving.in_scope(|| -> Result<_, PipelineError> {
-        let direct = knowledge::direct_techniques(&app.knowledge, &app.catalog, &alerts);
         let searched = Instant::now();
-        let mut hits = app.index.search_alerts_with(&alerts, &direct, app.settings.limits)?;
+        let mut hits = app.index.search_alerts_with(&alerts, direct, app.settings.limits)?;
         app.metrics.retrieval(searched.elapsed());
         let context_hits = context.hits(&hits);
         let enriched = !context_hits.is_empty();
@@ -327,8 +333,12 @@ async fn analyse(
     fingerprint_of: FingerprintOf,
 ) -> Result<RecommendResponse, PipelineError> {
     let Run { case_id, request_id, omitted, idempotency_key, started } = run;
-    let Gathered { alerts, context, hits, documents, enriched, signals } = app.blocking(move |app| gather(app, alerts, &*fingerprint_of)).await?;
-    let assessment = knowledge::assess(&app.knowledge, &app.catalog, &alerts, &hits);
+    let (alerts, context) = app.blocking(move |app| enrich(app, alerts, &*fingerprint_of)).await?;
+    // The indicators are matched once: their techniques steer retrieval, then rank with it.
+    let observed = knowledge::observe(&app.knowledge, &alerts);
+    let direct = observed.direct_techniques(&app.knowledge, &app.catalog, &alerts);
+    let Gathered { alerts, context, hits, documents, enriched, signals } = app.blocking(move |app| retrieve(app, alerts, context, &direct)).await?;
+    let assessment = knowledge::assess_observed(&app.knowledge, &app.catalog, &alerts, observed, &hits);
     let engine_request = EngineRequest {
         case_id: &case_id,
         alerts: &alerts,

@@ -109,16 +109,38 @@ const RULE_WORDING_WEIGHT: f32 = 2.0;
 const DESCRIPTION_WEIGHT: f32 = 0.6;
 const DOCUMENT_WEIGHTS: [(DocKind, f32); 4] = [(DocKind::Runbook, 1.0), (DocKind::Case, 0.5), (DocKind::Sigma, 0.6), (DocKind::Attack, 0.8)];
 
-/// The techniques the alerts' own values and the rules' names point to, before any
-/// retrieval: what retrieval should look for.
-pub fn direct_techniques(indicators: &Indicators, catalog: &Catalog, alerts: &[Alert]) -> Vec<String> {
-    assess(indicators, catalog, alerts, &[]).candidates.iter().filter(|c| c.has_direct_support()).map(|c| c.technique_id.to_string()).collect()
+/// The events of a request and the indicators their values match: the costly half of an
+/// assessment, done once per request and shared by the query and the ranking.
+#[derive(Debug, Clone)]
+pub struct Observed<'k> {
+    events: Vec<Event>,
+    matches: Vec<Match<'k>>,
+}
+
+/// Reads the alerts as events and matches the indicators against them.
+pub fn observe<'k>(indicators: &'k Indicators, alerts: &[Alert]) -> Observed<'k> {
+    let events: Vec<Event> = alerts.iter().map(Event::of).collect();
+    let matches = events.iter().flat_map(|e| indicators.matches(e)).collect();
+    Observed { events, matches }
+}
+
+impl Observed<'_> {
+    /// The techniques the alerts' own values and the rules' names point to, before any
+    /// retrieval: what retrieval should look for.
+    pub fn direct_techniques(&self, indicators: &Indicators, catalog: &Catalog, alerts: &[Alert]) -> Vec<String> {
+        let assessment = assess_observed(indicators, catalog, alerts, self.clone(), &[]);
+        assessment.candidates.iter().filter(|c| c.has_direct_support()).map(|c| c.technique_id.to_string()).collect()
+    }
 }
 
 /// Reads the alerts, matches the indicators and ranks candidate techniques.
 pub fn assess<'k>(indicators: &'k Indicators, catalog: &Catalog, alerts: &[Alert], hits: &[Hit]) -> Assessment<'k> {
-    let events: Vec<Event> = alerts.iter().map(Event::of).collect();
-    let matches: Vec<Match<'k>> = events.iter().flat_map(|e| indicators.matches(e)).collect();
+    assess_observed(indicators, catalog, alerts, observe(indicators, alerts), hits)
+}
+
+/// Ranks candidate techniques from what [`observe`] found and what retrieval returned.
+pub fn assess_observed<'k>(indicators: &Indicators, catalog: &Catalog, alerts: &[Alert], observed: Observed<'k>, hits: &[Hit]) -> Assessment<'k> {
+    let Observed { events, matches } = observed;
     let mut ranked = Ranking::default();
 
     for a in alerts {

@@ -359,6 +359,7 @@ impl SearchIndex {
             }
             Ok(())
         })?;
+        built.merge_segments()?;
         let manifest = Manifest { schema_version: SCHEMA_VERSION, content_hash: hash.clone(), documents: docs.len() };
         std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap_or_default()).map_err(io)?;
         Ok((built, OpenReport { rebuilt: true, documents: docs.len(), content_hash: hash }))
@@ -393,6 +394,19 @@ impl SearchIndex {
         writer.wait_merging_threads()?;
         self.reader.reload()?;
         Ok(())
+    }
+
+    /// Merges a fresh build's segments (one per indexing thread) into one: every query
+    /// clause is looked up and scored once per segment, so a request costs less the fewer
+    /// there are. Later single-document updates are left to tantivy's merge policy.
+    fn merge_segments(&self) -> Result<(), IndexError> {
+        self.write(|w| {
+            let ids = w.index().searchable_segment_ids()?;
+            if ids.len() > 1 {
+                w.merge(&ids).wait()?;
+            }
+            Ok(())
+        })
     }
 
     /// The software names of the current searcher, read again when the index changed.

@@ -267,19 +267,19 @@ impl Database {
 
 impl Conn<'_> {
     fn run_transaction<T>(&self, locking: Locking, f: &mut impl FnMut(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        self.execute_batch("BEGIN")?;
+        self.control("BEGIN")?;
         let out = (|| {
             if locking == Locking::Writers && matches!(self, Conn::Postgres(_)) {
                 self.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", params![])?;
             }
             let out = f(self)?;
-            self.execute_batch("COMMIT")?;
+            self.control("COMMIT")?;
             Ok(out)
         })();
         if out.is_err() {
             // The error that matters is the one that ended the transaction; a failed
             // rollback leaves nothing committed either.
-            let _ = self.execute_batch("ROLLBACK");
+            let _ = self.control("ROLLBACK");
         }
         out
     }
@@ -292,7 +292,15 @@ impl Conn<'_> {
         }
     }
 
-    /// Runs statements without parameters (migrations, transaction control).
+    /// Transaction control. SQLite keeps the statement prepared, as it does every other.
+    fn control(&self, sql: &str) -> Result<(), StoreError> {
+        match self {
+            Conn::Sqlite(c) => sqlite::execute(c, sql, &[]).map(drop),
+            Conn::Postgres(c) => c.execute_batch(sql),
+        }
+    }
+
+    /// Runs statements without parameters (migrations).
     pub(crate) fn execute_batch(&self, sql: &str) -> Result<(), StoreError> {
         match self {
             Conn::Sqlite(c) => c.execute_batch(sql).map_err(StoreError::from),

@@ -10,12 +10,18 @@ use rusqlite::types::{ToSqlOutput, ValueRef};
 use super::{Row, Value};
 use crate::store::StoreError;
 
+/// More than the distinct statements the store has (about 120).
+const STATEMENT_CACHE: usize = 256;
+
 /// Numbered migrations, applied in order, each once.
 const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../../../migrations/sqlite/0001_initial.sql"))];
 
 pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // Every statement the store runs stays prepared: rusqlite's default of 16 is fewer
+    // than one recommendation uses, and re-preparing was a tenth of its cost.
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
     migrate(&conn)?;
     Ok(conn)
