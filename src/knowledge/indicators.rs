@@ -59,10 +59,14 @@ struct EventHits {
     by_attr: Vec<(Attr, SetMatches)>,
     rule_name: Option<SetMatches>,
     rule_description: Option<SetMatches>,
+    /// The event's values in the form exact conditions compare, made once per event
+    /// rather than once per indicator.
+    exact: Vec<(Attr, String)>,
 }
 
 impl EventHits {
     fn of(sets: &[PatternSet], event: &Event) -> EventHits {
+        let exact = event.values.iter().filter(|(a, _)| a.is_exact()).map(|(a, o)| (*a, exact_form(*a, o.compared()))).collect();
         let mut by_attr = Vec::new();
         let (mut rule_name, mut rule_description) = (None, None);
         for ps in sets {
@@ -73,7 +77,11 @@ impl EventHits {
                 by_attr.push((ps.attr, ps.set.matches(&observed.text)));
             }
         }
-        EventHits { by_attr, rule_name, rule_description }
+        EventHits { by_attr, rule_name, rule_description, exact }
+    }
+
+    fn exact(&self, attr: Attr) -> Option<&str> {
+        self.exact.iter().find(|(a, _)| *a == attr).map(|(_, v)| v.as_str())
     }
 
     fn any(matches: Option<&SetMatches>, patterns: &[usize]) -> bool {
@@ -297,8 +305,8 @@ impl Indicator {
                 }
                 Condition::Exact(attr, values) => {
                     let observed = event.get(*attr)?;
-                    let have = exact_form(*attr, observed.compared());
-                    let ok = values.iter().any(|v| *v == have || (*attr == Attr::Channel && channel_matches(v, &have)));
+                    let have = hits.exact(*attr)?;
+                    let ok = values.iter().any(|v| v == have || (*attr == Attr::Channel && channel_matches(v, have)));
                     if !ok {
                         return None;
                     }
