@@ -382,4 +382,30 @@ mod tests {
         assert!(c.runbooks().count() >= 1);
         assert_eq!(c.hash.len(), 64);
     }
+
+    fn streamed(dir: Option<&Path>) -> Result<Vec<Document>, CorpusError> {
+        let mut out = Vec::new();
+        for_each_document(dir, &mut |d| {
+            out.push(d);
+            Ok::<(), CorpusError>(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn streaming_a_corpus_reads_what_loading_it_does_and_checks_it_the_same() {
+        assert_eq!(streamed(None).unwrap(), Corpus::load(None).unwrap().documents);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("cases")).unwrap();
+        let case = r#"{"id": "pc-1", "title": "t", "alerts": [], "disposition": "benign", "severity": "low"}"#;
+        std::fs::write(dir.path().join("cases/a.jsonl"), format!("{case}\n\n{}\n", case.replace("pc-1", "pc-2"))).unwrap();
+        assert_eq!(streamed(Some(dir.path())).unwrap(), Corpus::load(Some(dir.path())).unwrap().documents);
+        std::fs::write(dir.path().join("cases/b.jsonl"), format!("{case}\n")).unwrap();
+        let twice = |e: CorpusError| e.to_string();
+        assert_eq!(twice(streamed(Some(dir.path())).unwrap_err()), twice(Corpus::load(Some(dir.path())).unwrap_err()));
+        std::fs::write(dir.path().join("cases/c.jsonl"), "\n{\"id\": \"Bad Id\"}\n").unwrap();
+        let err = streamed(Some(dir.path())).unwrap_err().to_string();
+        assert_eq!(err, Corpus::load(Some(dir.path())).unwrap_err().to_string());
+        assert!(err.contains("cases/c.jsonl:2"), "{err}");
+    }
 }

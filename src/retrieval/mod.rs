@@ -365,32 +365,39 @@ impl SearchIndex {
         docs: &mut DocumentSource<'_, E>,
         progress: &dyn Fn(usize, usize),
     ) -> Result<(SearchIndex, OpenReport), E> {
-        let mut hasher = ContentHasher::default();
-        docs(&mut |d| {
-            hasher.add(d);
-            Ok(())
-        })?;
-        let total = hasher.len();
-        let hash = hasher.finish();
         let manifest_path = manifest_path(dir);
         let current: Option<Manifest> = std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        let fresh = current.as_ref().is_some_and(|m| m.schema_version == SCHEMA_VERSION && m.content_hash == hash);
         // An index whose schema isn't this build's (a build from another version of the
         // code) is rebuilt too, rather than read with the wrong fields.
-        if fresh
-            && let Ok(index) = Index::open_in_dir(dir)
-            && index.schema() == schema().0
+        let existing = Index::open_in_dir(dir).ok().filter(|index| index.schema() == schema().0);
+        // The content is hashed first only when it decides whether to rebuild; an index
+        // without a manifest of this schema is rebuilt anyway, and hashed as it is built,
+        // reading the documents once.
+        let hashed = match (&current, &existing) {
+            (Some(m), Some(_)) if m.schema_version == SCHEMA_VERSION => {
+                let mut hasher = ContentHasher::default();
+                docs(&mut |d| {
+                    hasher.add(d);
+                    Ok(())
+                })?;
+                Some((hasher.len(), hasher.finish()))
+            }
+            _ => None,
+        };
+        if let (Some(m), Some((_, hash))) = (&current, &hashed)
+            && m.content_hash == *hash
+            && let Some(index) = existing
         {
             let opened = Self::from_index(index)?;
             let documents = opened.len();
-            return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash }));
+            return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash.clone() }));
         }
         let io = |source| IndexError::Io { path: dir.display().to_string(), source };
         // An index of this build's schema is rebuilt in place, in one commit, so that a
         // server reading it switches to the new content at once; any other is replaced.
-        let index = match Index::open_in_dir(dir) {
-            Ok(index) if index.schema() == schema().0 => index,
-            _ => {
+        let index = match existing {
+            Some(index) => index,
+            None => {
                 if dir.exists() {
                     std::fs::remove_dir_all(dir).map_err(io)?;
                 }
@@ -399,18 +406,37 @@ impl SearchIndex {
             }
         };
         let built = Self::from_index(index)?;
+        // Until the documents are counted, progress is told the size of the index being
+        // replaced, kept above what was written so far.
+        let estimate = built.len();
+        let mut hasher = ContentHasher::default();
         built.write(|w| {
             w.delete_all_documents().map_err(IndexError::from)?;
             let mut written = 0;
             docs(&mut |d| {
+                if hashed.is_none() {
+                    hasher.add(d);
+                }
                 w.add_document(built.to_tantivy(d)).map_err(IndexError::from)?;
                 written += 1;
-                if written % 200 == 0 || written == total {
-                    progress(written, total);
+                match hashed {
+                    Some((total, _)) if written % 200 == 0 || written == total => progress(written, total),
+                    None if written % 200 == 0 => progress(written, estimate.max(written + 1)),
+                    _ => {}
                 }
                 Ok(())
             })
         })?;
+        let (total, hash) = match hashed {
+            Some(known) => known,
+            None => {
+                let total = hasher.len();
+                if total > 0 {
+                    progress(total, total);
+                }
+                (total, hasher.finish())
+            }
+        };
         built.merge_segments()?;
         let manifest = Manifest { schema_version: SCHEMA_VERSION, content_hash: hash.clone(), documents: total };
         std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap_or_default()).map_err(io)?;
@@ -739,4 +765,38 @@ pub fn manifest_path(index_dir: &Path) -> PathBuf {
 /// Where the index lives inside a data dir.
 pub fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::Corpus;
+
+    fn open(dir: &Path, docs: &[Document]) -> OpenReport {
+        SearchIndex::open_or_build(dir, docs, &|_, _| {}).unwrap().1
+    }
+
+    #[test]
+    fn the_index_is_rebuilt_when_and_only_when_its_content_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut docs = Corpus::load(None).unwrap().documents;
+        let built = open(dir.path(), &docs);
+        assert!(built.rebuilt);
+        assert_eq!((built.documents, built.content_hash.as_str()), (docs.len(), content_hash(&docs).as_str()));
+        let again = open(dir.path(), &docs);
+        assert!(!again.rebuilt);
+        assert_eq!((again.documents, again.content_hash), (docs.len(), built.content_hash.clone()));
+
+        // Hashed before the rebuild (the manifest is there) or while it runs (it is not),
+        // the content hashes the same.
+        docs[0].text.push_str(" One more line.");
+        let changed = open(dir.path(), &docs);
+        assert!(changed.rebuilt);
+        assert_ne!(changed.content_hash, built.content_hash);
+        std::fs::remove_file(manifest_path(dir.path())).unwrap();
+        let forced = open(dir.path(), &docs);
+        assert!(forced.rebuilt);
+        assert_eq!((forced.documents, forced.content_hash), (docs.len(), changed.content_hash));
+        assert!(!open(dir.path(), &docs).rebuilt);
+    }
 }
