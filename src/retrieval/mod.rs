@@ -356,7 +356,7 @@ impl SearchIndex {
     /// Opens the index in `dir`, (re)building it from `docs` when it is missing or was built
     /// from different content. `progress` is told how many documents were written.
     pub fn open_or_build(dir: &Path, docs: &[Document], progress: &dyn Fn(usize, usize)) -> Result<(SearchIndex, OpenReport), IndexError> {
-        Self::open_or_build_from(dir, &mut |f: &mut dyn FnMut(&Document) -> Result<(), IndexError>| docs.iter().try_for_each(|d| f(d)), progress)
+        Self::open_or_build_from(dir, &mut |f: &mut dyn FnMut(&Document) -> Result<(), IndexError>| docs.iter().try_for_each(&mut *f), progress)
     }
 
     /// [`SearchIndex::open_or_build`] from documents read on demand (see [`DocumentSource`]).
