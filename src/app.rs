@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::attack::Catalog;
 use crate::config::{EngineKind, Settings};
-use crate::corpus::{Corpus, Document};
+use crate::corpus::Document;
 use crate::knowledge::{Indicators, KnowledgeError};
 use crate::llm::SharedEngine;
 use crate::llm::baseline::Baseline;
@@ -93,11 +93,18 @@ pub fn imported_path(data_dir: &std::path::Path, kind: &str) -> std::path::PathB
 
 /// Every document the index is built from: corpus, imported Sigma and ATT&CK, closed cases.
 pub fn all_documents(settings: &Settings, store: &Store) -> Result<Vec<Document>, OpenError> {
-    let corpus = Corpus::load(settings.corpus_dir.as_deref())?;
-    let mut docs = corpus.documents;
-    for kind in ["sigma", "attack"] {
-        docs.extend(crate::corpus::read_documents(&imported_path(&settings.data_dir, kind))?);
-    }
+    let closed = closed_case_documents(store)?;
+    let mut docs = Vec::new();
+    for_each_document(settings, &closed, &mut |d| {
+        docs.push(d.clone());
+        Ok(())
+    })?;
+    Ok(docs)
+}
+
+/// The documents of closed cases, each once (the last close of a case counts).
+fn closed_case_documents(store: &Store) -> Result<Vec<Document>, OpenError> {
+    let mut docs: Vec<Document> = Vec::new();
     for (case, alerts) in store.closed_cases()? {
         if let Some(doc) = crate::cases::closed_case_document(&case, &alerts) {
             docs.retain(|d| d.doc_ref() != doc.doc_ref());
@@ -105,6 +112,19 @@ pub fn all_documents(settings: &Settings, store: &Store) -> Result<Vec<Document>
         }
     }
     Ok(docs)
+}
+
+/// Hands `f` every document the index is built from, in index order and one at a time
+/// (see [`crate::retrieval::DocumentSource`]): corpus, imported Sigma and ATT&CK, then the
+/// closed cases, each in place of a document with its ref.
+fn for_each_document(settings: &Settings, closed: &[Document], f: &mut dyn FnMut(&Document) -> Result<(), OpenError>) -> Result<(), OpenError> {
+    let replaced: std::collections::HashSet<String> = closed.iter().map(Document::doc_ref).collect();
+    let mut each = |d: Document| if replaced.contains(&d.doc_ref()) { Ok(()) } else { f(&d) };
+    crate::corpus::for_each_document(settings.corpus_dir.as_deref(), &mut each)?;
+    for kind in ["sigma", "attack"] {
+        crate::corpus::for_each_stored_document(&imported_path(&settings.data_dir, kind), &mut each)?;
+    }
+    closed.iter().try_for_each(f)
 }
 
 impl App {
@@ -132,8 +152,10 @@ impl App {
     /// about indexing.
     pub fn open(settings: &Settings, engine: Option<SharedEngine>, progress: &dyn Fn(usize, usize)) -> Result<App, OpenError> {
         let store = open_store(settings)?;
-        let docs = all_documents(settings, &store)?;
-        let (index, index_report) = SearchIndex::open_or_build(&index_dir(&settings.data_dir), &docs, progress)?;
+        let closed = closed_case_documents(&store)?;
+        let (index, index_report) =
+            SearchIndex::open_or_build_from(&index_dir(&settings.data_dir), &mut |f| for_each_document(settings, &closed, f), progress)?;
+        drop(closed);
         let metrics = Metrics::default();
         let engine: SharedEngine = match (engine, settings.engine) {
             (Some(e), _) => e,

@@ -32,18 +32,20 @@ pub fn is_valid_case_id(id: &str) -> bool {
 }
 
 pub fn parse_jsonl(path: &str, text: &str) -> Result<Vec<Document>, CorpusError> {
-    text.lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty())
-        .map(|(i, line)| {
-            let at = format!("{path}:{}", i + 1);
-            let case: PriorCase = serde_json::from_str(line).map_err(|e| CorpusError::Invalid { path: at.clone(), message: e.to_string() })?;
-            if !is_valid_case_id(&case.id) {
-                return Err(CorpusError::Invalid { path: at, message: format!("bad case id `{}`", case.id) });
-            }
-            Ok(to_document(&case))
-        })
-        .collect()
+    text.lines().enumerate().filter_map(|(i, line)| parse_line(path, i + 1, line).transpose()).collect()
+}
+
+/// Line `number` (from 1) of the prior-cases file `path` as a document; `None` when blank.
+pub fn parse_line(path: &str, number: usize, line: &str) -> Result<Option<Document>, CorpusError> {
+    if line.trim().is_empty() {
+        return Ok(None);
+    }
+    let at = || format!("{path}:{number}");
+    let case: PriorCase = serde_json::from_str(line).map_err(|e| CorpusError::Invalid { path: at(), message: e.to_string() })?;
+    if !is_valid_case_id(&case.id) {
+        return Err(CorpusError::Invalid { path: at(), message: format!("bad case id `{}`", case.id) });
+    }
+    Ok(Some(to_document(&case)))
 }
 
 /// A case as a document: the verdict and note first (what a citation usually quotes), then

@@ -7,6 +7,7 @@ pub mod runbooks;
 pub mod sigma;
 
 use std::fmt;
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -164,9 +165,9 @@ impl Corpus {
             hasher.update([0]);
             hasher.update(f.text.as_bytes());
             hasher.update([0]);
-            if f.path.starts_with("runbooks/") && f.path.ends_with(".md") {
+            if is_runbook(&f.path) {
                 documents.push(runbooks::parse(&f.path, &f.text)?);
-            } else if f.path.starts_with("cases/") && f.path.ends_with(".jsonl") {
+            } else if is_cases(&f.path) {
                 documents.extend(cases::parse_jsonl(&f.path, &f.text)?);
             }
         }
@@ -217,18 +218,109 @@ fn read_dir_files(root: &Path) -> Result<Vec<SourceFile>, CorpusError> {
     Ok(out)
 }
 
+/// Calls `f` with each document of the corpus in `dir` (or of the one built into the binary),
+/// in the order [`Corpus::load`] lists them and with its checks, reading one file at a time
+/// and a prior-cases file one line at a time: the index is built from a corpus of any size
+/// without holding it whole.
+pub fn for_each_document<E: From<CorpusError>>(dir: Option<&Path>, f: &mut dyn FnMut(Document) -> Result<(), E>) -> Result<(), E> {
+    let mut seen = std::collections::HashSet::new();
+    let mut twice: Option<String> = None;
+    // A ref defined twice fails the corpus, as in `Corpus::load`: after the parse errors of
+    // every file, so the rest is still read, but no longer handed on.
+    let mut each = |d: Document| -> Result<(), E> {
+        let doc_ref = d.doc_ref();
+        if twice.is_some() {
+            return Ok(());
+        }
+        if seen.insert(doc_ref.clone()) {
+            return f(d);
+        }
+        twice = Some(doc_ref);
+        Ok(())
+    };
+    let origin = match dir {
+        None => {
+            for file in embedded_files() {
+                if is_runbook(&file.path) {
+                    each(runbooks::parse(&file.path, &file.text)?)?;
+                } else if is_cases(&file.path) {
+                    for (i, line) in file.text.lines().enumerate() {
+                        if let Some(d) = cases::parse_line(&file.path, i + 1, line)? {
+                            each(d)?;
+                        }
+                    }
+                }
+            }
+            "embedded".to_string()
+        }
+        Some(root) => {
+            let io = |p: &Path, source| CorpusError::Io { path: p.display().to_string(), source };
+            for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
+                let entry = entry.map_err(|e| io(root, std::io::Error::other(e.to_string())))?;
+                if !entry.file_type().is_file() {
+                    continue;
+                }
+                let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_string_lossy().replace('\\', "/");
+                if is_runbook(&rel) {
+                    let text = std::fs::read_to_string(entry.path()).map_err(|e| io(entry.path(), e))?;
+                    each(runbooks::parse(&rel, &text)?)?;
+                } else if is_cases(&rel) {
+                    let file = std::fs::File::open(entry.path()).map_err(|e| io(entry.path(), e))?;
+                    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+                        let line = line.map_err(|e| io(entry.path(), e))?;
+                        if let Some(d) = cases::parse_line(&rel, i + 1, &line)? {
+                            each(d)?;
+                        }
+                    }
+                }
+            }
+            root.display().to_string()
+        }
+    };
+    match twice {
+        Some(doc_ref) => Err(CorpusError::Invalid { path: origin, message: format!("{doc_ref} is defined twice") }.into()),
+        None => Ok(()),
+    }
+}
+
+fn is_runbook(path: &str) -> bool {
+    path.starts_with("runbooks/") && path.ends_with(".md")
+}
+
+fn is_cases(path: &str) -> bool {
+    path.starts_with("cases/") && path.ends_with(".jsonl")
+}
+
 /// Reads documents saved as JSON lines (imported Sigma rules and ATT&CK techniques).
 pub fn read_documents(path: &Path) -> Result<Vec<Document>, CorpusError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(CorpusError::Io { path: path.display().to_string(), source }),
+    let mut out = Vec::new();
+    for_each_stored_document(path, &mut |d| {
+        out.push(d);
+        Ok::<(), CorpusError>(())
+    })?;
+    Ok(out)
+}
+
+/// Calls `f` with each document saved as JSON lines in `path` (none when there is no such
+/// file), reading one line at a time.
+pub fn for_each_stored_document<E: From<CorpusError>>(path: &Path, f: &mut dyn FnMut(Document) -> Result<(), E>) -> Result<(), E> {
+    let io = |source| CorpusError::Io { path: path.display().to_string(), source };
+    let file = match std::fs::File::open(path) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(source) => return Err(io(source).into()),
     };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .enumerate()
-        .map(|(i, l)| serde_json::from_str(l).map_err(|e| CorpusError::Invalid { path: format!("{}:{}", path.display(), i + 1), message: e.to_string() }))
-        .collect()
+    let mut number = 0;
+    for line in std::io::BufReader::new(file).lines() {
+        let line = line.map_err(io)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        number += 1;
+        let d = serde_json::from_str(&line).map_err(|e| CorpusError::Invalid { path: format!("{}:{number}", path.display()), message: e.to_string() })?;
+        f(d)?;
+    }
+    Ok(())
 }
 
 /// Writes documents as JSON lines, replacing the file atomically.
@@ -289,5 +381,31 @@ mod tests {
         let c = Corpus::load(None).unwrap();
         assert!(c.runbooks().count() >= 1);
         assert_eq!(c.hash.len(), 64);
+    }
+
+    fn streamed(dir: Option<&Path>) -> Result<Vec<Document>, CorpusError> {
+        let mut out = Vec::new();
+        for_each_document(dir, &mut |d| {
+            out.push(d);
+            Ok::<(), CorpusError>(())
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn streaming_a_corpus_reads_what_loading_it_does_and_checks_it_the_same() {
+        assert_eq!(streamed(None).unwrap(), Corpus::load(None).unwrap().documents);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("cases")).unwrap();
+        let case = r#"{"id": "pc-1", "title": "t", "alerts": [], "disposition": "benign", "severity": "low"}"#;
+        std::fs::write(dir.path().join("cases/a.jsonl"), format!("{case}\n\n{}\n", case.replace("pc-1", "pc-2"))).unwrap();
+        assert_eq!(streamed(Some(dir.path())).unwrap(), Corpus::load(Some(dir.path())).unwrap().documents);
+        std::fs::write(dir.path().join("cases/b.jsonl"), format!("{case}\n")).unwrap();
+        let twice = |e: CorpusError| e.to_string();
+        assert_eq!(twice(streamed(Some(dir.path())).unwrap_err()), twice(Corpus::load(Some(dir.path())).unwrap_err()));
+        std::fs::write(dir.path().join("cases/c.jsonl"), "\n{\"id\": \"Bad Id\"}\n").unwrap();
+        let err = streamed(Some(dir.path())).unwrap_err().to_string();
+        assert_eq!(err, Corpus::load(Some(dir.path())).unwrap_err().to_string());
+        assert!(err.contains("cases/c.jsonl:2"), "{err}");
     }
 }

@@ -291,19 +291,31 @@ fn register_tokenizer(index: &Index) {
 
 /// Hash of everything an index is built from, in a stable order.
 pub fn content_hash(docs: &[Document]) -> String {
-    let mut refs: Vec<(String, &Document)> = docs.iter().map(|d| (d.doc_ref(), d)).collect();
-    refs.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut h = Sha256::new();
-    h.update(SCHEMA_VERSION.to_le_bytes());
-    // Every field, each with its length, straight into the hash: serialising thousands of
-    // ATT&CK documents to JSON first would cost more than hashing them.
-    let mut field = |b: &[u8]| {
-        h.update((b.len() as u64).to_le_bytes());
-        h.update(b);
-    };
-    for (r, d) in refs {
+    let mut h = ContentHasher::default();
+    docs.iter().for_each(|d| h.add(d));
+    h.finish()
+}
+
+/// [`content_hash`] fed one document at a time: each document's digest is kept under its
+/// ref (some 80 bytes a document), not the document, and the digests are hashed in the
+/// order of their refs at the end.
+#[derive(Default)]
+struct ContentHasher {
+    digests: Vec<(String, [u8; 32])>,
+}
+
+impl ContentHasher {
+    fn add(&mut self, d: &Document) {
+        let mut h = Sha256::new();
+        // Every field, each with its length, straight into the hash: serialising thousands of
+        // ATT&CK documents to JSON first would cost more than hashing them.
+        let mut field = |b: &[u8]| {
+            h.update((b.len() as u64).to_le_bytes());
+            h.update(b);
+        };
+        let doc_ref = d.doc_ref();
         let Document { kind: _, id: _, title, text, techniques, actions, severity, disposition, keywords } = d;
-        field(r.as_bytes());
+        field(doc_ref.as_bytes());
         field(title.as_bytes());
         field(text.as_bytes());
         field(keywords.as_bytes());
@@ -313,56 +325,122 @@ pub fn content_hash(docs: &[Document]) -> String {
             field(a.when.as_bytes());
         }
         field(format!("{severity:?} {disposition:?} {}", actions.len()).as_bytes());
+        self.digests.push((doc_ref, h.finalize().into()));
     }
-    hex::encode(h.finalize())
+
+    fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    fn finish(mut self) -> String {
+        // Stable: documents that share a ref keep the order they came in.
+        self.digests.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut h = Sha256::new();
+        h.update(SCHEMA_VERSION.to_le_bytes());
+        for (doc_ref, digest) in &self.digests {
+            h.update((doc_ref.len() as u64).to_le_bytes());
+            h.update(doc_ref.as_bytes());
+            h.update(digest);
+        }
+        hex::encode(h.finalize())
+    }
 }
+
+/// Where the documents of an index come from: called with a visitor, it hands each
+/// document to it in index order, and stops at the first error. It is read once to hash
+/// the content and once more when the index must be (re)built, so that no document is held
+/// longer than it takes to hash or index it.
+pub type DocumentSource<'a, E> = dyn FnMut(&mut dyn FnMut(&Document) -> Result<(), E>) -> Result<(), E> + 'a;
 
 impl SearchIndex {
     /// Opens the index in `dir`, (re)building it from `docs` when it is missing or was built
     /// from different content. `progress` is told how many documents were written.
     pub fn open_or_build(dir: &Path, docs: &[Document], progress: &dyn Fn(usize, usize)) -> Result<(SearchIndex, OpenReport), IndexError> {
-        let hash = content_hash(docs);
+        Self::open_or_build_from(dir, &mut |f: &mut dyn FnMut(&Document) -> Result<(), IndexError>| docs.iter().try_for_each(&mut *f), progress)
+    }
+
+    /// [`SearchIndex::open_or_build`] from documents read on demand (see [`DocumentSource`]).
+    pub fn open_or_build_from<E: From<IndexError>>(
+        dir: &Path,
+        docs: &mut DocumentSource<'_, E>,
+        progress: &dyn Fn(usize, usize),
+    ) -> Result<(SearchIndex, OpenReport), E> {
         let manifest_path = manifest_path(dir);
         let current: Option<Manifest> = std::fs::read(&manifest_path).ok().and_then(|b| serde_json::from_slice(&b).ok());
-        let fresh = current.as_ref().is_some_and(|m| m.schema_version == SCHEMA_VERSION && m.content_hash == hash);
         // An index whose schema isn't this build's (a build from another version of the
         // code) is rebuilt too, rather than read with the wrong fields.
-        if fresh
-            && let Ok(index) = Index::open_in_dir(dir)
-            && index.schema() == schema().0
+        let existing = Index::open_in_dir(dir).ok().filter(|index| index.schema() == schema().0);
+        // The content is hashed first only when it decides whether to rebuild; an index
+        // without a manifest of this schema is rebuilt anyway, and hashed as it is built,
+        // reading the documents once.
+        let hashed = match (&current, &existing) {
+            (Some(m), Some(_)) if m.schema_version == SCHEMA_VERSION => {
+                let mut hasher = ContentHasher::default();
+                docs(&mut |d| {
+                    hasher.add(d);
+                    Ok(())
+                })?;
+                Some((hasher.len(), hasher.finish()))
+            }
+            _ => None,
+        };
+        if let (Some(m), Some((_, hash))) = (&current, &hashed)
+            && m.content_hash == *hash
+            && let Some(index) = existing
         {
             let opened = Self::from_index(index)?;
             let documents = opened.len();
-            return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash }));
+            return Ok((opened, OpenReport { rebuilt: false, documents, content_hash: hash.clone() }));
         }
         let io = |source| IndexError::Io { path: dir.display().to_string(), source };
         // An index of this build's schema is rebuilt in place, in one commit, so that a
         // server reading it switches to the new content at once; any other is replaced.
-        let index = match Index::open_in_dir(dir) {
-            Ok(index) if index.schema() == schema().0 => index,
-            _ => {
+        let index = match existing {
+            Some(index) => index,
+            None => {
                 if dir.exists() {
                     std::fs::remove_dir_all(dir).map_err(io)?;
                 }
                 std::fs::create_dir_all(dir).map_err(io)?;
-                Index::create_in_dir(dir, schema().0)?
+                Index::create_in_dir(dir, schema().0).map_err(IndexError::from)?
             }
         };
         let built = Self::from_index(index)?;
+        // Until the documents are counted, progress is told the size of the index being
+        // replaced, kept above what was written so far.
+        let estimate = built.len();
+        let mut hasher = ContentHasher::default();
         built.write(|w| {
-            w.delete_all_documents()?;
-            for (i, d) in docs.iter().enumerate() {
-                w.add_document(built.to_tantivy(d))?;
-                if (i + 1) % 200 == 0 || i + 1 == docs.len() {
-                    progress(i + 1, docs.len());
+            w.delete_all_documents().map_err(IndexError::from)?;
+            let mut written = 0;
+            docs(&mut |d| {
+                if hashed.is_none() {
+                    hasher.add(d);
                 }
-            }
-            Ok(())
+                w.add_document(built.to_tantivy(d)).map_err(IndexError::from)?;
+                written += 1;
+                match hashed {
+                    Some((total, _)) if written % 200 == 0 || written == total => progress(written, total),
+                    None if written % 200 == 0 => progress(written, estimate.max(written + 1)),
+                    _ => {}
+                }
+                Ok(())
+            })
         })?;
+        let (total, hash) = match hashed {
+            Some(known) => known,
+            None => {
+                let total = hasher.len();
+                if total > 0 {
+                    progress(total, total);
+                }
+                (total, hasher.finish())
+            }
+        };
         built.merge_segments()?;
-        let manifest = Manifest { schema_version: SCHEMA_VERSION, content_hash: hash.clone(), documents: docs.len() };
+        let manifest = Manifest { schema_version: SCHEMA_VERSION, content_hash: hash.clone(), documents: total };
         std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap_or_default()).map_err(io)?;
-        Ok((built, OpenReport { rebuilt: true, documents: docs.len(), content_hash: hash }))
+        Ok((built, OpenReport { rebuilt: true, documents: total, content_hash: hash }))
     }
 
     fn from_index(index: Index) -> Result<SearchIndex, IndexError> {
@@ -377,7 +455,7 @@ impl SearchIndex {
     /// Runs `f` with a writer, commits, and makes the result searchable here before
     /// returning. The writer is taken for this write only; when another process holds it,
     /// this one waits (up to [`WRITER_WAIT`]).
-    fn write(&self, f: impl FnOnce(&mut IndexWriter) -> Result<(), IndexError>) -> Result<(), IndexError> {
+    fn write<E: From<IndexError>>(&self, f: impl FnOnce(&mut IndexWriter) -> Result<(), E>) -> Result<(), E> {
         let _guard = self.writing.lock().map_err(|_| IndexError::Poisoned)?;
         let deadline = std::time::Instant::now() + WRITER_WAIT;
         let mut writer: IndexWriter = loop {
@@ -386,13 +464,13 @@ impl SearchIndex {
                 Err(tantivy::TantivyError::LockFailure(..)) if std::time::Instant::now() < deadline => {
                     std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(IndexError::from(e).into()),
             }
         };
         f(&mut writer)?;
-        writer.commit()?;
-        writer.wait_merging_threads()?;
-        self.reader.reload()?;
+        writer.commit().map_err(IndexError::from)?;
+        writer.wait_merging_threads().map_err(IndexError::from)?;
+        self.reader.reload().map_err(IndexError::from)?;
         Ok(())
     }
 
@@ -687,4 +765,38 @@ pub fn manifest_path(index_dir: &Path) -> PathBuf {
 /// Where the index lives inside a data dir.
 pub fn index_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("index")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::Corpus;
+
+    fn open(dir: &Path, docs: &[Document]) -> OpenReport {
+        SearchIndex::open_or_build(dir, docs, &|_, _| {}).unwrap().1
+    }
+
+    #[test]
+    fn the_index_is_rebuilt_when_and_only_when_its_content_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut docs = Corpus::load(None).unwrap().documents;
+        let built = open(dir.path(), &docs);
+        assert!(built.rebuilt);
+        assert_eq!((built.documents, built.content_hash.as_str()), (docs.len(), content_hash(&docs).as_str()));
+        let again = open(dir.path(), &docs);
+        assert!(!again.rebuilt);
+        assert_eq!((again.documents, again.content_hash), (docs.len(), built.content_hash.clone()));
+
+        // Hashed before the rebuild (the manifest is there) or while it runs (it is not),
+        // the content hashes the same.
+        docs[0].text.push_str(" One more line.");
+        let changed = open(dir.path(), &docs);
+        assert!(changed.rebuilt);
+        assert_ne!(changed.content_hash, built.content_hash);
+        std::fs::remove_file(manifest_path(dir.path())).unwrap();
+        let forced = open(dir.path(), &docs);
+        assert!(forced.rebuilt);
+        assert_eq!((forced.documents, forced.content_hash), (docs.len(), changed.content_hash));
+        assert!(!open(dir.path(), &docs).rebuilt);
+    }
 }
