@@ -638,7 +638,7 @@ impl SearchIndex {
         }
         let mut hits: Vec<Hit> = Vec::new();
         if !wanted.is_empty()
-            && let Some(text_query) = q.to_query(&self.index, &fields(self.fields.main, query::MAX_TERMS))
+            && let Some(text_query) = q.to_query(&self.index, &searcher, &fields(self.fields.main, query::MAX_TERMS))
         {
             hits = self.collect_by_kind(&searcher, &main, text_query.as_ref(), &wanted)?;
         }
@@ -668,7 +668,7 @@ impl SearchIndex {
         // technique say the same thing, so the best of them stands for all.
         let detections = self.partition(&searcher, AttackGroup::Detection)?;
         if detections.docs > 0
-            && let Some(text_query) = q.to_query(&self.index, &fields(self.fields.detections, DETECTION_TERMS))
+            && let Some(text_query) = q.to_query(&self.index, &searcher, &fields(self.fields.detections, DETECTION_TERMS))
         {
             let mut seen: Vec<Vec<String>> = Vec::new();
             for h in self.collect_by_kind(&searcher, &detections, text_query.as_ref(), &[(AttackGroup::Detection.code(), n * 2)])? {
@@ -684,7 +684,7 @@ impl SearchIndex {
             let mut ids = q.techniques().to_vec();
             ids.extend(expansion(&hits).into_iter().filter(|t| !q.techniques().contains(t)));
             let expanded = q.clone().with_expansion(&ids);
-            if let Some(text_query) = expanded.to_query(&self.index, &fields(self.fields.main, query::MAX_TERMS)) {
+            if let Some(text_query) = expanded.to_query(&self.index, &searcher, &fields(self.fields.main, query::MAX_TERMS)) {
                 hits.extend(self.collect_by_kind(&searcher, &main, text_query.as_ref(), &[(AttackGroup::Technique.code(), n)])?);
             }
         }

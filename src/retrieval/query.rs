@@ -3,11 +3,11 @@
 
 use std::collections::HashMap;
 
-use tantivy::Index;
 use tantivy::Term;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TokenStream;
+use tantivy::{Index, Searcher};
 
 use crate::alert::Alert;
 
@@ -174,12 +174,18 @@ impl AlertQuery {
         out.into_iter().map(|(t, w, _)| (t, w)).collect()
     }
 
-    pub(super) fn to_query(&self, index: &Index, fields: &SearchFields) -> Option<Box<dyn Query>> {
+    /// The query over `searcher`'s index. A term no document has in a field gets no clause
+    /// there: it could match nothing, and each clause costs a weight and a scorer to set up.
+    pub(super) fn to_query(&self, index: &Index, searcher: &Searcher, fields: &SearchFields) -> Option<Box<dyn Query>> {
         let terms = self.terms(index).iter().take(fields.max_terms);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for (t, w) in terms {
             for &(field, boost) in &fields.text {
-                let tq = TermQuery::new(Term::from_field_text(field, t), IndexRecordOption::WithFreqs);
+                let term = Term::from_field_text(field, t);
+                if searcher.doc_freq(&term).is_ok_and(|n| n == 0) {
+                    continue;
+                }
+                let tq = TermQuery::new(term, IndexRecordOption::WithFreqs);
                 clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), w * boost))));
             }
         }
