@@ -41,6 +41,17 @@ impl Change {
             Read => op != Read,
         }
     }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Change::Delete => "a deletion",
+            Change::Disable => "a disabling",
+            Change::Create => "a creation",
+            Change::Enable => "an enabling",
+            Change::Modify => "a change",
+            Change::Read => "a read",
+        }
+    }
 }
 
 /// Verbs and the change they make. Words that are often nouns in a rule's name ("Access",
@@ -104,24 +115,22 @@ pub struct Against {
     pub reason: Reason,
     pub path: String,
     pub value: String,
+    /// What the value does beside what the rule describes, in a few words.
+    pub why: String,
 }
 
 impl Against {
     /// One line a reader can check.
     pub fn note(&self) -> String {
-        let what = match self.reason {
-            Reason::OppositeOperation => "is the opposite kind of change to what the rule describes",
-            Reason::ReadOnly => "only read, and the rule is about a change",
-            Reason::OtherOperation => "is not the operation the rule describes",
-            Reason::Failed => "failed or was denied, and the rule is not about failures",
-        };
-        format!("alert {}: {} = \"{}\" {what}", self.alert_id, self.path, clip(&self.value, 80))
+        format!("alert {}: {} = \"{}\" {}", self.alert_id, self.path, clip(&self.value, 80), self.why)
     }
 }
 
 /// Whether the event reads against what its rule says it detects, and why.
 pub fn against_rule(e: &Event) -> Option<Against> {
-    let against = |reason, o: &super::event::Observed| Some(Against { alert_id: e.alert_id.clone(), reason, path: o.path.clone(), value: o.text.clone() });
+    let against = |reason, o: &super::event::Observed, why: String| {
+        Some(Against { alert_id: e.alert_id.clone(), reason, path: o.path.clone(), value: o.text.clone(), why })
+    };
     let rule_changes = rule_changes(&e.rule_name);
     // A rule that names no change and has no description ("Windows Security event 4625")
     // says nothing an event could contradict.
@@ -138,10 +147,11 @@ pub fn against_rule(e: &Event) -> Option<Against> {
             && !rule_changes.is_empty()
             && rule_changes.iter().all(|r| r.excludes(c))
         {
-            return against(Reason::OppositeOperation, op);
+            let named: Vec<&str> = rule_changes.iter().map(|r| r.describe()).collect();
+            return against(Reason::OppositeOperation, op, format!("is {}, where the rule describes {}", c.describe(), named.join(" or ")));
         }
         if e.read_only && !rule_changes.is_empty() && rule_changes.iter().any(|r| *r != Change::Read) {
-            return against(Reason::ReadOnly, op);
+            return against(Reason::ReadOnly, op, "only read, and the rule is about a change".into());
         }
         // A different operation: one that makes no change the rule names and shares no word
         // with the rule (`user_logout` under "Slack App Added"). An operation of a kind the
@@ -155,7 +165,7 @@ pub fn against_rule(e: &Event) -> Option<Against> {
                 .map(|w| stem(&w))
                 .collect();
             if has_object && !op_words.iter().any(|w| shares_stem(&stem(w), &rule_words)) {
-                return against(Reason::OtherOperation, op);
+                return against(Reason::OtherOperation, op, "is another operation than the rule describes".into());
             }
         }
     }
@@ -164,7 +174,7 @@ pub fn against_rule(e: &Event) -> Option<Against> {
     if let Some(f) = e.failed.as_ref().filter(|_| !failure_by_id) {
         let text = format!("{} {}", e.rule_name, e.rule_description).to_ascii_lowercase();
         if !ABOUT_FAILURES.split_whitespace().any(|w| text.contains(w)) {
-            return against(Reason::Failed, f);
+            return against(Reason::Failed, f, "says the attempt failed or was denied, and the rule is not about failures".into());
         }
     }
     None
