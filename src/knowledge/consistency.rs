@@ -31,11 +31,14 @@ impl Change {
     /// Whether an operation of kind `op` cannot be what a rule about `self` describes.
     /// A deletion is a modification, so a rule about a change is not contradicted by one;
     /// a rule about a deletion is not contradicted by an update either (an update can
-    /// remove a setting), but it is by a creation or a read.
+    /// remove a setting), but it is by a creation or a read. Something is often disabled
+    /// by creating a setting (a registry value, a policy), so only enabling or reading
+    /// contradicts a rule about disabling.
     fn excludes(self, op: Change) -> bool {
         use Change::*;
         match self {
-            Delete | Disable => matches!(op, Create | Enable | Read),
+            Delete => matches!(op, Create | Enable | Read),
+            Disable => matches!(op, Enable | Read),
             Create | Enable => matches!(op, Delete | Disable | Read),
             Modify => op == Read,
             Read => op != Read,
@@ -68,7 +71,7 @@ const VERBS: [(Change, &str); 6] = [
     // Azure's `…/write` is "create or update" a resource: never a deletion or a read.
     (
         Change::Create,
-        "create created creation add added addition insert inserted invite invited install installed installation generate generated register registered registration provision provisioned create or update write",
+        "create created creation add added addition insert inserted invite invited install installed installation generate generated register registered registration provision provisioned write",
     ),
     (Change::Enable, "enable enabled activate activated activation enroll enrolled attach attached associate associated assign assigned grant granted"),
     (
@@ -79,8 +82,8 @@ const VERBS: [(Change, &str); 6] = [
 ];
 
 /// Verbs that are usually nouns or adjectives in a rule's name ("Public Access", "New Device",
-/// "Access List"): read in operations only.
-const OPERATION_ONLY: &str = "get list view read put set";
+/// "Access List", "Search Path Interception"): read in operations only.
+const OPERATION_ONLY: &str = "get list view read put set search query";
 
 /// Words too common to tell one operation from another, including the words of generic
 /// event categories (`USER_RESOURCE_UPDATE_CONTENT`, `PROCESS_LAUNCH`, `SETTING_CREATION`).
