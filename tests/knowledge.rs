@@ -191,3 +191,25 @@ async fn unseen_alerts_land_in_the_right_technique_family() {
     }
     assert_eq!(hits, cases.len());
 }
+
+#[tokio::test]
+async fn an_event_that_is_not_what_its_rule_describes_maps_nothing_and_is_rated_under_the_rule() {
+    let data = tempfile::tempdir().unwrap();
+    let alert = |id: &str, event_name: &str, read_only: bool| {
+        json!({
+            "id": id, "source": "aws-cloudtrail", "time": "2026-02-01T01:00:00Z",
+            "rule": {"name": "CloudTrail Trail Deleted", "severity": "high",
+                     "description": "A CloudTrail trail was deleted, which stops the account's API activity from being logged."},
+            "fields": {"eventSource": "cloudtrail.amazonaws.com", "eventName": event_name, "readOnly": read_only}
+        })
+    };
+    let fired = recommend(data.path(), alert("t1", "DeleteTrail", false)).await;
+    let listed = recommend(data.path(), alert("t2", "ListTrails", true)).await;
+    let mapped = |r: &Value| r["recommendation"]["attack"].as_array().unwrap().len();
+    assert!(mapped(&fired) > 0, "{fired}");
+    assert!(["high", "critical"].contains(&fired["recommendation"]["severity"].as_str().unwrap()), "{fired}");
+    assert_eq!(mapped(&listed), 0, "{listed}");
+    assert_eq!(listed["recommendation"]["severity"], "medium", "{listed}");
+    let notes = listed["recommendation"]["uncertainty"].to_string();
+    assert!(notes.contains("not what the rule describes") && notes.contains("ListTrails"), "{notes}");
+}

@@ -106,6 +106,14 @@ pub enum Attr {
     Registry,
     FilePath,
     TargetImage,
+    /// Windows Security 4662's `Properties`: the rights and schema GUIDs an operation used.
+    Properties,
+    /// Kerberos ticket encryption type (`0x17` is RC4).
+    TicketEncryption,
+    /// Sysmon process access `CallTrace`: the modules a handle was opened from.
+    CallTrace,
+    /// Sysmon process access `GrantedAccess` mask.
+    GrantedAccess,
     Text,
 }
 
@@ -126,6 +134,10 @@ impl Attr {
             "registry" => Attr::Registry,
             "file_path" => Attr::FilePath,
             "target_image" => Attr::TargetImage,
+            "properties" => Attr::Properties,
+            "ticket_encryption" => Attr::TicketEncryption,
+            "call_trace" => Attr::CallTrace,
+            "granted_access" => Attr::GrantedAccess,
             "text" => Attr::Text,
             _ => return None,
         })
@@ -147,6 +159,10 @@ impl Attr {
             Attr::Registry => "registry",
             Attr::FilePath => "file_path",
             Attr::TargetImage => "target_image",
+            Attr::Properties => "properties",
+            Attr::TicketEncryption => "ticket_encryption",
+            Attr::CallTrace => "call_trace",
+            Attr::GrantedAccess => "granted_access",
             Attr::Text => "text",
         }
     }
@@ -164,6 +180,8 @@ impl Attr {
                 | Attr::Operation
                 | Attr::Verb
                 | Attr::Resource
+                | Attr::TicketEncryption
+                | Attr::GrantedAccess
         )
     }
 }
@@ -172,7 +190,7 @@ impl Attr {
 /// each attribute, most specific first. Senders name the same thing many ways: Sysmon,
 /// Windows Security, ECS, OCSF, Splunk CIM, CloudTrail, GCP audit, Azure, Okta, GitHub,
 /// Kubernetes audit, Falco.
-const FIELD_NAMES: [(Attr, &[&str]); 14] = [
+const FIELD_NAMES: [(Attr, &[&str]); 18] = [
     (
         Attr::CommandLine,
         &[
@@ -211,6 +229,8 @@ const FIELD_NAMES: [(Attr, &[&str]); 14] = [
             "proc.name",
             "originalfilename",
             "filename",
+            // The process that opened a handle (Sysmon process access) or a thread in another.
+            "sourceimage",
         ],
     ),
     (
@@ -251,12 +271,23 @@ const FIELD_NAMES: [(Attr, &[&str]); 14] = [
             "action",
             "operation",
             "activity",
+            "actionname",
+            "eventtypename",
+            "audit_log_event",
         ],
     ),
     (Attr::Verb, &["verb"]),
     (Attr::Resource, &["objectref.resource", "resource"]),
     (Attr::Registry, &["targetobject", "registry_path", "registry.path", "registry_key_name", "registry.key", "objectname"]),
-    (Attr::FilePath, &["targetfilename", "target_filename", "file_path", "file.path", "filepath", "file_name"]),
+    (
+        Attr::FilePath,
+        // `RelativeTargetName` is the file or named pipe a share access (5145) reached.
+        &["targetfilename", "target_filename", "file_path", "file.path", "filepath", "file_name", "relativetargetname"],
+    ),
+    (Attr::Properties, &["properties"]),
+    (Attr::TicketEncryption, &["ticketencryptiontype", "ticket_encryption_type"]),
+    (Attr::CallTrace, &["calltrace", "call_trace"]),
+    (Attr::GrantedAccess, &["grantedaccess", "granted_access"]),
 ];
 
 /// The normalised reading of one alert.
@@ -415,8 +446,8 @@ fn first_word(command_line: &str) -> Option<String> {
 }
 
 /// Where an event says it failed: CloudTrail `errorCode`, Okta `outcome.result`, Azure
-/// `resultType`, GCP `status.code`, Kubernetes `responseStatus.code`, a failed Windows logon,
-/// or a generic status/outcome field.
+/// `resultType`, GCP `status.code` or a permission not granted, Kubernetes
+/// `responseStatus.code`, a failed Windows logon, or a generic status/outcome/success field.
 fn failure(by_path: &HashMap<String, Observed>, by_leaf: &HashMap<String, Observed>, values: &HashMap<Attr, Observed>) -> Option<Observed> {
     if let Some(e) = by_leaf.get("errorcode")
         && !matches!(e.text.trim(), "" | "0" | "null" | "None" | "Success")
@@ -438,6 +469,14 @@ fn failure(by_path: &HashMap<String, Observed>, by_leaf: &HashMap<String, Observ
                 o.text.trim().to_ascii_lowercase().as_str(),
                 "failure" | "failed" | "fail" | "deny" | "denied" | "blocked" | "rejected" | "unauthorized" | "forbidden"
             )
+        {
+            return Some(o.clone());
+        }
+    }
+    // GCP's `authorizationInfo[].granted`, and the success flags of SaaS audit records.
+    for key in ["granted", "success", "is_success", "succeeded"] {
+        if let Some(o) = by_leaf.get(key)
+            && matches!(o.text.trim().to_ascii_lowercase().as_str(), "false" | "no")
         {
             return Some(o.clone());
         }

@@ -43,7 +43,8 @@ enum Condition {
 }
 
 /// The attributes matched with regexes, each with one set of every pattern written for it.
-const PATTERN_ATTRS: [Attr; 6] = [Attr::CommandLine, Attr::ParentCommandLine, Attr::Script, Attr::Registry, Attr::FilePath, Attr::Text];
+const PATTERN_ATTRS: [Attr; 8] =
+    [Attr::CommandLine, Attr::ParentCommandLine, Attr::Script, Attr::Registry, Attr::FilePath, Attr::Properties, Attr::CallTrace, Attr::Text];
 
 /// Every pattern of every indicator for one attribute, searched in one pass over a value
 /// rather than one pass per pattern: a request of 100 alerts meets the knowledge's
@@ -365,9 +366,9 @@ fn channel_matches(want: &str, have: &str) -> bool {
 fn specificity(attr: Attr) -> u8 {
     match attr {
         Attr::CommandLine | Attr::Script => 6,
-        Attr::Registry | Attr::FilePath | Attr::ParentCommandLine => 5,
+        Attr::Registry | Attr::FilePath | Attr::ParentCommandLine | Attr::Properties | Attr::CallTrace => 5,
         Attr::Operation | Attr::Resource => 4,
-        Attr::Image | Attr::TargetImage => 3,
+        Attr::Image | Attr::TargetImage | Attr::TicketEncryption | Attr::GrantedAccess => 3,
         Attr::ParentImage | Attr::Verb => 2,
         Attr::EventSource | Attr::EventId => 1,
         Attr::Channel | Attr::Text => 0,

@@ -4,6 +4,7 @@
 //! supports it. Every engine sees the same assessment: the baseline ranks from it, the LLM
 //! prompt shows it.
 
+pub mod consistency;
 pub mod event;
 pub mod indicators;
 pub mod names;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+pub use consistency::Against;
 pub use event::{Attr, Event, EventKind, Platform};
 pub use indicators::{Indicators, KnowledgeError, Match, Wording};
 
@@ -78,18 +80,27 @@ pub struct Assessment<'k> {
     /// The severity that indicators matched on the rules' names suggest: what the sender's
     /// detection is about, for alerts that carry no severity of their own.
     pub wording_severity: Option<Severity>,
+    /// The events that read against what their rule says it detects (a different or
+    /// opposite operation, a read where the rule is about a change, a failure), and why.
+    pub against: Vec<Against>,
 }
 
 impl Assessment<'_> {
     /// An assessment that knows nothing (requests built without knowledge, e.g. summaries).
     pub fn empty() -> Assessment<'static> {
-        Assessment { events: Vec::new(), matches: Vec::new(), candidates: Vec::new(), evidence_severity: None, wording_severity: None }
+        Assessment { events: Vec::new(), matches: Vec::new(), candidates: Vec::new(), evidence_severity: None, wording_severity: None, against: Vec::new() }
     }
 
     /// Whether the knowledge recognised the events only as ordinary ones (a logon, a process
     /// start, a DNS query): something matched, and nothing that points to a technique did.
     pub fn is_routine(&self) -> bool {
         !self.matches.is_empty() && self.matches.iter().all(|m| m.indicator.techniques.is_empty())
+    }
+
+    /// Whether every event reads against its rule: the detection matched, but not what it
+    /// was written for.
+    pub fn contradicts_rules(&self) -> bool {
+        !self.events.is_empty() && self.against.len() == self.events.len()
     }
 
     /// Matches on the events' own values (not only on a rule's wording) that point to a technique.
@@ -196,7 +207,8 @@ pub fn assess_observed<'k>(indicators: &Indicators, catalog: &Catalog, alerts: &
 
     let evidence_severity = matches.iter().filter(|m| !m.text_only).map(|m| m.indicator.severity).max();
     let wording_severity = matches.iter().filter(|m| m.text_only && m.wording == Some(Wording::RuleName)).map(|m| m.indicator.severity).max();
-    Assessment { events, matches, candidates: ranked.finish(), evidence_severity, wording_severity }
+    let against = events.iter().filter_map(consistency::against_rule).collect();
+    Assessment { events, matches, candidates: ranked.finish(), evidence_severity, wording_severity, against }
 }
 
 /// The techniques a retrieved document supports, each with its share of the document's
