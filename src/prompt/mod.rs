@@ -47,6 +47,9 @@ const TITLE_MAX: usize = 120;
 const CANDIDATE_SUPPORT_MAX: usize = 3;
 const CANDIDATE_NOTE_MAX: usize = 160;
 const SIGNALS_MAX: usize = 10;
+/// Events shown that read against their rule; each quotes one alert value, cut to this.
+const READINGS_MAX: usize = 5;
+const READING_VALUE_MAX: usize = 80;
 const SIGNAL_PATH_MAX: usize = 80;
 /// The longest free-text field the model output schema allows (hypothesis, summary).
 const MAX_TEXT: usize = 600;
@@ -108,6 +111,7 @@ struct UserVars<'a> {
     actions: &'a [String],
     signals: &'a [String],
     candidates: &'a [String],
+    readings: &'a [String],
 }
 
 #[derive(Serialize)]
@@ -167,6 +171,7 @@ impl Prompts {
                 actions: &sample,
                 signals: &sample,
                 candidates: &sample,
+                readings: &sample,
             },
         )?;
         let reasons = [ReviewReason { code: "invalid_output".into(), detail: "sample".into() }];
@@ -233,6 +238,7 @@ impl Prompts {
                 actions: &data.actions,
                 signals: &data.signals,
                 candidates: &data.candidates[..plan.candidates],
+                readings: &data.readings,
             },
         )
     }
@@ -323,6 +329,8 @@ struct Data {
     signals: Vec<String>,
     /// Candidate techniques with what supports each, one JSON line each.
     candidates: Vec<String>,
+    /// Events that read against what their rule describes, one JSON line each.
+    readings: Vec<String>,
 }
 
 impl Data {
@@ -347,8 +355,27 @@ impl Data {
             actions: req.actions.actions.keys().cloned().collect(),
             signals,
             candidates: req.assessment.candidates.iter().map(candidate_line).collect(),
+            readings: reading_lines(&req.assessment.against),
         }
     }
+}
+
+/// The events that read against their rule, as the baseline weighs them: the alert, the
+/// value that says so (alert data, cut short) and what it does beside the rule's description.
+fn reading_lines(against: &[crate::knowledge::consistency::Against]) -> Vec<String> {
+    let mut lines: Vec<String> = against
+        .iter()
+        .take(READINGS_MAX)
+        .map(|a| {
+            let line =
+                serde_json::json!({ "alert": a.alert_id, "path": cut(&a.path, SIGNAL_PATH_MAX), "value": cut(&a.value, READING_VALUE_MAX), "reads": a.why });
+            serde_json::to_string(&line).unwrap_or_default()
+        })
+        .collect();
+    if against.len() > READINGS_MAX {
+        lines.push(format!("and {} more", against.len() - READINGS_MAX));
+    }
+    lines
 }
 
 /// A candidate technique as the model sees it: the ID, its name and what supports it, so a
@@ -531,6 +558,28 @@ mod tests {
         assert_eq!(r.trim, Trim { chars: r.trim.chars, excerpt_cap: EXCERPT_MAX, ..Trim::default() });
         let again = p.render(&f.req(), 100_000).unwrap();
         assert_ne!(again.nonce, r.nonce, "a fresh nonce per request");
+    }
+
+    #[test]
+    fn events_that_read_against_their_rule_are_shown_fenced_and_capped() {
+        use crate::knowledge::consistency::{Against, Reason};
+        let mut f = Fixture::new(vec![alert("alrt-1", "x")], vec![]);
+        let p = Prompts::load(None).unwrap();
+        assert!(!p.render(&f.req(), 100_000).unwrap().user.contains("READINGS"), "no section when nothing reads against its rule");
+        let reading = |i: usize| Against {
+            alert_id: format!("alrt-{i}"),
+            reason: Reason::ReadOnly,
+            path: "fields.eventName".into(),
+            value: format!("Describe{i}{}", "x".repeat(200)),
+            why: "only reads, where the rule describes a change".into(),
+        };
+        f.assessment.against = (0..READINGS_MAX + 2).map(reading).collect();
+        let r = p.render(&f.req(), 100_000).unwrap();
+        assert!(r.user.contains(&format!("<<<READINGS nonce={}>>>", r.nonce)));
+        assert!(r.user.contains(r#""alert":"alrt-0","path":"fields.eventName""#));
+        assert!(r.user.contains("[trimmed"), "alert values are cut short");
+        assert!(r.user.contains("and 2 more"));
+        assert!(!r.user.contains("alrt-6"));
     }
 
     #[test]
