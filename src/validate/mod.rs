@@ -293,12 +293,25 @@ pub struct SeverityFloor {
 /// rule names). An answer two or more levels below it is a downgrade a human must confirm.
 /// A case that merely resembles the alert sets no floor: on real telemetry retrieval often
 /// finds a neighbour, and its severity is not evidence about this alert.
+///
+/// One narrow exception lowers the rules' floor by one level: when every alert's own
+/// recorded values decisively read against what its rule describes (an operation of the
+/// opposite kind, a read-only call, an error code, the rule's property set to false; see
+/// `knowledge::consistency::decisively_against`). That reading is done here, by code, on
+/// the log source's structured fields; nothing an engine writes (its severity, its
+/// uncertainty, its quotes) and no free text of the alert can lower the floor.
 pub fn severity_floor(alerts: &[Alert], retrieved: &[Document]) -> Option<SeverityFloor> {
-    let rule = alerts
-        .iter()
-        .filter_map(|a| a.rule.severity.map(|s| (s, a)))
-        .max_by_key(|(s, _)| *s)
-        .map(|(s, a)| SeverityFloor { severity: s, why: format!("rule severity of alert `{}`", a.id) });
+    let contradicted = alerts.iter().any(|a| a.rule.severity.is_some()) && crate::knowledge::consistency::decisively_against(alerts);
+    let rule = alerts.iter().filter_map(|a| a.rule.severity.map(|s| (s, a))).max_by_key(|(s, _)| *s).map(|(s, a)| {
+        if contradicted {
+            SeverityFloor {
+                severity: s.shifted(-1),
+                why: format!("rule severity of alert `{}`, one level under it because every event reads against its rule", a.id),
+            }
+        } else {
+            SeverityFloor { severity: s, why: format!("rule severity of alert `{}`", a.id) }
+        }
+    });
     let case = retrieved
         .iter()
         .filter(|d| d.kind == DocKind::Case && d.disposition == Some(Disposition::TruePositive))
