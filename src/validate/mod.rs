@@ -335,3 +335,33 @@ pub fn same_detection(case: &Document, alerts: &[Alert]) -> bool {
 pub fn tiers(rec: &Recommendation) -> HashMap<String, Tier> {
     rec.proposed_actions.iter().map(|a| (format!("{} {}", a.action, a.target), a.tier)).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alert(name: &str, severity: &str, fields: Value) -> Alert {
+        Alert::parse(
+            0,
+            &json!({"id": "a1", "source": "aws-cloudtrail", "time": "2026-01-01T00:00:00Z", "rule": {"name": name, "severity": severity}, "fields": fields}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_rule_floor_drops_one_level_only_when_every_event_decisively_reads_against_its_rule() {
+        // The operation the rule describes: the floor is the rule's severity.
+        let real = alert("AWS WAF Web ACL Disassociated", "critical", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "DisassociateWebACL"}));
+        assert_eq!(severity_floor(std::slice::from_ref(&real), &[]).unwrap().severity, Severity::Critical);
+        // A read under a rule about a change: one level under it, and no further.
+        let read =
+            alert("AWS WAF Web ACL Disassociated", "critical", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "ListWebACLs", "readOnly": true}));
+        assert_eq!(severity_floor(std::slice::from_ref(&read), &[]).unwrap().severity, Severity::High);
+        // An operation that only shares no word with the rule is not decisive.
+        let other = alert("Slack App Added", "high", json!({"action": "user_logout"}));
+        assert_eq!(severity_floor(std::slice::from_ref(&other), &[]).unwrap().severity, Severity::High);
+        // One alert that is what its rule describes keeps the whole request's floor.
+        assert_eq!(severity_floor(&[read, real], &[]).unwrap().severity, Severity::Critical);
+    }
+}
