@@ -8,11 +8,15 @@
 //!
 //! The reading is lexical and general: the operation's words (`DeleteTrail`,
 //! `Microsoft.Compute/virtualMachines/write`, `org.enable_two_factor_requirement`) against
-//! the rule's words, through a small table of what kind of change a verb makes.
+//! the rule's words, through a small table of what kind of change a verb makes. An audit
+//! record's parameters are read too: a rule that names a property ("Publicly Accessible",
+//! "Host IPC") is contradicted by a request that sets that very property to false
+//! (`publiclyAccessible: false`, `hostIPC: false`).
 
 use serde::Serialize;
 
 use super::event::{Attr, Event, EventKind};
+use crate::alert::{Alert, AlertFormat};
 
 /// What a verb does to its object. Rule names say it with participles and nouns
 /// ("Deleted", "Deletion"), operations with imperatives ("Delete", "delete").
@@ -109,6 +113,19 @@ pub enum Reason {
     OtherOperation,
     /// The attempt failed or was denied, and the rule is not about failures.
     Failed,
+    /// The request sets the property the rule's name describes to false.
+    PropertyOff,
+}
+
+impl Reason {
+    /// Whether the reading rests on what the log source itself recorded about the event's
+    /// kind of change, outcome or parameters (an operation of the opposite kind, a read-only
+    /// flag, an error code, a property set to false), rather than only on the operation
+    /// sharing no word with the rule. Only such a reading lets severity go a second level
+    /// under the rule's (see `validate::severity_floor`).
+    pub fn is_decisive(self) -> bool {
+        !matches!(self, Reason::OtherOperation)
+    }
 }
 
 /// An event that reads against its rule, with the value that says so.
@@ -181,6 +198,71 @@ pub fn against_rule(e: &Event) -> Option<Against> {
         }
     }
     None
+}
+
+/// [`against_rule`], and then whether the alert's own parameters set the property its rule
+/// names to false.
+pub fn against_alert(e: &Event, alert: &Alert) -> Option<Against> {
+    against_rule(e).or_else(|| property_off(e, alert))
+}
+
+/// Whether every alert's event reads against its rule for a decisive reason
+/// ([`Reason::is_decisive`]). Read from the alerts' own fields by this code, never from an
+/// engine's answer: the validator uses it to let a contradicted alert go one more level
+/// under its rule's severity without a person.
+pub fn decisively_against(alerts: &[Alert]) -> bool {
+    !alerts.is_empty() && alerts.iter().all(|a| against_alert(&Event::of(a), a).is_some_and(|x| x.reason.is_decisive()))
+}
+
+/// Rule wording that turns a property's meaning around ("Logging Disabled", "Login Without
+/// MFA"): a property set to false may then be what the rule is about.
+const NEGATIONS: &str = "without not non disable disabled disabling deactivate deactivated remove removed removal delete deleted deletion missing lack lacking unset stop stopped revoke revoked off";
+
+/// A request parameter whose name is the property the rule's name describes, set to false:
+/// `publiclyAccessible: false` under "RDS Instance Modified to be Publicly Accessible",
+/// `hostIPC: false` under "Pod Using Host IPC Namespace". The parameter's name must have at
+/// least two words and every one of them must be in the rule's name, so a generic flag
+/// (`enabled`, `success`) or a property of something else never counts; a value of true
+/// for the same name elsewhere in the event (a pending change) makes it ambiguous.
+fn property_off(e: &Event, alert: &Alert) -> Option<Against> {
+    if !matches!(e.kind, EventKind::CloudApi | EventKind::K8sAudit | EventKind::Auth | EventKind::Other) {
+        return None;
+    }
+    let name_words = words(&e.rule_name);
+    if name_words.iter().any(|w| listed(NEGATIONS, w)) {
+        return None;
+    }
+    let rule_stems: Vec<String> = name_words.iter().filter(|w| w.len() > 2).map(|w| stem(w)).collect();
+    let mut off: Option<(String, String)> = None;
+    let mut on: Vec<String> = Vec::new();
+    crate::jsonpath::for_each_scalar(&alert.fields, "", &mut |path, text| {
+        let value = text.trim().to_ascii_lowercase();
+        if value != "false" && value != "true" {
+            return;
+        }
+        let leaf = path.rsplit(['.', '[']).next().unwrap_or(path).trim_matches(['"', ']']).to_string();
+        let key_words: Vec<String> = words(&leaf).into_iter().filter(|w| w.len() > 2).collect();
+        if key_words.len() < 2 || !key_words.iter().all(|w| shares_stem(&stem(w), &rule_stems)) {
+            return;
+        }
+        if value == "true" {
+            on.push(leaf.to_ascii_lowercase());
+        } else if off.is_none() {
+            off = Some((path.to_string(), leaf.to_ascii_lowercase()));
+        }
+    });
+    let (path, leaf) = off?;
+    if on.contains(&leaf) {
+        return None;
+    }
+    let prefix = if alert.format == AlertFormat::Native { "fields." } else { "" };
+    Some(Against {
+        alert_id: e.alert_id.clone(),
+        reason: Reason::PropertyOff,
+        path: format!("{prefix}{path}"),
+        value: "false".into(),
+        why: "sets the property the rule names to false".into(),
+    })
 }
 
 fn change_of(word: &str) -> Option<Change> {
@@ -319,6 +401,73 @@ mod tests {
         let spray =
             event("Password Spray", "Many failed logins from one address", json!({"eventType": "user.session.start", "outcome": {"result": "FAILURE"}}));
         assert!(against_rule(&spray).is_none());
+    }
+
+    fn alert(name: &str, fields: serde_json::Value) -> Alert {
+        Alert::parse(
+            0,
+            &json!({"id": "a1", "source": "aws-cloudtrail", "time": "2026-01-01T00:00:00Z", "rule": {"name": name, "severity": "critical"}, "fields": fields}),
+        )
+        .unwrap()
+    }
+
+    fn read(a: &Alert) -> Option<Against> {
+        against_alert(&Event::of(a), a)
+    }
+
+    #[test]
+    fn a_request_setting_the_named_property_to_false_reads_against_the_rule() {
+        let rds = |public: bool| {
+            alert(
+                "AWS RDS Instance Modified to be Publicly Accessible",
+                json!({"eventSource": "rds.amazonaws.com", "eventName": "ModifyDBInstance", "requestParameters": {"dBInstanceIdentifier": "db1", "publiclyAccessible": public}}),
+            )
+        };
+        let off = read(&rds(false)).unwrap();
+        assert_eq!((off.reason, off.path.as_str()), (Reason::PropertyOff, "fields.requestParameters.publiclyAccessible"));
+        assert!(decisively_against(&[rds(false)]));
+        assert!(read(&rds(true)).is_none());
+        // A pending change to true elsewhere in the record makes it ambiguous.
+        let pending = alert(
+            "RDS Instance Publicly Accessible",
+            json!({"eventName": "ModifyDBInstance", "requestParameters": {"publiclyAccessible": false}, "responseElements": {"pendingModifiedValues": {"publiclyAccessible": true}}}),
+        );
+        assert!(read(&pending).is_none());
+        let pod = alert(
+            "Kubernetes Pod Using Host IPC Namespace",
+            json!({"verb": "create", "objectRef": {"resource": "pods"}, "requestObject": {"spec": {"hostIPC": false}}}),
+        );
+        assert_eq!(read(&pod).unwrap().reason, Reason::PropertyOff);
+    }
+
+    #[test]
+    fn generic_flags_and_negated_rules_are_not_read_as_the_named_property() {
+        // One-word flags and properties of something else say nothing about the rule.
+        let flag =
+            alert("EC2 Instance Monitoring Enabled", json!({"eventName": "MonitorInstances", "enclaveOptions": {"enabled": false}, "ebsOptimized": false}));
+        assert!(read(&flag).is_none());
+        // Under a negated rule a property set to false may be what it is about.
+        let without = alert("Console Login Without MFA Authenticated", json!({"eventName": "ConsoleLogin", "mfaAuthenticated": false}));
+        assert!(read(&without).is_none());
+        // Endpoint telemetry is not an audit record of a request.
+        let process = alert(
+            "Publicly Accessible Share Created",
+            json!({"Image": "C:\\Windows\\System32\\net.exe", "CommandLine": "net share", "publiclyAccessible": false}),
+        );
+        assert!(read(&process).is_none());
+    }
+
+    #[test]
+    fn only_readings_of_the_event_itself_are_decisive() {
+        let other = alert("Slack App Added", json!({"action": "user_logout"}));
+        assert_eq!(read(&other).unwrap().reason, Reason::OtherOperation);
+        assert!(!decisively_against(std::slice::from_ref(&other)));
+        let read_call = alert("WAF Web ACL Disassociated", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "ListWebACLs", "readOnly": true}));
+        assert!(decisively_against(std::slice::from_ref(&read_call)));
+        // Every alert of the request must read against its rule.
+        let real = alert("WAF Web ACL Disassociated", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "DisassociateWebACL"}));
+        assert!(!decisively_against(&[read_call, real]));
+        assert!(!decisively_against(&[]));
     }
 
     #[test]

@@ -207,7 +207,7 @@ pub fn assess_observed<'k>(indicators: &Indicators, catalog: &Catalog, alerts: &
 
     let evidence_severity = matches.iter().filter(|m| !m.text_only).map(|m| m.indicator.severity).max();
     let wording_severity = matches.iter().filter(|m| m.text_only && m.wording == Some(Wording::RuleName)).map(|m| m.indicator.severity).max();
-    let against = events.iter().filter_map(consistency::against_rule).collect();
+    let against = events.iter().zip(alerts).filter_map(|(e, a)| consistency::against_alert(e, a)).collect();
     Assessment { events, matches, candidates: ranked.finish(), evidence_severity, wording_severity, against }
 }
 

@@ -242,8 +242,12 @@ fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, stro
     let contradicted = req.assessment.contradicts_rules();
     if contradicted {
         let why: Vec<String> = req.assessment.against.iter().take(2).map(|a| a.note()).collect();
+        // The rule's severity stays the floor a person must confirm going two levels under,
+        // unless every event reads against its rule on what the log source itself recorded
+        // (the validator then lowers that floor one level: `validate::severity_floor`).
+        let decisive = req.assessment.against.iter().all(|a| a.reason.is_decisive());
         sev = match rule {
-            // The rule's severity stays the floor a person must confirm going under.
+            Some(r) if decisive => r.shifted(-2),
             Some(r) => r.shifted(-1),
             None => Severity::Informational,
         };

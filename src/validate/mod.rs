@@ -293,12 +293,25 @@ pub struct SeverityFloor {
 /// rule names). An answer two or more levels below it is a downgrade a human must confirm.
 /// A case that merely resembles the alert sets no floor: on real telemetry retrieval often
 /// finds a neighbour, and its severity is not evidence about this alert.
+///
+/// One narrow exception lowers the rules' floor by one level: when every alert's own
+/// recorded values decisively read against what its rule describes (an operation of the
+/// opposite kind, a read-only call, an error code, the rule's property set to false; see
+/// `knowledge::consistency::decisively_against`). That reading is done here, by code, on
+/// the log source's structured fields; nothing an engine writes (its severity, its
+/// uncertainty, its quotes) and no free text of the alert can lower the floor.
 pub fn severity_floor(alerts: &[Alert], retrieved: &[Document]) -> Option<SeverityFloor> {
-    let rule = alerts
-        .iter()
-        .filter_map(|a| a.rule.severity.map(|s| (s, a)))
-        .max_by_key(|(s, _)| *s)
-        .map(|(s, a)| SeverityFloor { severity: s, why: format!("rule severity of alert `{}`", a.id) });
+    let contradicted = alerts.iter().any(|a| a.rule.severity.is_some()) && crate::knowledge::consistency::decisively_against(alerts);
+    let rule = alerts.iter().filter_map(|a| a.rule.severity.map(|s| (s, a))).max_by_key(|(s, _)| *s).map(|(s, a)| {
+        if contradicted {
+            SeverityFloor {
+                severity: s.shifted(-1),
+                why: format!("rule severity of alert `{}`, one level under it because every event reads against its rule", a.id),
+            }
+        } else {
+            SeverityFloor { severity: s, why: format!("rule severity of alert `{}`", a.id) }
+        }
+    });
     let case = retrieved
         .iter()
         .filter(|d| d.kind == DocKind::Case && d.disposition == Some(Disposition::TruePositive))
@@ -321,4 +334,34 @@ pub fn same_detection(case: &Document, alerts: &[Alert]) -> bool {
 /// Tiers of the actions in a checked recommendation, for callers that count approvals.
 pub fn tiers(rec: &Recommendation) -> HashMap<String, Tier> {
     rec.proposed_actions.iter().map(|a| (format!("{} {}", a.action, a.target), a.tier)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn alert(name: &str, severity: &str, fields: Value) -> Alert {
+        Alert::parse(
+            0,
+            &json!({"id": "a1", "source": "aws-cloudtrail", "time": "2026-01-01T00:00:00Z", "rule": {"name": name, "severity": severity}, "fields": fields}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn the_rule_floor_drops_one_level_only_when_every_event_decisively_reads_against_its_rule() {
+        // The operation the rule describes: the floor is the rule's severity.
+        let real = alert("AWS WAF Web ACL Disassociated", "critical", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "DisassociateWebACL"}));
+        assert_eq!(severity_floor(std::slice::from_ref(&real), &[]).unwrap().severity, Severity::Critical);
+        // A read under a rule about a change: one level under it, and no further.
+        let read =
+            alert("AWS WAF Web ACL Disassociated", "critical", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "ListWebACLs", "readOnly": true}));
+        assert_eq!(severity_floor(std::slice::from_ref(&read), &[]).unwrap().severity, Severity::High);
+        // An operation that only shares no word with the rule is not decisive.
+        let other = alert("Slack App Added", "high", json!({"action": "user_logout"}));
+        assert_eq!(severity_floor(std::slice::from_ref(&other), &[]).unwrap().severity, Severity::High);
+        // One alert that is what its rule describes keeps the whole request's floor.
+        assert_eq!(severity_floor(&[read, real], &[]).unwrap().severity, Severity::Critical);
+    }
 }
