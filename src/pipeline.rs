@@ -314,7 +314,7 @@ fn retrieve(app: &App, alerts: Vec<alert::Alert>, context: crate::enrich::Contex
         let context_hits = context.hits(&hits);
         let enriched = !context_hits.is_empty();
         hits.extend(context_hits);
-        let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
+        let documents: Vec<Document> = hits.iter().map(|h| h.doc.as_ref().clone()).collect();
         Ok((hits, documents, enriched))
     })?;
     retrieving.record("triage.documents", documents.len() as i64);
