@@ -147,14 +147,17 @@ pub struct Indicators {
 
 /// Which indicators an event could match, found without trying each of the ~1,400: an
 /// indicator that needs an exact value (an image, an event id, an API call) is filed
-/// under each value it accepts, one that needs an event kind under its kinds, and only
-/// the rest (patterns alone) are tried on every event. An indicator is filed once, by its
-/// narrowest condition; every indicator left out fails that condition, so the matches
-/// are those of trying them all, in the same order.
+/// under each value it accepts; one that needs a pattern under each of its patterns, and
+/// comes up when one of them matched the event; one that needs an event kind under its
+/// kinds. An indicator is filed once, by one condition it cannot match without; every
+/// indicator left out fails that condition, so the matches are those of trying them all,
+/// in the same order. The few left (a channel alone) are tried on every event.
 #[derive(Debug)]
 struct Candidates {
     /// By attribute, then by the value's exact form: positions in [`Indicators::all`].
     by_exact: HashMap<Attr, HashMap<String, Vec<usize>>>,
+    /// By attribute, then by the pattern's position in the attribute's set.
+    by_pattern: HashMap<Attr, Vec<Vec<usize>>>,
     /// By event kind (its discriminant).
     by_kind: Vec<Vec<usize>>,
     always: Vec<usize>,
@@ -162,7 +165,7 @@ struct Candidates {
 
 impl Candidates {
     fn of(all: &[Indicator]) -> Candidates {
-        let mut c = Candidates { by_exact: HashMap::new(), by_kind: vec![Vec::new(); EventKind::ALL.len()], always: Vec::new() };
+        let mut c = Candidates { by_exact: HashMap::new(), by_pattern: HashMap::new(), by_kind: vec![Vec::new(); EventKind::ALL.len()], always: Vec::new() };
         let file = |list: &mut Vec<usize>, i: usize| {
             if list.last() != Some(&i) {
                 list.push(i);
@@ -174,19 +177,31 @@ impl Candidates {
                 Condition::Exact(attr, values) if *attr != Attr::Channel => Some((*attr, values)),
                 _ => None,
             });
+            let pattern = indicator.conditions.iter().find_map(|c| match c {
+                Condition::Pattern(attr, patterns) => Some((*attr, patterns)),
+                _ => None,
+            });
             let kinds = indicator.conditions.iter().find_map(|c| match c {
                 Condition::Kind(kinds) => Some(kinds),
                 _ => None,
             });
-            match (exact, kinds) {
-                (Some((attr, values)), _) => {
-                    let by_value = c.by_exact.entry(attr).or_default();
-                    for v in values {
-                        file(by_value.entry(v.clone()).or_default(), i);
-                    }
+            if let Some((attr, values)) = exact {
+                let by_value = c.by_exact.entry(attr).or_default();
+                for v in values {
+                    file(by_value.entry(v.clone()).or_default(), i);
                 }
-                (None, Some(kinds)) => kinds.iter().for_each(|k| file(&mut c.by_kind[*k as usize], i)),
-                (None, None) => c.always.push(i),
+            } else if let Some((attr, patterns)) = pattern {
+                let by_position = c.by_pattern.entry(attr).or_default();
+                for &p in patterns {
+                    if by_position.len() <= p {
+                        by_position.resize(p + 1, Vec::new());
+                    }
+                    file(&mut by_position[p], i);
+                }
+            } else if let Some(kinds) = kinds {
+                kinds.iter().for_each(|k| file(&mut c.by_kind[*k as usize], i));
+            } else {
+                c.always.push(i);
             }
         }
         c
@@ -199,6 +214,14 @@ impl Candidates {
         for (attr, value) in &hits.exact {
             if let Some(list) = self.by_exact.get(attr).and_then(|by_value| by_value.get(value)) {
                 out.extend_from_slice(list);
+            }
+        }
+        let text = [hits.rule_name.as_ref(), hits.rule_description.as_ref()].into_iter().flatten().map(|m| (Attr::Text, m));
+        for (attr, matched) in hits.by_attr.iter().map(|(a, m)| (*a, m)).chain(text) {
+            if let Some(by_position) = self.by_pattern.get(&attr) {
+                for p in matched.iter() {
+                    out.extend_from_slice(by_position.get(p).map(Vec::as_slice).unwrap_or_default());
+                }
             }
         }
         out.sort_unstable();
