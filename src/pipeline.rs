@@ -146,6 +146,12 @@ pub fn body_hash(body: &[u8]) -> String {
 /// The secret behind each redaction placeholder in a request's alerts.
 type FingerprintOf = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
+/// What an analysis starts from, run on the blocking pool in the same hop as enrichment:
+/// the alerts, already recorded in their case, and the secrets behind their placeholders.
+/// Each hop between the runtime and the blocking pool costs two thread wake-ups, and a
+/// request used to make five.
+type Prepare = Box<dyn FnOnce(&App) -> Result<(Vec<alert::Alert>, FingerprintOf), PipelineError> + Send>;
+
 pub async fn recommend(
     app: &Arc<App>,
     who: &Identity,
@@ -155,43 +161,47 @@ pub async fn recommend(
 ) -> Result<RecommendResponse, PipelineError> {
     let started = Instant::now();
 
-    // Input: secrets out first, then parse. Nothing is stored unless every alert is valid.
+    // Input: secrets out first, then parse. Nothing is stored unless every alert is valid;
+    // an invalid case id is refused after the alerts are read, as they come first.
     let RecommendRequest { case_id, alerts: values } = request;
-    let (alerts, redactor) = app
-        .blocking(move |app| -> Result<_, PipelineError> {
-            let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
-            let redacted: Vec<Value> =
-                tracing::info_span!("redact", triage.alerts = values.len() as i64).in_scope(|| values.iter().map(|a| redactor.redact_value(a)).collect());
-            Ok((alert::parse_all(&redacted)?, redactor))
-        })
-        .await?;
-    let case_id = match case_id {
-        Some(id) if is_valid_case_id(&id) => id,
-        Some(id) => return Err(PipelineError::InvalidCaseId(id)),
-        None => new_id("case"),
+    let (case_id, invalid_case_id) = match case_id {
+        Some(id) if is_valid_case_id(&id) => (id, None),
+        Some(id) => (id.clone(), Some(id)),
+        None => (new_id("case"), None),
     };
-    // The key is claimed before any work: a repeat waits for the first response.
-    let mut claim = None;
-    if let Some(key) = idempotency_key {
-        match claim_key(app, &who.key_id, key, body_sha256).await? {
-            Ok(stored) => return Ok(stored),
-            Err(owned) => claim = Some(owned),
+    let read = move |app: &App| -> Result<(Vec<alert::Alert>, Redactor), PipelineError> {
+        let mut redactor = Redactor::with_fingerprints(app.fingerprint_key.clone());
+        let redacted: Vec<Value> =
+            tracing::info_span!("redact", triage.alerts = values.len() as i64).in_scope(|| values.iter().map(|a| redactor.redact_value(a)).collect());
+        let alerts = alert::parse_all(&redacted)?;
+        match invalid_case_id {
+            Some(id) => Err(PipelineError::InvalidCaseId(id)),
+            None => Ok((alerts, redactor)),
         }
-    }
+    };
     let request_id = new_id("req");
-    let (actor, body) = (who.actor(), body_sha256.to_string());
-    let (ids, recorded) = ((request_id.clone(), case_id.clone()), alerts);
-    let alerts = app
-        .blocking(move |app| {
-            let (request_id, case_id) = ids;
-            tracing::info_span!("record", triage.case_id = %case_id)
-                .in_scope(|| app.store.record_request(&request_id, &actor, &case_id, &body, &recorded))
-                .map(|()| recorded)
-        })
-        .await?;
+    let (actor, body, ids) = (who.actor(), body_sha256.to_string(), (request_id.clone(), case_id.clone()));
+    let record = move |app: &App, alerts: Vec<alert::Alert>, redactor: Redactor| -> Result<(Vec<alert::Alert>, FingerprintOf), PipelineError> {
+        let (request_id, case_id) = ids;
+        tracing::info_span!("record", triage.case_id = %case_id).in_scope(|| app.store.record_request(&request_id, &actor, &case_id, &body, &alerts))?;
+        Ok((alerts, Arc::new(move |p: &str| redactor.fingerprint_of(p).map(str::to_string))))
+    };
+    // The key is claimed before any work: a repeat waits for the first response. Without
+    // one, reading the alerts and recording them join enrichment in one blocking hop.
+    let mut claim = None;
+    let prepare: Prepare = match idempotency_key {
+        None => Box::new(move |app| read(app).and_then(|(alerts, redactor)| record(app, alerts, redactor))),
+        Some(key) => {
+            let (alerts, redactor) = app.blocking(read).await?;
+            match claim_key(app, &who.key_id, key, body_sha256).await? {
+                Ok(stored) => return Ok(stored),
+                Err(owned) => claim = Some(owned),
+            }
+            Box::new(move |app| record(app, alerts, redactor))
+        }
+    };
     let run = Run { case_id, request_id, omitted: 0, idempotency_key: idempotency_key.map(str::to_string), started };
-    let fingerprint_of: FingerprintOf = Arc::new(move |p: &str| redactor.fingerprint_of(p).map(str::to_string));
-    let response = analyse(app, who, run, alerts, fingerprint_of).await?;
+    let response = analyse(app, who, run, prepare).await?;
     if let Some(c) = claim.as_mut() {
         c.completed = true;
     }
@@ -267,7 +277,8 @@ pub async fn recommend_case(app: &Arc<App>, who: &Identity, case_id: &str) -> Re
         parsed.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
     }
     let run = Run { case_id: case_id.to_string(), request_id: new_id("run"), omitted, idempotency_key: None, started };
-    analyse(app, who, run, parsed, Arc::new(|p: &str| crate::cases::stream::pinned_fingerprint(p).map(str::to_string))).await
+    let fingerprint_of: FingerprintOf = Arc::new(|p: &str| crate::cases::stream::pinned_fingerprint(p).map(str::to_string));
+    analyse(app, who, run, Box::new(move |_| Ok((parsed, fingerprint_of)))).await
 }
 
 /// What an analysis is for: the case, the request (or background run) behind it.
@@ -314,7 +325,7 @@ fn retrieve(app: &App, alerts: Vec<alert::Alert>, context: crate::enrich::Contex
         let context_hits = context.hits(&hits);
         let enriched = !context_hits.is_empty();
         hits.extend(context_hits);
-        let documents: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
+        let documents: Vec<Document> = hits.iter().map(|h| h.doc.as_ref().clone()).collect();
         Ok((hits, documents, enriched))
     })?;
     retrieving.record("triage.documents", documents.len() as i64);
@@ -322,18 +333,16 @@ fn retrieve(app: &App, alerts: Vec<alert::Alert>, context: crate::enrich::Contex
     Ok(Gathered { alerts, context, hits, documents, enriched, signals })
 }
 
-/// Enrich → retrieve → engine → validate (→ one repair) → policy → store, for alerts
-/// already recorded in their case. `fingerprint_of` knows the secret behind each
-/// placeholder in them.
-async fn analyse(
-    app: &Arc<App>,
-    who: &Identity,
-    run: Run,
-    alerts: Vec<alert::Alert>,
-    fingerprint_of: FingerprintOf,
-) -> Result<RecommendResponse, PipelineError> {
+/// Enrich → retrieve → engine → validate (→ one repair) → policy → store, for the alerts
+/// `prepare` gives, recorded in their case.
+async fn analyse(app: &Arc<App>, who: &Identity, run: Run, prepare: Prepare) -> Result<RecommendResponse, PipelineError> {
     let Run { case_id, request_id, omitted, idempotency_key, started } = run;
-    let (alerts, context) = app.blocking(move |app| enrich(app, alerts, &*fingerprint_of)).await?;
+    let (alerts, context) = app
+        .blocking(move |app| {
+            let (alerts, fingerprint_of) = prepare(app)?;
+            enrich(app, alerts, &*fingerprint_of)
+        })
+        .await?;
     // The indicators are matched once: their techniques steer retrieval, then rank with it.
     let observed = knowledge::observe(&app.knowledge, &alerts);
     let direct = observed.direct_techniques(&app.knowledge, &app.catalog, &alerts);

@@ -83,7 +83,7 @@ async fn import_ships_reproducible_facts_and_indexes_software_and_detections() {
     let refs: Vec<String> = hits.iter().map(|h| h.doc_ref()).collect();
     assert!(refs.contains(&"attack:S0160".to_string()), "{refs:?}");
     assert!(refs.iter().any(|r| r.starts_with("attack:DET") || r.starts_with("attack:AN")), "{refs:?}");
-    let retrieved: Vec<Document> = hits.iter().map(|h| h.doc.clone()).collect();
+    let retrieved: Vec<Document> = hits.iter().map(|h| h.doc.as_ref().clone()).collect();
     let text = triage::validate::cited_text("attack:S0160", &alerts, &retrieved).unwrap();
     assert!(text.starts_with("S0160 certutil"));
     assert!(triage::validate::cited_text("attack:S0002", &alerts, &retrieved).is_err());

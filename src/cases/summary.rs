@@ -174,9 +174,9 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
                 continue;
             }
             if let Ok(Some(doc)) = app.index.get(doc_ref) {
-                hits.push(Hit { doc, score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
+                hits.push(Hit { doc: std::sync::Arc::new(doc), score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
             } else if let Ok(Some(doc)) = crate::enrich::stored_document(&app.store, doc_ref) {
-                hits.push(Hit { doc, score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
+                hits.push(Hit { doc: std::sync::Arc::new(doc), score: item.get("score").and_then(Value::as_f64).unwrap_or(0.0) as f32 });
             }
         }
     }
@@ -198,7 +198,7 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
         Ok(a) => a,
         Err(e) => return Some(Err(format!("The model could not be reached for this summary ({e}); it is built from the checked recommendations."))),
     };
-    let documents: Vec<Document> = hits.into_iter().map(|h| h.doc).collect();
+    let documents: Vec<Document> = hits.into_iter().map(|h| std::sync::Arc::unwrap_or_clone(h.doc)).collect();
     let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
     Some(match validate::check_summary(&answer.raw, &ctx) {
         Ok(checked) => {

@@ -346,7 +346,7 @@ impl Context {
     /// facts about this request's own entities, and the prompt trims the lowest first.
     pub fn hits(&self, index_hits: &[Hit]) -> Vec<Hit> {
         let score = index_hits.iter().map(|h| h.score).fold(1.0_f32, f32::max);
-        let doc = |kind: DocKind, id: &str, title: String, text: String| Hit { doc: fact_document(kind, id, title, text), score };
+        let doc = |kind: DocKind, id: &str, title: String, text: String| Hit { doc: std::sync::Arc::new(fact_document(kind, id, title, text)), score };
         let mut out = Vec::new();
         for m in &self.intel {
             let values: Vec<&str> = m.matches.iter().map(|v| v.value.as_str()).collect::<BTreeSet<_>>().into_iter().collect();

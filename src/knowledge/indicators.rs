@@ -2,7 +2,7 @@
 //! its abuse, a cloud API call and what it does, a Windows event ID), loaded from the
 //! `catalog/knowledge/*.toml` files and matched against normalised events.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use regex::{RegexBuilder, RegexSet, RegexSetBuilder, SetMatches};
@@ -142,6 +142,92 @@ pub struct Indicators {
     pub all: Vec<Indicator>,
     pub names: super::names::NameIndex,
     sets: Vec<PatternSet>,
+    candidates: Candidates,
+}
+
+/// Which indicators an event could match, found without trying each of the ~1,400: an
+/// indicator that needs an exact value (an image, an event id, an API call) is filed
+/// under each value it accepts; one that needs a pattern under each of its patterns, and
+/// comes up when one of them matched the event; one that needs an event kind under its
+/// kinds. An indicator is filed once, by one condition it cannot match without; every
+/// indicator left out fails that condition, so the matches are those of trying them all,
+/// in the same order. The few left (a channel alone) are tried on every event.
+#[derive(Debug)]
+struct Candidates {
+    /// By attribute, then by the value's exact form: positions in [`Indicators::all`].
+    by_exact: HashMap<Attr, HashMap<String, Vec<usize>>>,
+    /// By attribute, then by the pattern's position in the attribute's set.
+    by_pattern: HashMap<Attr, Vec<Vec<usize>>>,
+    /// By event kind (its discriminant).
+    by_kind: Vec<Vec<usize>>,
+    always: Vec<usize>,
+}
+
+impl Candidates {
+    fn of(all: &[Indicator]) -> Candidates {
+        let mut c = Candidates { by_exact: HashMap::new(), by_pattern: HashMap::new(), by_kind: vec![Vec::new(); EventKind::ALL.len()], always: Vec::new() };
+        let file = |list: &mut Vec<usize>, i: usize| {
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        };
+        for (i, indicator) in all.iter().enumerate() {
+            // A channel is compared by its stem, not for equality: never a key.
+            let exact = indicator.conditions.iter().find_map(|c| match c {
+                Condition::Exact(attr, values) if *attr != Attr::Channel => Some((*attr, values)),
+                _ => None,
+            });
+            let pattern = indicator.conditions.iter().find_map(|c| match c {
+                Condition::Pattern(attr, patterns) => Some((*attr, patterns)),
+                _ => None,
+            });
+            let kinds = indicator.conditions.iter().find_map(|c| match c {
+                Condition::Kind(kinds) => Some(kinds),
+                _ => None,
+            });
+            if let Some((attr, values)) = exact {
+                let by_value = c.by_exact.entry(attr).or_default();
+                for v in values {
+                    file(by_value.entry(v.clone()).or_default(), i);
+                }
+            } else if let Some((attr, patterns)) = pattern {
+                let by_position = c.by_pattern.entry(attr).or_default();
+                for &p in patterns {
+                    if by_position.len() <= p {
+                        by_position.resize(p + 1, Vec::new());
+                    }
+                    file(&mut by_position[p], i);
+                }
+            } else if let Some(kinds) = kinds {
+                kinds.iter().for_each(|k| file(&mut c.by_kind[*k as usize], i));
+            } else {
+                c.always.push(i);
+            }
+        }
+        c
+    }
+
+    /// The indicators that could match the event, in the order of [`Indicators::all`].
+    fn of_event(&self, event: &Event, hits: &EventHits) -> Vec<usize> {
+        let mut out = self.always.clone();
+        out.extend_from_slice(&self.by_kind[event.kind as usize]);
+        for (attr, value) in &hits.exact {
+            if let Some(list) = self.by_exact.get(attr).and_then(|by_value| by_value.get(value)) {
+                out.extend_from_slice(list);
+            }
+        }
+        let text = [hits.rule_name.as_ref(), hits.rule_description.as_ref()].into_iter().flatten().map(|m| (Attr::Text, m));
+        for (attr, matched) in hits.by_attr.iter().map(|(a, m)| (*a, m)).chain(text) {
+            if let Some(by_position) = self.by_pattern.get(&attr) {
+                for p in matched.iter() {
+                    out.extend_from_slice(by_position.get(p).map(Vec::as_slice).unwrap_or_default());
+                }
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
 }
 
 impl Indicators {
@@ -210,7 +296,8 @@ impl Indicators {
                 .map_err(|e| KnowledgeError::Invalid { file: "(all files)".into(), message: format!("the `{}` patterns together: {e}", attr.as_str()) })?;
             sets.push(PatternSet { attr, set });
         }
-        Ok(Indicators { all, names: super::names::NameIndex::of(catalog), sets })
+        let candidates = Candidates::of(&all);
+        Ok(Indicators { all, names: super::names::NameIndex::of(catalog), sets, candidates })
     }
 
     pub fn len(&self) -> usize {
@@ -224,7 +311,7 @@ impl Indicators {
     /// Every indicator whose conditions all hold for the event.
     pub fn matches<'k>(&'k self, event: &Event) -> Vec<Match<'k>> {
         let hits = EventHits::of(&self.sets, event);
-        self.all.iter().filter_map(|i| i.matches(event, &hits)).collect()
+        self.candidates.of_event(event, &hits).into_iter().filter_map(|i| self.all[i].matches(event, &hits)).collect()
     }
 }
 
@@ -426,6 +513,31 @@ command_line = ['(?i)[-/]urlcache']
         assert!(Indicators::parse(&[("t.toml".into(), bad_t)], &c).is_err());
         let twice = format!("{FILE}\n{FILE}");
         assert!(Indicators::parse(&[("t.toml".into(), twice)], &c).is_err());
+    }
+
+    #[test]
+    fn the_candidates_match_as_trying_every_indicator_would() {
+        let k = Indicators::embedded(&catalog()).unwrap();
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("evals");
+        let mut files = vec![dir.join("gold.jsonl"), dir.join("adversarial.jsonl"), dir.join("heldout.jsonl")];
+        files.extend(std::fs::read_dir(dir.join("real")).unwrap().flatten().map(|e| e.path()));
+        let (mut events, mut matched) = (0, 0);
+        for file in files {
+            for line in std::fs::read_to_string(&file).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+                let item: serde_json::Value = serde_json::from_str(line).unwrap();
+                for (i, a) in item["alerts"].as_array().into_iter().flatten().enumerate() {
+                    let Ok(alert) = Alert::parse(i, a) else { continue };
+                    let e = Event::of(&alert);
+                    let hits = EventHits::of(&k.sets, &e);
+                    let every: Vec<_> = k.all.iter().filter_map(|i| i.matches(&e, &hits)).map(|m| (m.indicator.id.clone(), m.path, m.value)).collect();
+                    let found: Vec<_> = k.matches(&e).into_iter().map(|m| (m.indicator.id.clone(), m.path, m.value)).collect();
+                    assert_eq!(found, every, "{}", alert.id);
+                    events += 1;
+                    matched += every.len();
+                }
+            }
+        }
+        assert!(events > 1000 && matched > 1000, "{events} events, {matched} matches");
     }
 
     #[test]

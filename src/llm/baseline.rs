@@ -281,7 +281,7 @@ fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, stro
         notes.push(format!("Similar true-positive cases were rated up to {max_tp}, above the rule's {sev}."));
         sev = sev.shifted(1).min(*max_tp);
     }
-    let docs: Vec<Document> = req.retrieved.iter().map(|h| h.doc.clone()).collect();
+    let docs: Vec<Document> = req.retrieved.iter().map(|h| h.doc.as_ref().clone()).collect();
     if let Some(floor) = severity_floor(alerts, &docs) {
         sev = sev.max(floor.severity.shifted(-1));
     }

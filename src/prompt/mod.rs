@@ -472,7 +472,7 @@ mod tests {
 
     fn hit(id: &str, text: &str, score: f32) -> Hit {
         Hit {
-            doc: Document {
+            doc: std::sync::Arc::new(Document {
                 kind: DocKind::Runbook,
                 id: id.into(),
                 title: format!("Runbook {id}"),
@@ -482,7 +482,7 @@ mod tests {
                 severity: None,
                 disposition: None,
                 keywords: String::new(),
-            },
+            }),
             score,
         }
     }

@@ -3,10 +3,11 @@
 //! dir on first use and rebuilt whenever the content it was built from changes; cases
 //! analysts close are added in place, without a rebuild.
 
+mod parsed;
 mod query;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -135,11 +136,30 @@ impl Limits {
     }
 }
 
-/// One retrieved document with its BM25 score.
+/// One retrieved document with its BM25 score. The document is shared with the index's
+/// cache of parsed documents ([`parsed`]) and with other requests that retrieved it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Hit {
-    pub doc: Document,
+    #[serde(with = "shared")]
+    pub doc: Arc<Document>,
     pub score: f32,
+}
+
+/// A shared document (de)serialised as the document itself.
+mod shared {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::corpus::Document;
+
+    pub fn serialize<S: Serializer>(doc: &Arc<Document>, s: S) -> Result<S::Ok, S::Error> {
+        doc.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Document>, D::Error> {
+        Document::deserialize(d).map(Arc::new)
+    }
 }
 
 impl Hit {
@@ -237,6 +257,8 @@ pub struct SearchIndex {
     /// The terms of the software names field and the length of the longest, for the
     /// searcher generation they were read from.
     software: std::sync::RwLock<SoftwareNames>,
+    /// Retrieved documents, parsed once.
+    parsed: parsed::ParsedDocs,
 }
 
 #[derive(Default)]
@@ -449,7 +471,14 @@ impl SearchIndex {
         // Commits by this process are reloaded at once (`write`); those of another process
         // (the CLI beside a server) when tantivy sees `meta.json` change.
         let reader = index.reader_builder().reload_policy(ReloadPolicy::OnCommitWithDelay).try_into()?;
-        Ok(SearchIndex { index, reader, writing: Mutex::new(()), fields, software: std::sync::RwLock::new(SoftwareNames::default()) })
+        Ok(SearchIndex {
+            index,
+            reader,
+            writing: Mutex::new(()),
+            fields,
+            software: std::sync::RwLock::new(SoftwareNames::default()),
+            parsed: Default::default(),
+        })
     }
 
     /// Runs `f` with a writer, commits, and makes the result searchable here before
@@ -732,10 +761,13 @@ impl SearchIndex {
                 current
             })?;
         }
+        let generation = searcher.generation().generation_id();
         let mut out = Vec::new();
         for list in best {
             for (score, address) in list {
-                out.push(Hit { doc: self.load(&searcher.doc(address)?)?, score });
+                let segment = searcher.segment_reader(address.segment_ord).segment_id();
+                let doc = self.parsed.get_or_load(generation, segment, address.doc_id, || self.load(&searcher.doc(address)?))?;
+                out.push(Hit { doc, score });
             }
         }
         Ok(out)
