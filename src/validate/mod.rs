@@ -300,7 +300,7 @@ pub struct SeverityFloor {
 /// `knowledge::consistency::decisively_against`). That reading is done here, by code, on
 /// the log source's structured fields; nothing an engine writes (its severity, its
 /// uncertainty, its quotes) and no free text of the alert can lower the floor.
-pub fn severity_floor(alerts: &[Alert], retrieved: &[Document]) -> Option<SeverityFloor> {
+pub fn severity_floor<'d>(alerts: &[Alert], retrieved: impl IntoIterator<Item = &'d Document>) -> Option<SeverityFloor> {
     let contradicted = alerts.iter().any(|a| a.rule.severity.is_some()) && crate::knowledge::consistency::decisively_against(alerts);
     let rule = alerts.iter().filter_map(|a| a.rule.severity.map(|s| (s, a))).max_by_key(|(s, _)| *s).map(|(s, a)| {
         if contradicted {
@@ -313,7 +313,7 @@ pub fn severity_floor(alerts: &[Alert], retrieved: &[Document]) -> Option<Severi
         }
     });
     let case = retrieved
-        .iter()
+        .into_iter()
         .filter(|d| d.kind == DocKind::Case && d.disposition == Some(Disposition::TruePositive))
         .filter(|d| same_detection(d, alerts))
         .filter_map(|d| d.severity.map(|s| (s, d)))
