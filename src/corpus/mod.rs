@@ -204,18 +204,25 @@ fn collect_embedded(dir: &Dir<'static>, out: &mut Vec<SourceFile>) {
 }
 
 fn read_dir_files(root: &Path) -> Result<Vec<SourceFile>, CorpusError> {
-    let io = |p: &Path, source| CorpusError::Io { path: p.display().to_string(), source };
+    dir_files(root)?.into_iter().map(|(file, path)| Ok(SourceFile { path, text: std::fs::read_to_string(&file).map_err(|e| io_error(&file, e))? })).collect()
+}
+
+/// The files under `root`, in file-name order: each one's path and its path relative to
+/// `root` with `/` separators, as corpus paths are spelt.
+fn dir_files(root: &Path) -> Result<Vec<(PathBuf, String)>, CorpusError> {
     let mut out = Vec::new();
     for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-        let entry = entry.map_err(|e| io(root, std::io::Error::other(e.to_string())))?;
-        if !entry.file_type().is_file() {
-            continue;
+        let entry = entry.map_err(|e| io_error(root, std::io::Error::other(e.to_string())))?;
+        if entry.file_type().is_file() {
+            let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_string_lossy().replace('\\', "/");
+            out.push((entry.into_path(), rel));
         }
-        let rel: PathBuf = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_path_buf();
-        let text = std::fs::read_to_string(entry.path()).map_err(|e| io(entry.path(), e))?;
-        out.push(SourceFile { path: rel.to_string_lossy().replace('\\', "/"), text });
     }
     Ok(out)
+}
+
+fn io_error(path: &Path, source: std::io::Error) -> CorpusError {
+    CorpusError::Io { path: path.display().to_string(), source }
 }
 
 /// Calls `f` with each document of the corpus in `dir` (or of the one built into the binary),
@@ -254,20 +261,14 @@ pub fn for_each_document<E: From<CorpusError>>(dir: Option<&Path>, f: &mut dyn F
             "embedded".to_string()
         }
         Some(root) => {
-            let io = |p: &Path, source| CorpusError::Io { path: p.display().to_string(), source };
-            for entry in walkdir::WalkDir::new(root).sort_by_file_name() {
-                let entry = entry.map_err(|e| io(root, std::io::Error::other(e.to_string())))?;
-                if !entry.file_type().is_file() {
-                    continue;
-                }
-                let rel = entry.path().strip_prefix(root).unwrap_or(entry.path()).to_string_lossy().replace('\\', "/");
+            for (path, rel) in dir_files(root)? {
                 if is_runbook(&rel) {
-                    let text = std::fs::read_to_string(entry.path()).map_err(|e| io(entry.path(), e))?;
+                    let text = std::fs::read_to_string(&path).map_err(|e| io_error(&path, e))?;
                     each(runbooks::parse(&rel, &text)?)?;
                 } else if is_cases(&rel) {
-                    let file = std::fs::File::open(entry.path()).map_err(|e| io(entry.path(), e))?;
+                    let file = std::fs::File::open(&path).map_err(|e| io_error(&path, e))?;
                     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-                        let line = line.map_err(|e| io(entry.path(), e))?;
+                        let line = line.map_err(|e| io_error(&path, e))?;
                         if let Some(d) = cases::parse_line(&rel, i + 1, &line)? {
                             each(d)?;
                         }
