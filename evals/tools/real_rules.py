@@ -1809,6 +1809,242 @@ class Panther:
         return out
 
 
+# ======================================================================================
+# Microsoft Sentinel analytic rules (Azure/Azure-Sentinel), from an exported directory
+# ======================================================================================
+# The repository is read file by file (a snapshot of it is too large to fetch), so the input
+# is a directory of rule YAMLs exported as read plus COMMITS.tsv (path <TAB> commit of the
+# version read). Only the top-level fields below are needed; they are read by a small,
+# forgiving line reader because some published rules are not strictly valid YAML (an
+# entity mapping without `fieldMappings:`, `description: | 'text` on one line).
+
+_SENT_KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):(?:\s+(.*?))?\s*$")
+
+
+def _sent_unquote(v):
+    v = v.strip()
+    if len(v) >= 2 and v[0] == v[-1] == "'":
+        return v[1:-1].replace("''", "'")
+    if len(v) >= 2 and v[0] == v[-1] == '"':
+        return json.loads(v) if "\\" in v else v[1:-1]
+    return v
+
+
+def sentinel_fields(text):
+    """Top-level scalar, block-scalar and list fields of a Sentinel rule YAML."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    out, i, n = {}, 0, len(lines)
+    while i < n:
+        m = _SENT_KEY.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        key, val = m.group(1), (m.group(2) or "")
+        j = i + 1
+        body = []
+        while j < n and (not lines[j].strip() or lines[j][:1] in (" ", "\t", "-") or lines[j].lstrip().startswith("#")):
+            if lines[j][:1] == "-" or lines[j][:1] in (" ", "\t") or not lines[j].strip():
+                body.append(lines[j])
+            j += 1
+        while body and not body[-1].strip():
+            body.pop()
+        style = re.match(r"^([|>])([-+]?)\s*(.*)$", val)
+        if style:                       # block scalar (also `| 'text` written on the key line)
+            rest = style.group(3)
+            rest = "" if rest.startswith("#") else rest
+            ind = min((len(l) - len(l.lstrip(" ")) for l in body if l.strip()), default=0)
+            blk = ([rest] if rest else []) + [l[ind:] for l in body]
+            if style.group(1) == ">":
+                paras, cur = [], []
+                for l in blk:
+                    if l.strip():
+                        cur.append(l.strip())
+                    elif cur:
+                        paras.append(" ".join(cur)); cur = []
+                if cur:
+                    paras.append(" ".join(cur))
+                out[key] = "\n".join(paras)
+            else:
+                out[key] = "\n".join(blk)
+        elif val.startswith("["):       # flow list
+            out[key] = [_sent_unquote(x) for x in val.strip("[] ").split(",") if x.strip()]
+        elif val:
+            out[key] = _sent_unquote(re.sub(r"\s+#.*$", "", val) if not val.startswith(("'", '"')) else val)
+        else:                           # block list or mapping: keep the raw body
+            items = [re.sub(r"\s+#.*$", "", l.strip()[1:].strip()) for l in body if re.match(r"^\s*-\s+\S", l)]
+            out[key] = {"_items": [_sent_unquote(x) for x in items], "_body": body}
+        i = j
+    return out
+
+
+def sentinel_datatypes(field):
+    """dataTypes of requiredDataConnectors, in file order, without duplicates."""
+    if not isinstance(field, dict):
+        return []
+    out, in_dt = [], False
+    for l in field["_body"]:
+        s = l.strip()
+        if s.startswith("dataTypes:") or s.startswith("- dataTypes:"):
+            in_dt = True
+            continue
+        if re.match(r"^-?\s*connectorId:", s):
+            in_dt = False
+            continue
+        if in_dt and s.startswith("- "):
+            t = _sent_unquote(s[2:].strip()).split(" (")[0].strip()
+            if t and t not in out:
+                out.append(t)
+    return out
+
+
+SENTINEL_SOURCES = [   # first data type -> alert source slug
+    (r"^securityevents?$|^windowsevent$", "windows-security"), (r"^device\w*events$|^deviceinfo$", "defender-endpoint"),
+    (r"^azureactivity$", "azure-activity"),
+    (r"^(signinlogs|auditlogs|aadnoninteractiveusersigninlogs|aadserviceprincipalsigninlogs)$", "azure-ad"),
+    (r"^officeactivity$", "o365"), (r"^awscloudtrail$", "aws-cloudtrail"), (r"^gcp", "gcp-audit"),
+    (r"^okta", "okta"), (r"^github", "github-audit"), (r"^syslog$", "syslog"), (r"^dnsevents$", "dns"),
+    (r"^commonsecuritylog$", "cef"), (r"^slackaudit", "slack-audit"),
+    (r"^salesforceservicecloud", "salesforce"), (r"^dynamics365activity$", "dynamics365"),
+    (r"^jiraaudit$", "jira-audit"), (r"^cloudflare", "cloudflare"),
+]
+SENTINEL_FAMILIES = [  # path prefix -> family for the breakdown tag
+    ("Detections/SecurityEvent/", "windows"), ("Solutions/Windows Security Events/", "windows"),
+    ("Solutions/Microsoft Defender XDR/", "windows"), ("Solutions/Endpoint Threat Protection Essentials/", "windows"),
+    ("Solutions/Azure Activity/", "azure-activity"), ("Detections/AzureActivity/", "azure-activity"),
+    ("Solutions/Microsoft Entra ID/", "entra"), ("Solutions/Microsoft 365/", "office365"),
+    ("Solutions/Amazon Web Services/", "aws"), ("Solutions/GoogleCloudPlatformIAM/", "gcp"),
+    ("Solutions/Google Cloud Platform Audit Logs/", "gcp"), ("Solutions/Okta Single Sign-On/", "saas"),
+    ("Solutions/GitHub/", "saas"), ("Solutions/PaloAlto-PAN-OS/", "network"),
+    ("Solutions/Network Session Essentials/", "network"), ("Solutions/DNS Essentials/", "network"),
+    ("Solutions/Windows Server DNS/", "network"), ("Solutions/Syslog/", "linux"),
+    ("Solutions/SlackAudit/", "saas"), ("Solutions/Salesforce Service Cloud/", "saas"),
+    ("Solutions/Dynamics 365/", "saas"), ("Solutions/AtlassianJiraAudit/", "saas"),
+    ("Solutions/CiscoASA/", "network"), ("Solutions/Zscaler Internet Access/", "network"),
+    ("Solutions/Cloudflare/", "network"),
+]
+SENTINEL_SEV = {"informational": "informational", "low": "low", "medium": "medium", "high": "high"}
+_SENT_FOREIGN = re.compile(r"\bsigma(?:hq)?\b|elastic/detection-rules|\belastic (?:detection )?rules?\b|"
+                           r"atomic[ -]red[ -]team|redcanaryco", re.I)
+_KQL_EQ = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*==\s*(\"[^\"\n]*\"|'[^'\n]*'|-?\d+)(?![\w.])")
+
+
+def sentinel_query_fields(query, table):
+    """Literal equality tests every result must satisfy: `| where` stages of a query that reads
+    one table in one pipeline (no let/union/join), without or/not/negation in the stage."""
+    q = "\n".join(re.sub(r"(^|\s)//.*$", "", l) for l in query.split("\n"))
+    if re.search(r"\b(let|union|join|lookup|materialize)\b", q):
+        return {}
+    stages = re.split(r"\n\s*\|", "\n" + q.strip())
+    if not stages or stages[1 if stages[0] == "" else 0].strip().split()[:1] != [table]:
+        return {}
+    fields = {}
+    for st in stages:
+        st = st.strip()
+        if not st.startswith("where "):
+            continue
+        if re.search(r"\bor\b|\bnot\s*\(|!|\bhas_any\b|\bin~?\s*\(", st, re.I):
+            continue
+        for k, v in _KQL_EQ.findall(st):
+            if re.search(r"\b" + k + r"\s*=(?!=)", q) or re.search(r"\b(parse|evaluate|mv-expand|mvexpand)\b", q):
+                continue                # a column the query computes, not an event field
+            put_field(fields, k, literal_value(_sent_unquote(v)))
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+class Sentinel:
+    name = "sentinel-rules"
+    repo_name = "Azure/Azure-Sentinel"
+    tag = "sentinel"
+    license = "MIT"
+
+    def __init__(self, export_dir):
+        self.dir = export_dir
+        self.commits = {}
+        with open(os.path.join(export_dir, "COMMITS.tsv"), encoding="utf-8") as fh:
+            for row in fh.read().splitlines()[1:]:
+                path, commit = row.split("\t")
+                if not re.fullmatch(r"[0-9a-f]{40}", commit):
+                    raise SystemExit(f"COMMITS.tsv: bad commit for {path}")
+                self.commits[path] = commit
+
+    def build(self, attack, stats):
+        out, seen = [], {}
+        for path in sorted(self.commits):
+            if not path.endswith(".yaml"):
+                stats["left out: not a .yaml rule"] += 1
+                continue
+            with open(os.path.join(self.dir, path), encoding="utf-8") as fh:
+                text = fh.read()
+            d = sentinel_fields(text)
+            rid, rname = str(d.get("id", "")).strip(), str(d.get("name", "")).strip()
+            techs_raw = d.get("relevantTechniques")
+            techs_raw = techs_raw["_items"] if isinstance(techs_raw, dict) else (techs_raw or [])
+            if not rid or not rname or not d.get("query"):
+                stats["left out: no id/name/query (moved or retired stub)"] += 1
+                continue
+            tags_f = d.get("tags")
+            tags_txt = " ".join(tags_f["_items"]) if isinstance(tags_f, dict) else str(tags_f or "")
+            if _SENT_FOREIGN.search(str(d.get("description", "")) + " " + tags_txt):
+                stats["left out: says it comes from Sigma/Elastic/Atomic Red Team"] += 1
+                continue
+            techs = attack.normalize(techs_raw, stats)
+            if not techs:
+                stats["left out: no active relevantTechniques"] += 1
+                continue
+            sev = SENTINEL_SEV.get(str(d.get("severity", "")).strip().lower())
+            if sev is None:
+                stats[f"left out: severity {d.get('severity')!r}"] += 1
+                continue
+            if rid in seen:
+                stats["left out: duplicate rule id"] += 1
+                continue
+            seen[rid] = path
+            dtypes = sentinel_datatypes(d.get("requiredDataConnectors"))
+            family = next((f for p, f in SENTINEL_FAMILIES if path.startswith(p)), "other")
+            known = [t for t in dtypes if any(re.search(rx, t.lower()) for rx, _ in SENTINEL_SOURCES)]
+            table = (known or dtypes or [""])[0]
+            if not table:
+                m = re.search(r"^\s*([A-Z][A-Za-z0-9_]+)\s*$", d["query"], re.M)
+                table = m.group(1) if m else ""
+            slug = next((s for rx, s in SENTINEL_SOURCES if re.search(rx, table.lower())), slugify(table or family))
+            if table == "Event" and re.search(r"sysmon", d["query"], re.I):
+                slug = "sysmon"
+            elif table == "Event":
+                slug = "windows-event"
+            if slug == "cef" and "PaloAlto" in path:
+                slug = "paloalto"
+            elif slug == "cef" and "CiscoASA" in path:
+                slug = "cisco-asa"
+            elif slug == "cef" and "Zscaler" in path:
+                slug = "zscaler"
+            if re.search(r"\b_Im_Dns\b", d["query"]):          # ASIM parsers: normalised schema, not the
+                slug = "dns"                                     # first vendor table listed as a connector
+            elif re.search(r"\b_Im_NetworkSession\b", d["query"]):
+                slug = "network-session"
+            desc = str(d.get("description", "")).strip()
+            if len(desc) >= 2 and desc[0] == "'" and desc.rstrip()[-1] == "'":
+                desc = desc[1:-1]
+            desc = re.sub(r"[ \t]*\n[ \t]*", "\n", desc.strip())
+            name_s, _ = scrub(rname)
+            desc_s, _ = scrub(desc)
+            fields = {"Type": table} if table else {}
+            fields.update(sentinel_query_fields(d["query"], table))
+            kind = str(d.get("kind", "Scheduled")).strip().lower() or "scheduled"
+            tags = ["real", "rule-alert", self.tag, f"family-{family}", f"kind-{kind}"]
+            if len(dtypes) > 1:
+                tags.append("multi-table")
+            alert = {"id": f"sentinel:{rid}", "source": slug, "time": TIME,
+                     "rule": {"id": rid, "name": name_s, "severity": sev, "description": desc_s},
+                     "fields": fields}
+            line = {"id": f"real-sentinel-{rid}", "alerts": [alert],
+                    "gold": {"severity": sev, "techniques": techs, "disposition": "true_positive"},
+                    "tags": tags, "source": f"github:{self.repo_name}@{self.commits[path]}:{path}",
+                    "license": self.license}
+            stats[f"family {family}"] += 1
+            out.append((line["id"], line))
+        return out
+
+
 SOURCES = [Splunk, Chronicle, Car, Falco, Panther]
 LICENSE_FILES = {"splunk-detections": "LICENSE", "chronicle-rules": "LICENSE", "car-analytics": "LICENSE.txt",
                  "falco-rules": "LICENSE", "panther-rules": "LICENSE.txt"}
@@ -1906,15 +2142,27 @@ def write_jsonl(path, lines):
 def main():
     here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("gitdirs", nargs="+", help="git directories of the source repositories")
+    ap.add_argument("gitdirs", nargs="*", help="git directories of the source repositories")
+    ap.add_argument("--sentinel", metavar="EXPORT_DIR",
+                    help="directory of Azure/Azure-Sentinel rule YAMLs exported as read, with COMMITS.tsv")
     ap.add_argument("--attack", default=os.environ.get("TRIAGE_ATTACK_BUNDLE", "/work/shared/attack/enterprise-attack.json"))
     ap.add_argument("--out", default=os.path.join(here, "real"))
     ap.add_argument("--cap", type=int, default=CAP, help="max lines per set (dev + test)")
     args = ap.parse_args()
+    if not args.gitdirs and not args.sentinel:
+        ap.error("give at least one git directory or --sentinel")
 
     attack = Attack(args.attack)
     results = []
     problems = []
+    if args.sentinel:
+        src = Sentinel(args.sentinel)
+        stats = Counter()
+        items = src.build(attack, stats)
+        for _, line in items:
+            check_line(line, attack.active, problems)
+        dev, test = select(items, args.cap, False)
+        results.append((src, None, stats, items, dev, test))
     for gd in args.gitdirs:
         repo = Repo(gd)
         kinds = [S for S in SOURCES if S.detect(repo)]
@@ -1945,7 +2193,7 @@ def main():
         write_jsonl(os.path.join(args.out, f"{src.name}.dev.jsonl"), dev)
         write_jsonl(os.path.join(args.out, f"{src.name}.test.jsonl"), test)
         both = dev + test
-        print(f"== {src.name}  github:{src.repo_name}@{repo.commit}")
+        print(f"== {src.name}  github:{src.repo_name}@{repo.commit if repo else 'per-file commits (COMMITS.tsv)'}")
         print(f"  candidates {len(items)}  written {len(both)} (dev {len(dev)}, test {len(test)})")
         tp = [l for l in both if l["gold"]["disposition"] == "true_positive"]
         print(f"  malicious {len(tp)}  benign {len(both) - len(tp)}  "
