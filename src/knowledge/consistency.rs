@@ -188,7 +188,7 @@ pub fn against_rule(e: &Event) -> Option<Against> {
             return against(Reason::ReadOnly, op, "only read, and the rule is about a change".into());
         }
         // A different operation: one that makes no change the rule names and shares no word
-        // with the rule (`user_logout` under "Slack App Added"). An operation of a kind the
+        // with the rule (`user_channel_join` under "Slack App Added"). An operation of a kind the
         // rule names may be spelled its own way (`ci_config.changed` for "pipeline modified").
         if !rule_changes.is_empty() && op_change.is_none_or(|c| !rule_changes.contains(&c)) {
             // Accounts are what many audit operations act on (`CreateUser`): here they are an
@@ -424,7 +424,7 @@ mod tests {
 
     #[test]
     fn another_operation_and_a_failure_read_against_the_rule_unless_it_is_about_failures() {
-        let other = event("Slack App Added", "An app was installed in the workspace.", json!({"action": "user_logout"}));
+        let other = event("Slack App Added", "An app was installed in the workspace.", json!({"action": "user_channel_join"}));
         assert_eq!(against_rule(&other).unwrap().reason, Reason::OtherOperation);
         let denied =
             event("AWS RDS Instance Deleted", "", json!({"eventSource": "rds.amazonaws.com", "eventName": "DeleteDBInstance", "errorCode": "AccessDenied"}));
@@ -490,7 +490,7 @@ mod tests {
 
     #[test]
     fn only_readings_of_the_event_itself_are_decisive() {
-        let other = alert("Slack App Added", json!({"action": "user_logout"}));
+        let other = alert("Slack App Added", json!({"action": "user_channel_join"}));
         assert_eq!(read(&other).unwrap().reason, Reason::OtherOperation);
         assert!(!decisively_against(std::slice::from_ref(&other)));
         let read_call = alert("WAF Web ACL Disassociated", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "ListWebACLs", "readOnly": true}));
