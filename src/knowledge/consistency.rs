@@ -29,6 +29,9 @@ pub enum Change {
     Enable,
     Modify,
     Read,
+    /// A sign-in, sign-out or session start: an access that changes nothing the rule could
+    /// name. Read from operations only (`user_logout`, `ConsoleLogin`, `login.succeeded`).
+    Session,
 }
 
 impl Change {
@@ -40,12 +43,16 @@ impl Change {
     /// contradicts a rule about disabling.
     fn excludes(self, op: Change) -> bool {
         use Change::*;
+        if op == Session {
+            return self != Session;
+        }
         match self {
             Delete => matches!(op, Create | Enable | Read),
             Disable => matches!(op, Enable | Read),
             Create | Enable => matches!(op, Delete | Disable | Read),
             Modify => op == Read,
             Read => op != Read,
+            Session => false,
         }
     }
 
@@ -57,6 +64,7 @@ impl Change {
             Change::Enable => "an enabling",
             Change::Modify => "a change",
             Change::Read => "a read",
+            Change::Session => "a sign-in or sign-out",
         }
     }
 }
@@ -75,12 +83,12 @@ const VERBS: [(Change, &str); 6] = [
     // Azure's `…/write` is "create or update" a resource: never a deletion or a read.
     (
         Change::Create,
-        "create created creation add added addition insert inserted invite invited install installed installation generate generated register registered registration provision provisioned write",
+        "create created creates creation add added adds addition insert inserted invite invited install installed installation generate generated register registered registration provision provisioned write",
     ),
     (Change::Enable, "enable enabled activate activated activation enroll enrolled attach attached associate associated assign assigned grant granted"),
     (
         Change::Modify,
-        "update updated modify modified modification change changed edit edited put patch patched rename renamed transfer transferred replace replaced reset",
+        "update updated updates modify modified modifies modification change changed changes edit edited put patch patched rename renamed transfer transferred replace replaced reset",
     ),
     (Change::Read, "get list listed describe read view viewed download downloaded search query lookup fetch accessed"),
 ];
@@ -92,6 +100,10 @@ const OPERATION_ONLY: &str = "get list view read put set search query";
 /// Words too common to tell one operation from another, including the words of generic
 /// event categories (`USER_RESOURCE_UPDATE_CONTENT`, `PROCESS_LAUNCH`, `SETTING_CREATION`).
 const STOP_WORDS: &str = "the and for from with via was were has have this that user users account accounts aws azure gcp microsoft google event events action api call activity audit resource resources content setting settings process launch network connection permission permissions generic status unspecified metadata object entity item data access";
+
+/// Stop words that name an account: objects of an operation (`CreateUser`, `org.remove_member`)
+/// when an operation is compared with its rule's words.
+const ACCOUNT_WORDS: &str = "user users account accounts member members";
 
 /// Values of an `action` or `EventType` field that are a verdict or a log level, not an
 /// operation.
@@ -162,7 +174,9 @@ pub fn against_rule(e: &Event) -> Option<Against> {
     let audit_record = matches!(e.kind, EventKind::CloudApi | EventKind::K8sAudit | EventKind::Auth | EventKind::Other);
     let operation = e.get(Attr::Operation).filter(|o| audit_record && !listed(NOT_OPERATIONS, &o.text.trim().to_ascii_lowercase()));
     if let Some(op) = operation {
-        let op_change = operation_change(&op.text);
+        // A sign-in under a rule that speaks of sign-ins, sessions or MFA may be what it is
+        // about ("Login from a Deactivated User"): only other rules are contradicted by one.
+        let op_change = operation_change(&op.text).filter(|c| *c != Change::Session || !about_sessions(e));
         if let Some(c) = op_change
             && !rule_changes.is_empty()
             && rule_changes.iter().all(|r| r.excludes(c))
@@ -174,16 +188,15 @@ pub fn against_rule(e: &Event) -> Option<Against> {
             return against(Reason::ReadOnly, op, "only read, and the rule is about a change".into());
         }
         // A different operation: one that makes no change the rule names and shares no word
-        // with the rule (`user_logout` under "Slack App Added"). An operation of a kind the
+        // with the rule (`user_channel_join` under "Slack App Added"). An operation of a kind the
         // rule names may be spelled its own way (`ci_config.changed` for "pipeline modified").
         if !rule_changes.is_empty() && op_change.is_none_or(|c| !rule_changes.contains(&c)) {
-            let op_words: Vec<String> = words(&op.text).into_iter().filter(|w| w.len() > 2 && !listed(STOP_WORDS, w)).collect();
+            // Accounts are what many audit operations act on (`CreateUser`): here they are an
+            // object like any other, matched against the rule's own words.
+            let kept = |w: &String| w.len() > 2 && (listed(ACCOUNT_WORDS, w) || !listed(STOP_WORDS, w));
+            let op_words: Vec<String> = words(&op.text).into_iter().filter(kept).collect();
             let has_object = op_words.iter().any(|w| change_of(w).is_none());
-            let rule_words: Vec<String> = words(&format!("{} {}", e.rule_name, e.rule_description))
-                .into_iter()
-                .filter(|w| w.len() > 2 && !listed(STOP_WORDS, w))
-                .map(|w| stem(&w))
-                .collect();
+            let rule_words: Vec<String> = words(&format!("{} {}", e.rule_name, e.rule_description)).into_iter().filter(kept).map(|w| stem(&w)).collect();
             if has_object && !op_words.iter().any(|w| shares_stem(&stem(w), &rule_words)) {
                 return against(Reason::OtherOperation, op, "is another operation than the rule describes".into());
             }
@@ -299,11 +312,29 @@ fn rule_changes(name: &str) -> Vec<Change> {
 }
 
 /// The change an operation makes: the first verb of its last segment (`…/virtualNetworks/write`,
-/// `org.enable_two_factor_requirement`, `DeleteTrail`, `Delete conditional access policy`).
+/// `org.enable_two_factor_requirement`, `DeleteTrail`, `Delete conditional access policy`);
+/// without one, a sign-in or sign-out anywhere in its words (`user_logout`, `SIGN_IN`,
+/// `login.succeeded`, `user.session.start`, `policy.evaluate_sign_on`).
 fn operation_change(op: &str) -> Option<Change> {
     let trimmed = op.trim().trim_end_matches(['.', '/']);
     let last = trimmed.rsplit(['/', '.']).next().unwrap_or(trimmed);
-    words(last).iter().find_map(|w| change_of(w))
+    words(last).iter().find_map(|w| change_of(w)).or_else(|| is_session(&words(trimmed)).then_some(Change::Session))
+}
+
+/// Words of signing in or out, of a session's start or end, of authenticating.
+const SESSION_WORDS: &str = "login logins logon logout logoff signin signon signout sso authentication authenticate authenticated";
+
+fn is_session(ws: &[String]) -> bool {
+    ws.iter().any(|w| listed(SESSION_WORDS, w))
+        || ws.windows(2).any(|p| {
+            matches!((p[0].as_str(), p[1].as_str()), ("sign" | "log", "in" | "on" | "out" | "off") | ("session", "start" | "started" | "end" | "ended"))
+        })
+}
+
+/// Whether the rule's name or description speaks of sign-ins, sessions or second factors.
+fn about_sessions(e: &Event) -> bool {
+    let ws = words(&format!("{} {}", e.rule_name, e.rule_description));
+    is_session(&ws) || ws.iter().any(|w| matches!(w.as_str(), "logged" | "session" | "sessions" | "mfa" | "2fa" | "auth" | "saml"))
 }
 
 /// Lower-cased words, camel case split: `DeleteDBInstance` → `delete`, `db`, `instance`.
@@ -393,7 +424,7 @@ mod tests {
 
     #[test]
     fn another_operation_and_a_failure_read_against_the_rule_unless_it_is_about_failures() {
-        let other = event("Slack App Added", "An app was installed in the workspace.", json!({"action": "user_logout"}));
+        let other = event("Slack App Added", "An app was installed in the workspace.", json!({"action": "user_channel_join"}));
         assert_eq!(against_rule(&other).unwrap().reason, Reason::OtherOperation);
         let denied =
             event("AWS RDS Instance Deleted", "", json!({"eventSource": "rds.amazonaws.com", "eventName": "DeleteDBInstance", "errorCode": "AccessDenied"}));
@@ -459,7 +490,7 @@ mod tests {
 
     #[test]
     fn only_readings_of_the_event_itself_are_decisive() {
-        let other = alert("Slack App Added", json!({"action": "user_logout"}));
+        let other = alert("Slack App Added", json!({"action": "user_channel_join"}));
         assert_eq!(read(&other).unwrap().reason, Reason::OtherOperation);
         assert!(!decisively_against(std::slice::from_ref(&other)));
         let read_call = alert("WAF Web ACL Disassociated", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "ListWebACLs", "readOnly": true}));
@@ -468,6 +499,34 @@ mod tests {
         let real = alert("WAF Web ACL Disassociated", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "DisassociateWebACL"}));
         assert!(!decisively_against(&[read_call, real]));
         assert!(!decisively_against(&[]));
+    }
+
+    #[test]
+    fn a_sign_in_or_out_reads_against_a_rule_about_a_change_unless_the_rule_is_about_sign_ins() {
+        let logout = event("Slack App Added", "An app was installed in the workspace.", json!({"action": "user_logout"}));
+        let x = against_rule(&logout).unwrap();
+        assert_eq!(x.reason, Reason::OppositeOperation);
+        assert!(x.reason.is_decisive());
+        let login = event("OpenAI IP Allowlist Configuration Changes", "", json!({"type": "login.succeeded"}));
+        assert_eq!(against_rule(&login).unwrap().reason, Reason::OppositeOperation);
+        let sign_in = event("Logs Downloaded", "", json!({"event": {"action": "SIGN_IN"}}));
+        assert_eq!(against_rule(&sign_in).unwrap().reason, Reason::OppositeOperation);
+        // A rule about sign-ins is not contradicted by one.
+        let deactivated = event("Login from a Deactivated User", "", json!({"eventType": "user.session.start"}));
+        assert!(against_rule(&deactivated).is_none());
+        assert_eq!(operation_change("policy.evaluate_sign_on"), Some(Change::Session));
+        assert_eq!(operation_change("ConsoleLogin"), Some(Change::Session));
+        assert_eq!(operation_change("user.session.impersonation.grant"), Some(Change::Enable));
+        assert_eq!(operation_change("PasswordUpdated"), Some(Change::Modify));
+    }
+
+    #[test]
+    fn an_operation_on_accounts_is_another_operation_under_a_rule_about_something_else() {
+        let other =
+            event("Data Classifier Updated Or Deleted", "This rule detects updates and deletions of data classifiers.", json!({"action": "CreateUser"}));
+        assert_eq!(against_rule(&other).unwrap().reason, Reason::OtherOperation);
+        let same = event("User Created Or Deleted", "This rule detects creations and deletions of users.", json!({"action": "CreateUser"}));
+        assert!(against_rule(&same).is_none());
     }
 
     #[test]

@@ -382,6 +382,11 @@ impl Event {
             res.compared = Some(format!("{}/{}", res.text, sub.text));
         }
         udm_processes(&by_path, &mut values);
+        if !values.contains_key(&Attr::Operation)
+            && let Some(op) = saas_operation(&by_path)
+        {
+            values.insert(Attr::Operation, op.clone());
+        }
         // UDM's `metadata.event_type` is a category (`USER_LOGIN`), not an operation.
         let udm_type = at_path(&by_path, "metadata.event_type");
         if values.get(&Attr::Operation).is_some_and(|o| normalise_path(&o.path).ends_with("metadata.event_type")) {
@@ -512,6 +517,16 @@ fn failure(by_path: &HashMap<String, Observed>, by_leaf: &HashMap<String, Observ
     {
         return Some(e.clone());
     }
+    // CloudTrail's console sign-in records (`ConsoleLogin`, `PasswordUpdated`, `CheckMfa`)
+    // carry their outcome as `responseElements.<event name>: "Failure"`.
+    if let Some(o) = by_path
+        .iter()
+        .filter(|(p, o)| p.starts_with("responseelements.") && o.text.trim().eq_ignore_ascii_case("failure"))
+        .min_by(|a, b| a.0.cmp(b.0))
+        .map(|(_, o)| o)
+    {
+        return Some(o.clone());
+    }
     for path in ["protopayload.status.code", "status.code", "responsestatus.code"] {
         if let Some(o) = by_path.get(path)
             && let Ok(code) = o.text.trim().parse::<i64>()
@@ -545,6 +560,33 @@ fn failure(by_path: &HashMap<String, Observed>, by_leaf: &HashMap<String, Observ
         "4776" => by_leaf.get("status").filter(|s| !matches!(s.text.trim(), "0x0" | "0")).cloned(),
         _ => None,
     }
+}
+
+/// Where a SaaS audit record without a field of the usual names keeps its action: Google
+/// Workspace activity records (`id.applicationName`) name it `name`, with `type` its group
+/// (`titanium_change` / `titanium_unenroll`); Auth0 log events `data.type` (`gd_send_pn`);
+/// other SaaS activity logs a top-level `type` spelt as an identifier (`org_user_deleted`,
+/// `ip_allowlist.deleted`, `message_source.deactivate`). A top-level `type` that is a plain
+/// word (`event`, `alert`) is a record category, not an action.
+fn saas_operation(by_path: &HashMap<String, Observed>) -> Option<&Observed> {
+    let identifier = |o: &&Observed| {
+        let t = o.text.trim();
+        t.len() <= 80
+            && t.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+            && t.contains(['_', '.'])
+            && t.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+    };
+    if by_path.contains_key("id.applicationname")
+        && let Some(name) = by_path.get("name").filter(|o| !o.text.trim().is_empty() && o.text.len() <= 80)
+    {
+        return Some(name);
+    }
+    if let Some(t) = by_path.get("data.type").filter(|o| o.text.trim().len() <= 40 && o.text.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        && by_path.keys().any(|p| p.starts_with("data.") && (p.ends_with("client_id") || p.ends_with("user_id") || p.ends_with("log_id")))
+    {
+        return Some(t);
+    }
+    by_path.get("type").filter(identifier)
 }
 
 /// UDM names two processes: `target.process` is the one started or acted on and
@@ -714,6 +756,29 @@ mod tests {
         assert!(okta.failed.is_some());
         let ok = Event::of(&alert(json!({"eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey", "readOnly": false})));
         assert!(ok.failed.is_none() && !ok.read_only);
+    }
+
+    #[test]
+    fn reads_saas_actions_kept_under_type_or_name() {
+        let anthropic = Event::of(&alert(json!({"type": "org_user_deleted", "actor": {"type": "user_actor"}})));
+        assert_eq!(anthropic.get(Attr::Operation).unwrap().path, "fields.type");
+        let gws = Event::of(&alert(json!({"id": {"applicationName": "login"}, "type": "login", "name": "login_failure"})));
+        assert_eq!(gws.get(Attr::Operation).unwrap().text, "login_failure");
+        let auth0 = Event::of(&alert(json!({"data": {"type": "gd_send_pn", "client_id": "c1", "user_id": "u1"}})));
+        assert_eq!(auth0.get(Attr::Operation).unwrap().text, "gd_send_pn");
+        // A plain word is a record category, and a field of the usual names comes first.
+        assert!(Event::of(&alert(json!({"type": "event", "created_by": {"type": "user"}}))).get(Attr::Operation).is_none());
+        let slack = Event::of(&alert(json!({"action": "user_login", "type": "audit_event"})));
+        assert_eq!(slack.get(Attr::Operation).unwrap().text, "user_login");
+    }
+
+    #[test]
+    fn reads_a_cloudtrail_sign_in_failure_from_its_response() {
+        let e = Event::of(&alert(json!({"eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "responseElements": {"ConsoleLogin": "Failure"}})));
+        assert_eq!(e.failed.unwrap().path, "fields.responseElements.ConsoleLogin");
+        let ok =
+            Event::of(&alert(json!({"eventSource": "signin.amazonaws.com", "eventName": "ConsoleLogin", "responseElements": {"ConsoleLogin": "Success"}})));
+        assert!(ok.failed.is_none());
     }
 
     #[test]
