@@ -11,16 +11,19 @@ Sources (each is a git directory, read with ``git show``; nothing is downloaded 
   same recordings are sampled as benign lines.
 * DataDog stratus-red-team (Apache-2.0): the CloudTrail "detonation logs" published
   with the attack-technique documentation (``docs/detonation-logs/*.json``).
+* MITRE Caldera stockpile (Apache-2.0): the abilities' commands (``data/abilities/*/*.yml``),
+  each run the way the Caldera agent runs it and forwarded as one process-creation event.
 
 Usage::
 
-    python3 evals/tools/real_events.py --otrf <git dir of OTRF/Security-Datasets> \\
-        [--stratus <git dir of DataDog/stratus-red-team>] \\
+    python3 evals/tools/real_events.py [--otrf <git dir of OTRF/Security-Datasets>] \\
+        [--stratus <git dir of DataDog/stratus-red-team>] [--caldera <git dir of mitre/stockpile>] \\
         [--attack /work/shared/attack/enterprise-attack.json] [--out evals/real] \\
         [--report] [--cache <dir>]
 
-Writes ``<out>/otrf-events.{dev,test}.jsonl`` and ``<out>/stratus-cloud.{dev,test}.jsonl``
-(split by the first byte of sha256 of the line id: even -> dev).
+Writes ``<out>/otrf-events.{dev,test}.jsonl``, ``<out>/stratus-cloud.{dev,test}.jsonl`` and
+``<out>/caldera-commands.{dev,test}.jsonl``, each only for the sources given (split by the
+first byte of sha256 of the line id: even -> dev).
 
 Python 3 standard library only, deterministic.  Every line is validated (native alert
 keys, id charset, active ATT&CK technique IDs, gold fields) before anything is written;
@@ -1046,6 +1049,327 @@ def validate_line(line, active):
 
 
 # ---------------------------------------------------------------------------
+# A small YAML reader for the subset Caldera ability files use (block mappings and sequences,
+# plain, quoted and block scalars, simple flow sequences).  Scalars stay strings.
+
+def _indent(s):
+    return len(s) - len(s.lstrip(" "))
+
+
+def _is_blank(s):
+    t = s.strip()
+    return not t or t.startswith("#") or t in ("---", "...")
+
+
+def _strip_comment(s):
+    out, q = [], None
+    for i, ch in enumerate(s):
+        if q:
+            if ch == q:
+                q = None
+        elif ch in "'\"" and (i == 0 or s[i - 1] in " [,{:"):
+            q = ch
+        elif ch == "#" and (i == 0 or s[i - 1] in " \t"):
+            break
+        out.append(ch)
+    return "".join(out).rstrip()
+
+
+def _split_key(s):
+    """'key: rest' -> (key, rest) or None; the colon must be followed by space or end."""
+    if s[:1] in ("'", '"'):
+        q = s[0]
+        j = s.find(q, 1)
+        if j > 0 and s[j + 1:j + 2] == ":" and (len(s) == j + 2 or s[j + 2] == " "):
+            return s[1:j], s[j + 2:].strip()
+        return None
+    i = 0
+    while True:
+        i = s.find(":", i)
+        if i < 0:
+            return None
+        if i + 1 == len(s) or s[i + 1] == " ":
+            key = s[:i].strip()
+            if key and not key.startswith(("- ", "[", "{")):
+                return key, s[i + 1:].strip()
+            return None
+        i += 1
+
+
+_ESC = {"n": "\n", "t": "\t", "\\": "\\", '"': '"', "/": "/", "0": "\0", "r": "\r", " ": " ", "a": "\a",
+        "b": "\b", "e": "\x1b", "f": "\f", "v": "\v", "N": "\x85", "_": "\xa0"}
+
+
+class YamlError(ValueError):
+    pass
+
+
+class _Parser:
+    def __init__(self, text):
+        self.lines = text.replace("\r\n", "\n").split("\n")
+
+    def next_content(self, i):
+        while i < len(self.lines) and _is_blank(self.lines[i]):
+            i += 1
+        return i
+
+    def parse(self):
+        i = self.next_content(0)
+        if i >= len(self.lines):
+            return None
+        v, i = self.block(i, _indent(self.lines[i]))
+        i = self.next_content(i)
+        if i < len(self.lines):
+            raise YamlError("unparsed line %d: %r" % (i + 1, self.lines[i]))
+        return v
+
+    def block(self, i, ind):
+        s = self.lines[i][ind:]
+        if s == "-" or s.startswith("- "):
+            return self.seq(i, ind)
+        if not _split_key(s) or s[:1] in "[{\"'":
+            return self.scalar(s, i, ind - 1)
+        return self.mapping(i, ind, self.lines[i][ind:], i + 1)
+
+    def seq(self, i, ind):
+        out = []
+        while True:
+            i = self.next_content(i)
+            if i >= len(self.lines) or _indent(self.lines[i]) != ind:
+                return out, i
+            s = self.lines[i][ind:]
+            if not (s == "-" or s.startswith("- ")):
+                return out, i
+            rest = s[1:].lstrip(" ")
+            if not rest or rest.startswith("#"):
+                j = self.next_content(i + 1)
+                if j < len(self.lines) and _indent(self.lines[j]) > ind:
+                    v, i = self.block(j, _indent(self.lines[j]))
+                else:
+                    v, i = None, i + 1
+            else:
+                col = ind + len(s) - len(rest)
+                if _split_key(rest) and rest[:1] not in "[{":
+                    v, i = self.mapping(i, col, rest, i + 1)
+                else:
+                    v, i = self.scalar(rest, i, ind)
+            out.append(v)
+
+    def mapping(self, i, ind, first, nxt):
+        out = {}
+        s, i = first, i
+        while True:
+            kv = _split_key(s)
+            if not kv:
+                raise YamlError("expected key at line %d: %r" % (i + 1, self.lines[i]))
+            key, rest = kv
+            if rest and not rest.startswith("#"):
+                v, i = self.scalar(rest, i, ind)
+            else:
+                j = self.next_content(i + 1)
+                if j < len(self.lines) and (_indent(self.lines[j]) > ind or
+                                            (_indent(self.lines[j]) == ind and self.lines[j][ind:ind + 2] in ("- ", "-"))):
+                    v, i = self.block(j, _indent(self.lines[j]))
+                else:
+                    v, i = None, i + 1
+            out[key] = v
+            i = self.next_content(i)
+            if i >= len(self.lines) or _indent(self.lines[i]) != ind:
+                return out, i
+            s = self.lines[i][ind:]
+            if s.startswith("- ") or s == "-":
+                return out, i
+
+    def scalar(self, rest, i, ind):
+        """A scalar (or flow sequence) starting with `rest` on line i; returns (value, next line)."""
+        if rest[0] in "|>":
+            return self.block_scalar(rest, i, ind)
+        if rest[0] == '"':
+            return self.double_quoted(rest, i)
+        if rest[0] == "'":
+            return self.single_quoted(rest, i)
+        if rest[0] == "[":
+            text, j = rest, i
+            while text.count("[") > text.count("]"):
+                j += 1
+                text += " " + self.lines[j].strip()
+            return self.flow_seq(_strip_comment(text)), j + 1
+        # plain scalar, possibly continued on more-indented lines
+        parts = [_strip_comment(rest)]
+        j = i + 1
+        while j < len(self.lines):
+            ln = self.lines[j]
+            if _is_blank(ln):
+                if ln.strip().startswith("#") or ln.strip() in ("---", "..."):
+                    break
+                k = self.next_content(j)
+                if k < len(self.lines) and _indent(self.lines[k]) > ind and not _split_key(self.lines[k].strip()):
+                    parts.append("\n")
+                    j += 1
+                    continue
+                break
+            if _indent(ln) <= ind or _split_key(ln.strip()) or ln.strip().startswith("- "):
+                break
+            parts.append(_strip_comment(ln.strip()))
+            j += 1
+        text = ""
+        for p in parts:
+            if p == "\n":
+                text += "\n"
+            elif text and not text.endswith("\n"):
+                text += " " + p
+            else:
+                text += p
+        return text, j
+
+    def flow_seq(self, text):
+        inner = text.strip()[1:-1]
+        items, cur, q = [], "", None
+        for ch in inner:
+            if q:
+                if ch == q:
+                    q = None
+                else:
+                    cur += ch
+            elif ch in "'\"":
+                q = ch
+            elif ch == ",":
+                items.append(cur.strip())
+                cur = ""
+            else:
+                cur += ch
+        if cur.strip():
+            items.append(cur.strip())
+        return items
+
+    def block_scalar(self, rest, i, ind):
+        header = _strip_comment(rest)
+        style, chomp, explicit = header[0], "", None
+        for ch in header[1:]:
+            if ch in "+-":
+                chomp = ch
+            elif ch.isdigit():
+                explicit = int(ch)
+        j = i + 1
+        body = []
+        block_ind = None
+        if explicit:
+            block_ind = ind + explicit
+        while j < len(self.lines):
+            ln = self.lines[j]
+            if ln.strip() == "":
+                body.append("")
+                j += 1
+                continue
+            if block_ind is None:
+                block_ind = _indent(ln)
+                if block_ind <= ind:
+                    break
+            if _indent(ln) < block_ind:
+                break
+            body.append(ln[block_ind:])
+            j += 1
+        # trailing blank lines belong to chomping
+        trail = 0
+        while body and body[-1] == "":
+            body.pop()
+            trail += 1
+        if style == "|":
+            text = "\n".join(body)
+        else:
+            text = ""
+            prev_more = False
+            for k, ln in enumerate(body):
+                more = ln.startswith((" ", "\t"))
+                if k == 0:
+                    text = ln
+                elif ln == "":
+                    text += "\n"
+                elif text.endswith("\n") or more or prev_more:
+                    text += ("" if text.endswith("\n") else "\n") + ln
+                else:
+                    text += " " + ln
+                if ln != "":
+                    prev_more = more
+        if not body:
+            return "", j
+        if chomp == "-":
+            return text, j
+        if chomp == "+":
+            return text + "\n" * (trail + 1), j
+        return text + "\n", j
+
+    def double_quoted(self, rest, i):
+        raw, j = rest[1:], i
+        out, k = [], 0
+        while True:
+            while k < len(raw):
+                ch = raw[k]
+                if ch == "\\":
+                    if k + 1 >= len(raw):  # escaped line break: join without space
+                        j += 1
+                        raw, k = self.lines[j].lstrip(" \t"), 0
+                        continue
+                    e = raw[k + 1]
+                    if e == "x":
+                        out.append(chr(int(raw[k + 2:k + 4], 16)))
+                        k += 4
+                    elif e == "u":
+                        out.append(chr(int(raw[k + 2:k + 6], 16)))
+                        k += 6
+                    elif e in _ESC:
+                        out.append(_ESC[e])
+                        k += 2
+                    else:
+                        raise YamlError("bad escape \\%s at line %d" % (e, j + 1))
+                    continue
+                if ch == '"':
+                    return "".join(out), j + 1
+                out.append(ch)
+                k += 1
+            # line break inside the string: fold
+            while out and out[-1] in " \t":
+                out.pop()
+            j += 1
+            if j >= len(self.lines):
+                raise YamlError("unterminated string")
+            blanks = 0
+            while self.lines[j].strip() == "":
+                blanks += 1
+                j += 1
+            out.append("\n" * blanks if blanks else " ")
+            raw, k = self.lines[j].lstrip(" \t"), 0
+
+    def single_quoted(self, rest, i):
+        raw, j = rest[1:], i
+        out, k = [], 0
+        while True:
+            while k < len(raw):
+                ch = raw[k]
+                if ch == "'":
+                    if raw[k + 1:k + 2] == "'":
+                        out.append("'")
+                        k += 2
+                        continue
+                    return "".join(out), j + 1
+                out.append(ch)
+                k += 1
+            while out and out[-1] in " \t":
+                out.pop()
+            j += 1
+            blanks = 0
+            while self.lines[j].strip() == "":
+                blanks += 1
+                j += 1
+            out.append("\n" * blanks if blanks else " ")
+            raw, k = self.lines[j].lstrip(" \t"), 0
+
+
+def load_yaml(text):
+    return _Parser(text).parse()
+
+
+# ---------------------------------------------------------------------------
 # builders
 
 
@@ -1244,6 +1568,181 @@ def build_stratus(gitdir, active, replaced, report):
     return lines, commit
 
 
+# ---------------------------------------------------------------------------
+# MITRE Caldera stockpile abilities (Apache-2.0): each ability's command, run the way the
+# Caldera agent runs it, forwarded as one process-creation event.
+
+CALDERA_LIC = "Apache-2.0"
+CALDERA_TIME = "2026-01-15T12:00:00Z"
+# Abilities whose text names these were generated from, or written for, content under other
+# licences (Atomic Red Team, Sigma, Elastic rules): left out.
+CALDERA_FOREIGN = re.compile(r"(?i)atomic|sigma|elastic")
+# Commands that deploy or start a Caldera agent, or fetch a file from the Caldera server's
+# payload endpoint, are the framework's plumbing, not the technique: left out.
+CALDERA_PLUMBING = re.compile(r"(?i)sandcat|s4ndc4t|54ndc47|ragdoll|\bmanx\b|/file/download")
+# How the agent starts each executor: (image, original file name, command-line prefix).
+CALDERA_SHELLS = {
+    ("windows", "psh"): ("C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe", "PowerShell.EXE",
+                         "powershell.exe -Command "),
+    ("windows", "pwsh"): ("C:\\Program Files\\PowerShell\\7\\pwsh.exe", "pwsh.dll", "pwsh.exe -Command "),
+    ("windows", "cmd"): ("C:\\Windows\\System32\\cmd.exe", "Cmd.Exe", "cmd.exe /c "),
+    ("linux", "sh"): ("/bin/sh", None, "/bin/sh -c "),
+    ("darwin", "sh"): ("/bin/sh", None, "/bin/sh -c "),
+    ("darwin", "osa"): ("/usr/bin/osascript", None, "osascript -e "),
+}
+# Executors with no command line (shellcode, the agent's built-in Go functions).
+CALDERA_NO_COMMAND = ("shellcode_amd64", "shellcode_386", "native")
+CALDERA_HOSTS = {"windows": ("WS01.corp.example.com", "CORP\\jdoe", "C:\\Users\\jdoe"),
+                 "linux": ("web01.corp.example.com", "jdoe", "/home/jdoe"),
+                 "darwin": ("mac01.corp.example.com", "jdoe", "/Users/jdoe")}
+# Plausible values for Caldera's #{fact} placeholders (per platform where paths differ).
+CALDERA_FACTS = {
+    "server": "http://10.0.2.15:8888", "caldera.server": "10.0.2.15", "app.contact.http": "http://10.0.2.15:8888",
+    "app.contact.html": "/weather", "paw": "xqzvbe", "group": "red", "origin_link_id": "1",
+    "host.dir.staged": {"windows": "C:\\Users\\Public\\staged", "unix": "/tmp/staged"},
+    "host.dir.compress": {"windows": "C:\\Users\\Public\\staged.zip", "unix": "/tmp/staged.tar.gz"},
+    "host.dir.git": {"windows": "C:\\Users\\jdoe\\source\\repos\\webapp", "unix": "/home/jdoe/src/webapp"},
+    "host.file.path": {"windows": "C:\\Users\\jdoe\\Documents\\budget.xlsx", "unix": "/home/jdoe/Documents/budget.xlsx"},
+    "location": {"windows": "C:\\Users\\Public\\svcupdate.exe", "unix": "/tmp/svcupdate"},
+    "exe_name": {"windows": "svcupdate.exe", "unix": "svcupdate"},
+    "payload": {"windows": "update.exe", "unix": "update"},
+    "windows.staging.location": "C:\\Users\\Public\\staged", "linux.staging.location": "/tmp/staged",
+    "host.system.path": "C:\\Windows\\System32", "psexec.path": "C:\\Tools\\PsExec.exe",
+    "share": "\\\\WS02\\C$\\Users\\Public\\", "sensitive.share.file": "Users\\jdoe\\Documents\\budget.xlsx",
+    "host.service.modifiable": "UpdateOrchestratorSvc", "host.process.id": "4312", "host.print.file": "report.pdf",
+    "host.user.name": "jdoe", "host.user.password": "EXAMPLE-user-pass", "sudo.password": "EXAMPLE-sudo-pass",
+    "host.archive.password": "EXAMPLE-archive-pass", "host.chrome.bookmark_title": "Intranet",
+    "domain.user.name": "CORP\\svc_backup", "domain.user.password": "EXAMPLE-domain-pass",
+    "domain.broadcast.ip": "10.0.2.255", "local.host.fqdn": "WS01.corp.example.com",
+    "remote.host.fqdn": "WS02.corp.example.com", "remote.host.name": "WS02", "remote.host.ip": "10.0.2.20",
+    "remote.host.port": "22", "remote.host.socket": "10.0.2.20:8080", "remote.ssh.cmd": "jdoe@10.0.2.20",
+    "nonstandard.port.listener": "10.0.2.20", "nonstandard.port.number": "8081",
+    "server.malicious.url": "http://203.0.113.50/payload.bin", "backup.admin.ability": "none",
+    "file.sensitive.extension": "docx", "file.sensitive.content": "password", "file.last.accessed": "30",
+    "file.last.modified": "30", "file.size.chunk": "1000000", "pseudo.data.identifier": "pseudo",
+    "safe.mode.enabled": "true",
+    "windows.included.extensions": ".txt,.docx,.xlsx,.pdf", "windows.excluded.extensions": ".exe,.dll",
+    "windows.included.directories": "C:\\Users", "windows.excluded.directories": "C:\\Windows",
+    "linux.included.extensions": ".txt .docx .xlsx .pdf", "linux.included.directories": "/home",
+    "linux.excluded.directories": "/proc",
+    "target.org.name": "example", "target.org.domain": "example.com",
+    "s3.source.name": "example-staging-bucket", "s3.destination.name": "example-archive-bucket",
+    "s3.source.region": "us-east-1", "ftp.server.address": "203.0.113.10", "ftp.user.name": "ftpuser",
+    "ftp.user.password": "EXAMPLE-ftp-pass", "dropbox.api.key": "EXAMPLE-dropbox-token",
+    "dropbox.target.dir": "/backup", "github.user.name": "example-user",
+    "github.access.token": "ghp_EXAMPLE000000000000000000000000000000", "github.repository.name": "notes",
+    "github.repository.branch": "main",
+}
+FACT_RX = re.compile(r"#\{([A-Za-z0-9_.-]+)(?:\[[^\]{}]*\])?\}")
+PAYLOAD_FACT_RX = re.compile(r"#\{payload:[0-9a-f-]{36}\}")
+
+
+def caldera_fill(command, platform):
+    """Replace #{fact} placeholders with the fixed values above (a fact without one is an error)."""
+    def value(m):
+        v = CALDERA_FACTS.get(m.group(1))
+        if v is None:
+            raise SystemExit("caldera: no value for fact #{%s}" % m.group(1))
+        if isinstance(v, dict):
+            v = v["windows" if platform == "windows" else "unix"]
+        return v.replace("/home/jdoe", "/Users/jdoe") if platform == "darwin" else v
+    command = PAYLOAD_FACT_RX.sub(lambda m: CALDERA_FACTS["payload"]["windows" if platform == "windows" else "unix"],
+                                  command)
+    return FACT_RX.sub(value, command)
+
+
+def caldera_executors(ability):
+    """[(platform, executor, command)] of one ability, in file order; comma-joined keys expanded."""
+    out = []
+    for plats, execs in (ability.get("platforms") or {}).items():
+        for plat in plats.split(","):
+            for names, spec in (execs or {}).items():
+                for name in names.split(","):
+                    out.append((plat.strip(), name.strip(), (spec or {}).get("command")))
+    for e in ability.get("executors") or []:
+        out.append((e.get("platform"), e.get("name"), e.get("command")))
+    return out
+
+
+def caldera_alert(alert_id, platform, executor, command, elevated):
+    image, original, prefix = CALDERA_SHELLS[(platform, executor)]
+    host, user, cwd = CALDERA_HOSTS[platform]
+    if elevated:
+        user = "NT AUTHORITY\\SYSTEM" if platform == "windows" else "root"
+    pid = 2000 + int(sha(alert_id)[:6], 16) % 8000
+    cmdline = prefix + command
+    if platform == "darwin":
+        fields = {"event": {"action": "exec", "category": "process", "module": "endpoint_security"},
+                  "process": {"executable": image, "command_line": cmdline, "pid": pid,
+                              "working_directory": cwd},
+                  "user": {"name": user}, "host": {"hostname": host}}
+        return {"id": alert_id, "source": "macos-endpoint-security", "time": CALDERA_TIME,
+                "rule": {"id": "esf-exec", "name": "Endpoint Security process exec"},
+                "entities": {"users": [user], "hosts": [host]}, "fields": fields}
+    fields = {"EventID": 1,
+              "Channel": "Microsoft-Windows-Sysmon/Operational" if platform == "windows" else "Linux-Sysmon/Operational",
+              "Hostname": host, "UtcTime": CALDERA_TIME.replace("T", " ").replace("Z", ".000"),
+              "ProcessId": pid, "Image": image}
+    if original:
+        fields["OriginalFileName"] = original
+    fields.update({"CommandLine": cmdline, "CurrentDirectory": cwd, "User": user})
+    if platform == "windows":
+        fields["IntegrityLevel"] = "System" if elevated else "Medium"
+    ent = {"hosts": [host]}
+    if user not in ("NT AUTHORITY\\SYSTEM", "root"):
+        ent["users"] = [user]
+    return {"id": alert_id, "source": "sysmon", "time": CALDERA_TIME,
+            "rule": {"id": "sysmon-1", "name": "Sysmon process creation"}, "entities": ent, "fields": fields}
+
+
+def build_caldera(gitdir, active, replaced, report):
+    check_license(gitdir, "LICENSE", "Apache License")
+    commit = head_commit(gitdir)
+    short = commit[:7]
+    paths = [p for p in git(gitdir, "ls-tree", "-r", "--name-only", "HEAD", text=True).splitlines()
+             if re.match(r"^data/abilities/[^/]+/[^/]+\.ya?ml$", p)]
+    lines, counts = [], {"abilities": 0, "foreign": 0, "no-technique": 0, "kept-abilities": 0,
+                         "no-command": 0, "plumbing": 0, "lines": 0}
+    for path in sorted(paths):
+        text = git(gitdir, "show", "HEAD:" + path, text=True)
+        for ability in load_yaml(text) or []:
+            counts["abilities"] += 1
+            if CALDERA_FOREIGN.search(text):
+                counts["foreign"] += 1
+                continue
+            tech = ability.get("technique") or {}
+            tid = str(tech.get("attack_id") or ability.get("technique_id") or "").strip()
+            tid = replaced.get(tid, tid)
+            if tid not in active:
+                counts["no-technique"] += 1
+                report.append(("caldera", path, 0, 0, 0))
+                continue
+            kept = 0
+            elevated = str(ability.get("privilege") or "").lower() == "elevated"
+            for platform, executor, command in caldera_executors(ability):
+                if executor in CALDERA_NO_COMMAND or not isinstance(command, str) or not command.strip():
+                    counts["no-command"] += 1
+                    continue
+                if (platform, executor) not in CALDERA_SHELLS:
+                    raise SystemExit("caldera: no shell for %s/%s in %s" % (platform, executor, path))
+                if CALDERA_PLUMBING.search(command):
+                    counts["plumbing"] += 1
+                    continue
+                command = "\n".join(l.rstrip() for l in command.strip().splitlines())
+                lid = "caldera-%s-%s-%s" % (ability["id"], platform, executor)
+                alert = caldera_alert(lid, platform, executor, caldera_fill(command, platform), elevated)
+                src = "github:mitre/stockpile@%s:%s" % (short, path)
+                tags = ["real", "caldera", platform, "executor-" + executor,
+                        "tactic-" + slug(str(ability.get("tactic") or "none"))]
+                lines.append(make_line(lid, alert, [tid], True, src, CALDERA_LIC, tags))
+                kept += 1
+            counts["lines"] += kept
+            counts["kept-abilities"] += 1 if kept else 0
+            report.append(("caldera", path, 0, kept, 0))
+    report.append(("caldera", "totals " + json.dumps(counts, sort_keys=True), 0, 0, 0))
+    return lines, commit
+
+
 def write_set(out_dir, name, lines):
     os.makedirs(out_dir, exist_ok=True)
     dev = [l for l in lines if hashlib.sha256(l["id"].encode()).digest()[0] % 2 == 0]
@@ -1264,8 +1763,9 @@ def summarise(name, lines):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--otrf", required=True, help="git dir of OTRF/Security-Datasets")
+    ap.add_argument("--otrf", help="git dir of OTRF/Security-Datasets")
     ap.add_argument("--stratus", help="git dir of DataDog/stratus-red-team")
+    ap.add_argument("--caldera", help="git dir of mitre/stockpile (Caldera abilities)")
     ap.add_argument("--attack", default="/work/shared/attack/enterprise-attack.json")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "real"))
     ap.add_argument("--report", action="store_true", help="print per-dataset counts")
@@ -1276,9 +1776,15 @@ def main():
 
     active, replaced = load_attack(args.attack)
     report = []
-    sets = [("otrf-events",) + build_otrf(args.otrf, active, replaced, report)]
+    if not (args.otrf or args.stratus or args.caldera):
+        ap.error("give at least one of --otrf, --stratus, --caldera")
+    sets = []
+    if args.otrf:
+        sets.append(("otrf-events",) + build_otrf(args.otrf, active, replaced, report))
     if args.stratus:
         sets.append(("stratus-cloud",) + build_stratus(args.stratus, active, replaced, report))
+    if args.caldera:
+        sets.append(("caldera-commands",) + build_caldera(args.caldera, active, replaced, report))
 
     errors = []
     for name, lines, _commit in sets:

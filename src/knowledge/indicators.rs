@@ -75,7 +75,7 @@ impl EventHits {
                 rule_name = Some(ps.set.matches(&event.rule_name));
                 rule_description = Some(ps.set.matches(&event.rule_description));
             } else if let Some(observed) = event.get(ps.attr) {
-                by_attr.push((ps.attr, ps.set.matches(&observed.text)));
+                by_attr.push((ps.attr, ps.set.matches(&one_line(ps.attr, &observed.text))));
             }
         }
         EventHits { by_attr, rule_name, rule_description, exact }
@@ -91,6 +91,17 @@ impl EventHits {
 
     fn attr(&self, attr: Attr) -> Option<&SetMatches> {
         self.by_attr.iter().find(|(a, _)| *a == attr).map(|(_, m)| m)
+    }
+}
+
+/// A command line is one command even when a launcher passed it with line breaks
+/// (`powershell -Command` with a multi-line script): its patterns read it as one line, so
+/// `.*` spans the whole command. Script blocks keep their lines.
+fn one_line(attr: Attr, text: &str) -> std::borrow::Cow<'_, str> {
+    if matches!(attr, Attr::CommandLine | Attr::ParentCommandLine) && text.contains(['\n', '\r']) {
+        std::borrow::Cow::Owned(text.replace(['\r', '\n'], " "))
+    } else {
+        std::borrow::Cow::Borrowed(text)
     }
 }
 
@@ -489,6 +500,15 @@ source = "https://lolbas-project.github.io/lolbas/Binaries/Certutil/"
 image = ["certutil.exe"]
 command_line = ['(?i)[-/]urlcache']
 "#;
+
+    #[test]
+    fn a_command_line_with_line_breaks_is_matched_as_one_line() {
+        let k = Indicators::parse(&[("t.toml".into(), FILE.into())], &catalog()).unwrap();
+        let hit = event(json!({"Image": "C:\\Windows\\System32\\certutil.exe", "CommandLine": "certutil.exe -f\n -urlcache http://x/p.exe"}));
+        assert_eq!(k.matches(&hit).len(), 1);
+        assert_eq!(one_line(Attr::CommandLine, "a\r\nb"), "a  b");
+        assert_eq!(one_line(Attr::Script, "a\nb"), "a\nb");
+    }
 
     #[test]
     fn matches_on_every_condition_and_cites_the_command_line() {
