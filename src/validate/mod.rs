@@ -359,7 +359,7 @@ mod tests {
             alert("AWS WAF Web ACL Disassociated", "critical", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "ListWebACLs", "readOnly": true}));
         assert_eq!(severity_floor(std::slice::from_ref(&read), &[]).unwrap().severity, Severity::High);
         // An operation that only shares no word with the rule is not decisive.
-        let other = alert("Slack App Added", "high", json!({"action": "user_logout"}));
+        let other = alert("Slack App Added", "high", json!({"action": "user_channel_join"}));
         assert_eq!(severity_floor(std::slice::from_ref(&other), &[]).unwrap().severity, Severity::High);
         // One alert that is what its rule describes keeps the whole request's floor.
         assert_eq!(severity_floor(&[read, real], &[]).unwrap().severity, Severity::Critical);
