@@ -275,9 +275,8 @@ fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let text = TextOptions::default()
         .set_indexing_options(TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqsAndPositions));
-    // Technique IDs, one untokenised term each, with frequencies: block-max WAND prunes
-    // only disjunctions whose every term reads them, and technique clauses sit in the
-    // same disjunction as the text's.
+    // Technique IDs, one untokenised term each, with frequencies like the text fields':
+    // technique clauses sit in the same disjunction as the text's.
     let ids = TextOptions::default().set_indexing_options(TextFieldIndexing::default().set_tokenizer("raw").set_index_option(IndexRecordOption::WithFreqs));
     let fields = Fields {
         doc_ref: b.add_text_field("ref", STRING | STORED),
@@ -648,7 +647,8 @@ impl SearchIndex {
     /// techniques last, expanded with the techniques that the best runbooks, cases and
     /// rules carry: technique prose shares too many generic words with alerts to be found
     /// by text alone. Every query is a plain disjunction of weighted terms, which tantivy
-    /// prunes with block-max WAND.
+    /// scores as a buffered union: block-max WAND was measured several times slower at
+    /// these sizes (a few hundred clauses; `docs/benchmarks.md`).
     pub fn search(&self, q: &AlertQuery, limits: Limits) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
         let main = self.partition(&searcher, AttackGroup::Technique)?;
