@@ -244,7 +244,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Keys { command: KeysCommand::Create { name, role, principal, expires_at } } => {
             let store = open_store(&settings)?;
-            let (who, key) = store.create_key_with(&NewKey { name, role, principal, expires_at: expires_at.clone() }, "cli")?;
+            let new = NewKey::checked(&name, role, principal.as_deref(), expires_at.clone()).map_err(anyhow::Error::msg)?;
+            let (who, key) = store.create_key_with(&new, "cli")?;
             let until = expires_at.map(|e| format!(", expires {e}")).unwrap_or_default();
             println!("created key {} for {} (principal {}) with role {}{until}", who.key_id, who.name, who.principal, who.role);
             println!("{key}");

@@ -238,6 +238,9 @@ async fn dual_control_counts_principals_and_keys_can_be_listed_revoked_and_expir
     let (_, alice2) = t.post("/v1/keys", &admin, &create("alice-phone", "approver", Some("alice"))).await;
     let (_, bob) = t.post("/v1/keys", &admin, &create("bob", "approver", None)).await;
     assert_eq!(bob["principal"], "bob", "the principal defaults to the key's name");
+    // Who a key speaks for is said or defaulted on purpose: a blank principal is no one.
+    let (s, blank) = t.post("/v1/keys", &admin, &create("carol", "approver", Some("  "))).await;
+    assert_eq!((s, blank["error"]["code"].as_str()), (400, Some("invalid_field")), "{blank}");
     let (_, engine_approver) = t.post("/v1/keys", &admin, &create("engine-approver", "approver", Some("soar-platform"))).await;
     let k = |v: &Value| v["key"].as_str().unwrap().to_string();
 

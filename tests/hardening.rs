@@ -126,7 +126,7 @@ async fn every_error_is_a_json_body_with_a_stable_code() {
         ("audit limit negative", get("/v1/audit?limit=-1", &admin), 400, "invalid_query"),
         ("audit limit text", get("/v1/audit?limit=all", &admin), 400, "invalid_query"),
         ("audit query invalid UTF-8", get("/v1/audit?after=%FF", &admin), 400, "invalid_query"),
-        ("approval status unknown", get("/v1/approvals?status=bogus", &admin), 400, "invalid_field"),
+        ("approval status unknown", get("/v1/approvals?status=bogus", &admin), 400, "invalid_query"),
         ("unknown route", get("/v2/anything", &admin), 404, "not_found"),
         ("wrong method", b"DELETE /v1/recommend HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".to_vec(), 405, "method_not_allowed"),
         ("post to a get route", post("/healthz", &admin, Some("application/json"), "{}"), 405, "method_not_allowed"),

@@ -225,7 +225,7 @@ pub async fn approvals(State(s): State<AppState>, caller: Caller, Query(q): Quer
     let status = match q.status.as_deref() {
         None => None,
         Some(x) => Some(
-            ApprovalStatus::parse(x).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("`{x}` is not pending, approved, rejected or expired")))?,
+            ApprovalStatus::parse(x).ok_or_else(|| AppError::new(ErrorCode::InvalidQuery, format!("`{x}` is not pending, approved, rejected or expired")))?,
         ),
     };
     s.app.blocking(move |app| Ok(Json(json!({"approvals": app.store.approvals(status, None, 500)?})))).await
@@ -271,7 +271,7 @@ pub async fn actions(State(s): State<AppState>, caller: Caller, Query(q): Query<
     let who = caller.require(&[Role::Soar, Role::Admin])?;
     let status = match q.status.as_deref() {
         None => None,
-        Some(x) => Some(ActionStatus::parse(x).ok_or_else(|| AppError::new(ErrorCode::InvalidField, format!("`{x}` is not an action status")))?),
+        Some(x) => Some(ActionStatus::parse(x).ok_or_else(|| AppError::new(ErrorCode::InvalidQuery, format!("`{x}` is not an action status")))?),
     };
     let actor = who.actor();
     s.app

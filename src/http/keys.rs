@@ -30,12 +30,8 @@ pub fn parse_expiry(s: &str) -> Result<String, String> {
 pub async fn create(State(s): State<AppState>, caller: Caller, Body(req, _): Body<CreateKey>) -> Result<(StatusCode, Json<Value>), AppError> {
     let who = caller.require(&[Role::Admin])?;
     let role: Role = req.role.parse().map_err(|e: String| AppError::new(ErrorCode::InvalidField, e))?;
-    let name = req.name.trim();
-    if name.is_empty() || name.len() > 128 {
-        return Err(AppError::new(ErrorCode::InvalidField, "`name` must be 1 to 128 characters"));
-    }
     let expires_at = req.expires_at.as_deref().map(parse_expiry).transpose().map_err(|e| AppError::new(ErrorCode::InvalidField, e))?;
-    let new = NewKey { name: name.to_string(), role, principal: req.principal.map(|p| p.trim().to_string()), expires_at: expires_at.clone() };
+    let new = NewKey::checked(&req.name, role, req.principal.as_deref(), expires_at.clone()).map_err(|e| AppError::new(ErrorCode::InvalidField, e))?;
     let actor = who.actor();
     let (created, secret) = s.app.blocking(move |app| app.store.create_key_with(&new, &actor)).await?;
     Ok((

@@ -175,7 +175,7 @@ fn ops(max_body: usize, max_stream_body: usize, max_import_body: usize) -> Vec<O
             )
         },
         op("get", "/v1/cases/{case_id}/graph", "The case as a graph of what its alerts name: `{nodes, edges}`", Some(READERS), Input::None, &[NotFound]),
-        Op { query: true, ..op("get", "/v1/approvals", "Approvals (`?status=pending|approved|rejected|expired`)", Some(QUEUE), Input::None, &[InvalidField]) },
+        Op { query: true, ..op("get", "/v1/approvals", "Approvals (`?status=pending|approved|rejected|expired`)", Some(QUEUE), Input::None, &[]) },
         op("get", "/v1/approvals/{id}", "One approval with its decisions and evidence status", Some(QUEUE), Input::None, &[NotFound]),
         op(
             "post",
@@ -185,7 +185,7 @@ fn ops(max_body: usize, max_stream_body: usize, max_import_body: usize) -> Vec<O
             Input::Json,
             &[NotFound, RationaleRequired, Forbidden, OwnRequest, AlreadyDecided, ApprovalClosed, BindingMismatch],
         ),
-        Op { query: true, ..op("get", "/v1/actions", "The outbox (`?status=approved`)", Some(&[Role::Soar, Role::Admin]), Input::None, &[InvalidField]) },
+        Op { query: true, ..op("get", "/v1/actions", "The outbox (`?status=approved`)", Some(&[Role::Soar, Role::Admin]), Input::None, &[]) },
         op(
             "post",
             "/v1/actions/{id}/outcome",

@@ -84,6 +84,20 @@ pub struct NewKey {
     pub expires_at: Option<String>,
 }
 
+impl NewKey {
+    /// A key to create from what an operator typed: the name and a given principal are
+    /// trimmed and must be 1 to 128 characters. A blank principal is refused rather than
+    /// read as "the name": dual control counts principals, so who a key speaks for must
+    /// be said or defaulted on purpose.
+    pub fn checked(name: &str, role: Role, principal: Option<&str>, expires_at: Option<String>) -> Result<NewKey, String> {
+        let sized = |what: &str, v: &str| -> Result<String, String> {
+            let v = v.trim();
+            if v.is_empty() || v.chars().count() > 128 { Err(format!("`{what}` must be 1 to 128 characters")) } else { Ok(v.to_string()) }
+        };
+        Ok(NewKey { name: sized("name", name)?, role, principal: principal.map(|p| sized("principal", p)).transpose()?, expires_at })
+    }
+}
+
 /// A key as listed: never its secret, which is not stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct KeyRecord {
