@@ -48,16 +48,18 @@ pub fn import_dir(dir: &Path, catalog: &Catalog) -> (Vec<Document>, SigmaReport)
                 continue;
             }
         };
-        match parse_rule(&text, catalog) {
-            Ok((doc, unknown_ids)) => {
-                for id in unknown_ids {
-                    unknown.entry(id).or_default().push(doc.id.clone());
-                }
-                if let Some(existing) = docs.iter_mut().find(|d| d.id == doc.id) {
-                    report.duplicates += 1;
-                    *existing = doc;
-                } else {
-                    docs.push(doc);
+        match parse_rules(&text, catalog) {
+            Ok(rules) => {
+                for (doc, unknown_ids) in rules {
+                    for id in unknown_ids {
+                        unknown.entry(id).or_default().push(doc.id.clone());
+                    }
+                    if let Some(existing) = docs.iter_mut().find(|d| d.id == doc.id) {
+                        report.duplicates += 1;
+                        *existing = doc;
+                    } else {
+                        docs.push(doc);
+                    }
                 }
             }
             Err(reason) => report.skipped.push(SkippedFile { path: shown, reason }),
@@ -68,17 +70,86 @@ pub fn import_dir(dir: &Path, catalog: &Catalog) -> (Vec<Document>, SigmaReport)
     (docs, report)
 }
 
-/// Parses one rule file (the first YAML document that has `detection`).
+/// Parses one rule file and returns its first rule (see [`parse_rules`]).
 pub fn parse_rule(text: &str, catalog: &Catalog) -> Result<(Document, Vec<String>), String> {
-    let mut rule: Option<Yaml> = None;
+    parse_rules(text, catalog)?.into_iter().next().ok_or_else(|| "no rule in the file".to_string())
+}
+
+/// Parses every rule of one file, with the technique tags the catalog doesn't know.
+///
+/// A file may hold several YAML documents: Sigma collections put a correlation rule and
+/// the rules it counts side by side, and the older multi-document form starts with an
+/// `action: global` document whose keys every following document inherits (`action:
+/// reset` drops them). Documents that end up with one id are variants of one rule (the
+/// same detection on several log sources) and make one document with every variant's
+/// detection. Filters (`filter:`, no detection of their own) are not rules.
+pub fn parse_rules(text: &str, catalog: &Catalog) -> Result<Vec<(Document, Vec<String>)>, String> {
+    let mut global: Option<Yaml> = None;
+    let mut rules: Vec<Yaml> = Vec::new();
+    let mut filters = 0usize;
     for doc in serde_yaml::Deserializer::from_str(text) {
-        let v = <Yaml as serde::Deserialize>::deserialize(doc).map_err(|e| format!("YAML: {e}"))?;
-        if v.get("detection").is_some() {
-            rule = Some(v);
-            break;
+        let mut v = <Yaml as serde::Deserialize>::deserialize(doc).map_err(|e| format!("YAML: {e}"))?;
+        match v.get("action").and_then(Yaml::as_str) {
+            Some("global") => {
+                if let Yaml::Mapping(m) = &mut v {
+                    m.remove("action");
+                }
+                global = Some(v);
+                continue;
+            }
+            Some("reset") => {
+                global = None;
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(g) = &global {
+            v = inherit(g, v);
+        }
+        if v.get("detection").is_some() || v.get("correlation").is_some() {
+            rules.push(v);
+        } else if v.get("filter").is_some() {
+            filters += 1;
         }
     }
-    let rule = rule.ok_or("no rule with a `detection` section")?;
+    if rules.is_empty() {
+        return Err(if filters > 0 { "a Sigma filter, not a rule".into() } else { "no rule with a `detection` or `correlation` section".into() });
+    }
+    let mut out: Vec<(Document, Vec<String>)> = Vec::new();
+    for rule in &rules {
+        let (doc, unknown) = rule_document(rule, catalog)?;
+        match out.iter_mut().find(|(d, _)| d.id == doc.id) {
+            // Another log source of the same rule: its detection is one more way it fires.
+            Some((first, _)) => {
+                if let Some(variant) = doc.text.split_once("\nLog source: ").map(|(_, rest)| rest) {
+                    first.text.push_str(&format!("Log source: {variant}"));
+                }
+            }
+            None => out.push((doc, unknown)),
+        }
+    }
+    Ok(out)
+}
+
+/// `doc` with every key of `global` it doesn't set itself; mappings are merged key by key.
+fn inherit(global: &Yaml, doc: Yaml) -> Yaml {
+    match (global, doc) {
+        (Yaml::Mapping(g), Yaml::Mapping(mut d)) => {
+            for (k, gv) in g {
+                let merged = match d.remove(k) {
+                    Some(dv) => inherit(gv, dv),
+                    None => gv.clone(),
+                };
+                d.insert(k.clone(), merged);
+            }
+            Yaml::Mapping(d)
+        }
+        (_, doc) => doc,
+    }
+}
+
+/// One rule (or correlation rule) as a `sigma:<id>` document.
+fn rule_document(rule: &Yaml, catalog: &Catalog) -> Result<(Document, Vec<String>), String> {
     let s = |k: &str| rule.get(k).and_then(Yaml::as_str).map(str::to_string);
     let id = s("id").ok_or("rule has no `id`")?;
     if id.is_empty() || id.contains(char::is_whitespace) {
@@ -101,17 +172,37 @@ pub fn parse_rule(text: &str, catalog: &Catalog) -> Result<(Document, Vec<String
         }
     }
     let level = s("level");
-    let severity = level.as_deref().and_then(|l| l.parse::<Severity>().ok());
+    let severity = level.as_deref().and_then(|l| l.trim().to_ascii_lowercase().parse::<Severity>().ok());
 
     let mut text_out = format!("{title}\n");
     if let Some(d) = s("description") {
         text_out.push_str(d.trim());
         text_out.push('\n');
     }
-    let mut keywords = String::new();
-    if let Some(Yaml::Mapping(ls)) = rule.get("logsource") {
-        let parts: Vec<String> = ls.iter().filter_map(|(k, v)| Some(format!("{}: {}", k.as_str()?, scalar(v)?))).collect();
-        text_out.push_str(&format!("Log source: {}\n", parts.join(", ")));
+    let fps = seq_strings(rule.get("falsepositives"));
+    if !fps.is_empty() {
+        text_out.push_str(&format!("False positives: {}\n", fps.join("; ")));
+    }
+    if let Some(l) = &level {
+        text_out.push_str(&format!("Level: {l}\n"));
+    }
+    if let Some(c) = rule.get("correlation") {
+        let mut lines = Vec::new();
+        detection_lines(c, "", &mut lines);
+        text_out.push_str("Correlation:\n");
+        for l in lines {
+            text_out.push_str(&l);
+            text_out.push('\n');
+        }
+    }
+    // Log source and detection last: a variant of the rule on another log source adds
+    // its own pair after them.
+    let logsource = match rule.get("logsource") {
+        Some(Yaml::Mapping(ls)) => ls.iter().filter_map(|(k, v)| Some(format!("{}: {}", k.as_str()?, scalar(v)?))).collect::<Vec<_>>().join(", "),
+        _ => String::new(),
+    };
+    if !logsource.is_empty() || rule.get("detection").is_some() {
+        text_out.push_str(&format!("Log source: {logsource}\n"));
     }
     if let Some(det) = rule.get("detection") {
         let mut lines = Vec::new();
@@ -122,14 +213,7 @@ pub fn parse_rule(text: &str, catalog: &Catalog) -> Result<(Document, Vec<String
             text_out.push('\n');
         }
     }
-    let fps = seq_strings(rule.get("falsepositives"));
-    if !fps.is_empty() {
-        text_out.push_str(&format!("False positives: {}\n", fps.join("; ")));
-    }
-    if let Some(l) = &level {
-        text_out.push_str(&format!("Level: {l}\n"));
-    }
-    keywords.push_str(&tags.join(" "));
+    let keywords = tags.join(" ");
     Ok((Document { kind: DocKind::Sigma, id, title, text: text_out, techniques, actions: Vec::new(), severity, disposition: None, keywords }, unknown))
 }
 
@@ -157,7 +241,13 @@ fn detection_lines(v: &Yaml, prefix: &str, out: &mut Vec<String>) {
             for (k, val) in m {
                 let key = k.as_str().map(str::to_string).or_else(|| scalar(k)).unwrap_or_default();
                 if key == "condition" {
-                    out.push(format!("condition: {}", seq_strings(Some(val)).join(" | ")));
+                    // A correlation's condition is a comparison (`gte: 10`), a detection's a
+                    // boolean expression or a list of them.
+                    let condition = match val {
+                        Yaml::Mapping(m) => m.iter().filter_map(|(op, n)| Some(format!("{} {}", op.as_str()?, scalar(n)?))).collect::<Vec<_>>().join(", "),
+                        _ => seq_strings(Some(val)).join(" | "),
+                    };
+                    out.push(format!("condition: {condition}"));
                     continue;
                 }
                 match val {
@@ -204,5 +294,34 @@ mod tests {
         assert!(doc.text.contains("Log source: product: aws, service: cloudtrail"));
         assert_eq!(doc.severity, Some(Severity::Medium));
         assert!(parse_rule("title: x\n", &catalog).is_err());
+    }
+
+    #[test]
+    fn a_global_document_is_inherited_and_variants_make_one_rule() {
+        let catalog = Catalog::embedded().unwrap();
+        let text = "title: Encoded PowerShell\nid: g-1\naction: global\ntags: [attack.t1059.001]\nlevel: HIGH\nlogsource:\n  product: windows\n---\nlogsource:\n  category: process_creation\ndetection:\n  sel:\n    CommandLine|contains: ' -enc '\n  condition: sel\n---\nlogsource:\n  category: ps_script\ndetection:\n  sel:\n    ScriptBlockText|contains: FromBase64String\n  condition: sel\n";
+        let rules = parse_rules(text, &catalog).unwrap();
+        assert_eq!(rules.len(), 1, "two log sources of one rule id are one document");
+        let doc = &rules[0].0;
+        assert_eq!((doc.title.as_str(), doc.severity), ("Encoded PowerShell", Some(Severity::High)));
+        assert_eq!(doc.techniques, vec!["T1059.001"]);
+        assert!(doc.text.contains("Log source: category: process_creation, product: windows"), "{}", doc.text);
+        assert!(doc.text.contains("Log source: category: ps_script, product: windows"), "{}", doc.text);
+        assert!(doc.text.contains("ScriptBlockText|contains: FromBase64String"), "{}", doc.text);
+    }
+
+    #[test]
+    fn a_collection_yields_every_rule_and_a_correlation_is_a_rule() {
+        let catalog = Catalog::embedded().unwrap();
+        let text = "title: Failed logon\nid: base-1\nname: failed_logon\nlogsource: {product: windows, service: security}\ndetection:\n  sel: {EventID: 4625}\n  condition: sel\n---\ntitle: Many failed logons for one user\nid: corr-1\ntags: [attack.t1110]\ncorrelation:\n  type: event_count\n  rules: [failed_logon]\n  group-by: [TargetUserName]\n  timespan: 5m\n  condition:\n    gte: 10\nlevel: high\n";
+        let rules = parse_rules(text, &catalog).unwrap();
+        let ids: Vec<&str> = rules.iter().map(|(d, _)| d.id.as_str()).collect();
+        assert_eq!(ids, ["base-1", "corr-1"]);
+        let corr = &rules[1].0;
+        assert_eq!(corr.techniques, vec!["T1110"]);
+        assert!(corr.text.contains("type: event_count") && corr.text.contains("condition: gte 10"), "{}", corr.text);
+        assert!(!corr.text.contains("Log source"), "{}", corr.text);
+        let filter = "title: Exclude admins\nid: f-1\nfilter:\n  rules: [base-1]\n  selection: {User: admin}\n  condition: not selection\nlogsource: {product: windows}\n";
+        assert_eq!(parse_rules(filter, &catalog).unwrap_err(), "a Sigma filter, not a rule");
     }
 }
