@@ -189,6 +189,45 @@ fn alert_with_id(id: &str) -> Value {
     native_alert(id, "Encoded PowerShell spawned by Office", "high", json!({"CommandLine": "powershell -enc SQBFAFgA"}))
 }
 
+/// Sends a request's head, waits for the server to have read it, then streams the body
+/// and reads the answer: what a client uploading a large body does.
+async fn upload(t: &TestApp, head: String, body: &[u8]) -> Result<String, std::io::Error> {
+    let mut s = TcpStream::connect(t.base.trim_start_matches("http://")).await?;
+    s.write_all(head.as_bytes()).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for piece in body.chunks(64 << 10) {
+        s.write_all(piece).await?;
+    }
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await.map_err(std::io::Error::other)??;
+    Ok(String::from_utf8_lossy(&out).to_string())
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_gets_its_413_while_it_is_still_being_sent() {
+    let t = spawn_app().await;
+    let engine = t.key("case-engine", Role::CaseEngine);
+    let big = json!({"alerts": [native_alert("a-2", "Big", "high", json!({"blob": "x".repeat(2 << 20)}))]}).to_string();
+    let declared = format!(
+        "POST /v1/recommend HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {engine}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        big.len()
+    );
+    let answer = upload(&t, declared, big.as_bytes()).await.expect("the 413, not a reset connection");
+    assert!(answer.starts_with("HTTP/1.1 413") && answer.contains("payload_too_large"), "{answer}");
+    let mut chunked = Vec::new();
+    for piece in big.as_bytes().chunks(64 << 10) {
+        chunked.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        chunked.extend_from_slice(piece);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let head = format!(
+        "POST /v1/recommend HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {engine}\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    let answer = upload(&t, head, &chunked).await.expect("the 413, not a reset connection");
+    assert!(answer.starts_with("HTTP/1.1 413") && answer.contains("payload_too_large"), "{answer}");
+}
+
 #[tokio::test]
 async fn the_page_cannot_be_framed_or_sniffed() {
     let t = spawn_app().await;

@@ -87,14 +87,45 @@ pub(super) async fn read_limited(req: Request, max: usize) -> Result<Bytes, AppE
     use http_body_util::BodyExt;
     let too_large = || AppError::new(ErrorCode::PayloadTooLarge, format!("the body is larger than {max} bytes"));
     let declared = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+    // A client that asked to be told first (`Expect: 100-continue`) has sent nothing yet.
+    let waits = req.headers().get(header::EXPECT).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    let mut body = req.into_body();
     if declared.is_some_and(|n| n > max as u64) {
+        if !waits {
+            drain(body, 0).await;
+        }
         return Err(too_large());
     }
-    match http_body_util::Limited::new(req.into_body(), max).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
-        Err(e) => Err(AppError::new(ErrorCode::InvalidRequest, format!("the body could not be read: {e}"))),
+    let mut out = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| AppError::new(ErrorCode::InvalidRequest, format!("the body could not be read: {e}")))?;
+        let Ok(data) = frame.into_data() else { continue };
+        if out.len() + data.len() > max {
+            drain(body, (out.len() + data.len()) as u64).await;
+            return Err(too_large());
+        }
+        out.extend_from_slice(&data);
     }
+    Ok(out.freeze())
+}
+
+/// Most clients send the whole body before they read the answer. Closing on a body refused
+/// as too large would leave its unread bytes in the socket, and the kernel answers those
+/// with a reset that the client sees instead of the 413. So the rest is read and dropped,
+/// bounded in bytes and time; a body beyond that bound meets the reset.
+async fn drain(mut body: axum::body::Body, mut seen: u64) {
+    use http_body_util::BodyExt;
+    const DRAIN_BYTES: u64 = 16 << 20;
+    const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+    let _ = tokio::time::timeout(DRAIN_TIME, async {
+        while seen <= DRAIN_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => seen += frame.data_ref().map_or(0, |d| d.len() as u64),
+                _ => break,
+            }
+        }
+    })
+    .await;
 }
 
 pub async fn healthz() -> Json<Value> {
