@@ -199,6 +199,39 @@ async fn secrets_dedup_and_pivot_by_fingerprint_never_by_placeholder() {
 }
 
 #[tokio::test]
+async fn a_token_the_sender_already_redacted_ties_no_alerts_together() {
+    let t = spawn_app().await;
+    let engine = t.key("siem", Role::CaseEngine);
+    let analyst = t.key("analyst", Role::Analyst);
+    for (i, placeholder) in ["[REDACTED]", "***", "ghp_…(redacted by the sender)", "xoxb-...(masked)", "[REDACTED:github_token#1]"].iter().enumerate() {
+        let okta = json!({"id": format!("o-{i}"), "source": "okta", "time": "2026-05-02T10:00:00Z",
+                          "rule": {"id": "okta-mfa", "name": "MFA fatigue", "severity": "medium"},
+                          "entities": {"users": [format!("alice{i}@corp.example")], "tokens": [placeholder]}});
+        let gh = json!({"id": format!("g-{i}"), "source": "github-audit", "time": "2026-05-02T10:05:00Z",
+                        "rule": {"id": "gh-clone", "name": "Mass clone", "severity": "high"},
+                        "entities": {"users": [format!("bob{i}")], "repositories": [format!("acme/repo-{i}")], "tokens": [placeholder]}});
+        let r = stream(&t, &engine, &[okta, gh], 10).await;
+        assert_eq!(r[0]["outcome"], "new_case", "{placeholder}: {}", r[0]);
+        assert_eq!(r[1]["outcome"], "new_case", "{placeholder} is no shared secret: {}", r[1]);
+        assert_ne!(r[0]["case_id"], r[1]["case_id"]);
+        let (_, g) = t.get(&format!("/v1/cases/{}/graph", r[0]["case_id"].as_str().unwrap()), &analyst).await;
+        assert!(!g["nodes"].as_array().unwrap().iter().any(|n| n["kind"] == "token"), "{placeholder} drawn as a token: {g}");
+    }
+    // A real secret still ties them, by its fingerprint.
+    let secret = "ghp_QQQQrrrrSSSStttt5555666677778888uuuu";
+    let okta = json!({"id": "o-real", "source": "okta", "time": "2026-05-02T12:00:00Z", "rule": {"id": "okta-mfa", "name": "MFA fatigue"},
+                      "entities": {"users": ["carol@corp.example"], "tokens": [secret]}});
+    let gh = json!({"id": "g-real", "source": "github-audit", "time": "2026-05-02T12:05:00Z", "rule": {"id": "gh-clone", "name": "Mass clone"},
+                    "entities": {"users": ["dave"], "tokens": [secret]}});
+    let r = stream(&t, &engine, &[okta, gh], 10).await;
+    assert_eq!((r[0]["outcome"].as_str(), r[1]["outcome"].as_str()), (Some("new_case"), Some("attached")), "{r:?}");
+    let (_, fp) = t.post("/v1/fingerprint", &t.key("soar", Role::Soar), &json!({"secret": secret})).await;
+    let (_, g) = t.get(&format!("/v1/cases/{}/graph", r[0]["case_id"].as_str().unwrap()), &analyst).await;
+    let token = format!("token:{}", fp["fingerprint"].as_str().unwrap());
+    assert!(g["nodes"].as_array().unwrap().iter().any(|n| n["id"] == token.as_str()), "{token} not in {g}");
+}
+
+#[tokio::test]
 async fn the_transition_table_refuses_what_it_does_not_list_and_closing_stops_the_outbox() {
     let t = common::spawn_app().await;
     let engine = t.key("siem", Role::CaseEngine);
