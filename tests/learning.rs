@@ -89,6 +89,33 @@ async fn a_false_positive_drafts_a_sigma_filter_that_parses_and_matches_its_aler
 }
 
 #[tokio::test]
+async fn an_alert_id_sent_twice_to_a_case_is_exported_once_as_last_sent() {
+    let t = spawn_app().await;
+    let engine = t.key("siem", Role::CaseEngine);
+    let analyst = t.key("analyst", Role::Analyst);
+    let alert = |severity: &str, cmd: &str| {
+        json!({"id": "s2", "source": "sysmon", "time": "2026-06-05T10:00:00Z", "rule": {"id": format!("r-{cmd}"), "name": format!("{cmd} ran"), "severity": severity},
+               "entities": {"hosts": ["WS-078"]}, "fields": {"CommandLine": cmd}})
+    };
+    for a in [alert("critical", "mimikatz"), alert("low", "whoami")] {
+        let (s, body) = t.post("/v1/recommend", &engine, &json!({"case_id": "dup-1", "alerts": [a]})).await;
+        assert_eq!(s, 200, "{body}");
+    }
+    let close = json!({"disposition": "true_positive", "severity": "critical", "techniques": ["T1003.001"], "note": "credential dumping"});
+    let (s, v) = t.post("/v1/cases/dup-1/close", &analyst, &close).await;
+    assert_eq!(s, 200, "{v}");
+    let exported = t.dir.path().join("exported.jsonl");
+    let out = triage(t.dir.path(), &["eval", "export-cases", "--out", exported.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let line: Value = serde_json::from_str(std::fs::read_to_string(&exported).unwrap().lines().next().unwrap()).unwrap();
+    let alerts = line["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 1, "a dataset line refuses duplicate alert ids: {line}");
+    assert_eq!(alerts[0]["fields"]["CommandLine"], "whoami");
+    let (s, body) = t.post("/v1/recommend", &engine, &json!({"alerts": alerts})).await;
+    assert_eq!(s, 200, "{body}");
+}
+
+#[tokio::test]
 async fn a_corrected_true_positive_drafts_a_runbook_edit_and_an_eval_case_that_runs() {
     let t = spawn_app().await;
     let engine = t.key("siem", Role::CaseEngine);

@@ -199,6 +199,78 @@ async fn secrets_dedup_and_pivot_by_fingerprint_never_by_placeholder() {
 }
 
 #[tokio::test]
+async fn a_token_the_sender_already_redacted_ties_no_alerts_together() {
+    let t = spawn_app().await;
+    let engine = t.key("siem", Role::CaseEngine);
+    let analyst = t.key("analyst", Role::Analyst);
+    for (i, placeholder) in ["[REDACTED]", "***", "ghp_…(redacted by the sender)", "xoxb-...(masked)", "[REDACTED:github_token#1]"].iter().enumerate() {
+        let okta = json!({"id": format!("o-{i}"), "source": "okta", "time": "2026-05-02T10:00:00Z",
+                          "rule": {"id": "okta-mfa", "name": "MFA fatigue", "severity": "medium"},
+                          "entities": {"users": [format!("alice{i}@corp.example")], "tokens": [placeholder]}});
+        let gh = json!({"id": format!("g-{i}"), "source": "github-audit", "time": "2026-05-02T10:05:00Z",
+                        "rule": {"id": "gh-clone", "name": "Mass clone", "severity": "high"},
+                        "entities": {"users": [format!("bob{i}")], "repositories": [format!("acme/repo-{i}")], "tokens": [placeholder]}});
+        let r = stream(&t, &engine, &[okta, gh], 10).await;
+        assert_eq!(r[0]["outcome"], "new_case", "{placeholder}: {}", r[0]);
+        assert_eq!(r[1]["outcome"], "new_case", "{placeholder} is no shared secret: {}", r[1]);
+        assert_ne!(r[0]["case_id"], r[1]["case_id"]);
+        let (_, g) = t.get(&format!("/v1/cases/{}/graph", r[0]["case_id"].as_str().unwrap()), &analyst).await;
+        assert!(!g["nodes"].as_array().unwrap().iter().any(|n| n["kind"] == "token"), "{placeholder} drawn as a token: {g}");
+    }
+    // A real secret still ties them, by its fingerprint.
+    let secret = "ghp_QQQQrrrrSSSStttt5555666677778888uuuu";
+    let okta = json!({"id": "o-real", "source": "okta", "time": "2026-05-02T12:00:00Z", "rule": {"id": "okta-mfa", "name": "MFA fatigue"},
+                      "entities": {"users": ["carol@corp.example"], "tokens": [secret]}});
+    let gh = json!({"id": "g-real", "source": "github-audit", "time": "2026-05-02T12:05:00Z", "rule": {"id": "gh-clone", "name": "Mass clone"},
+                    "entities": {"users": ["dave"], "tokens": [secret]}});
+    let r = stream(&t, &engine, &[okta, gh], 10).await;
+    assert_eq!((r[0]["outcome"].as_str(), r[1]["outcome"].as_str()), (Some("new_case"), Some("attached")), "{r:?}");
+    let (_, fp) = t.post("/v1/fingerprint", &t.key("soar", Role::Soar), &json!({"secret": secret})).await;
+    let (_, g) = t.get(&format!("/v1/cases/{}/graph", r[0]["case_id"].as_str().unwrap()), &analyst).await;
+    let token = format!("token:{}", fp["fingerprint"].as_str().unwrap());
+    assert!(g["nodes"].as_array().unwrap().iter().any(|n| n["id"] == token.as_str()), "{token} not in {g}");
+}
+
+#[tokio::test]
+async fn an_alert_sent_again_with_other_content_replaces_the_one_its_case_holds() {
+    let t = spawn_app().await;
+    let engine = t.key("siem", Role::CaseEngine);
+    let analyst = t.key("analyst", Role::Analyst);
+    let sysmon = |id: &str, time: &str, severity: &str, cmd: &str| {
+        json!({"id": id, "source": "sysmon", "time": time, "rule": {"id": format!("r-{cmd}"), "name": format!("{cmd} ran"), "severity": severity},
+               "entities": {"users": ["CORP\\mallory"], "hosts": ["WS-077"]}, "fields": {"CommandLine": cmd, "Image": format!("C:\\Tools\\{cmd}.exe")}})
+    };
+    let r =
+        stream(&t, &engine, &[sysmon("s1", "2026-05-04T10:00:00Z", "medium", "net"), sysmon("s2", "2026-05-04T10:01:00Z", "critical", "mimikatz")], 10).await;
+    let case = r[0]["case_id"].as_str().unwrap().to_string();
+    let again = stream(&t, &engine, &[sysmon("s2", "2026-05-04T10:02:00Z", "low", "whoami")], 1).await;
+    assert_eq!((again[0]["outcome"].as_str(), again[0]["case_id"].as_str()), (Some("attached"), Some(case.as_str())), "{again:?}");
+    let same = stream(&t, &engine, &[sysmon("s2", "2026-05-04T10:03:00Z", "low", "whoami")], 1).await;
+    assert_eq!(same[0]["outcome"], "duplicate", "the same content under the same id is counted: {same:?}");
+    let stored = t.app.store.case_alerts(&case).unwrap();
+    let ids: Vec<&str> = stored.iter().map(|a| a.alert_id.as_str()).collect();
+    assert_eq!(ids, ["s1", "s2"], "one alert per id in a case");
+    assert_eq!(stored[1].alert["fields"]["CommandLine"], "whoami", "the newest sending wins");
+    assert_eq!(stored[1].occurrences, 2);
+    drained(&t).await;
+    let (s, view) = t.get(&format!("/v1/cases/{case}"), &analyst).await;
+    assert_eq!(s, 200, "{view}");
+    assert_eq!(view["alerts"].as_array().unwrap().len(), 2, "{view}");
+
+    // Closed with a corrected verdict, its eval case holds each id once and runs.
+    let close = json!({"disposition": "true_positive", "severity": "critical", "techniques": ["T1003.001"], "note": "credential dumping"});
+    let (s, v) = t.post(&format!("/v1/cases/{case}/close"), &analyst, &close).await;
+    assert_eq!(s, 200, "{v}");
+    if let Some(task) = v["learning"].as_array().unwrap().iter().find(|t| t["kind"] == "eval_case") {
+        let line: Value = serde_json::from_str(task["draft"].as_str().unwrap()).unwrap();
+        let ids: Vec<&str> = line["alerts"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["s1", "s2"]);
+        let (s, body) = t.post("/v1/recommend", &engine, &json!({"alerts": line["alerts"]})).await;
+        assert_eq!(s, 200, "{body}");
+    }
+}
+
+#[tokio::test]
 async fn the_transition_table_refuses_what_it_does_not_list_and_closing_stops_the_outbox() {
     let t = common::spawn_app().await;
     let engine = t.key("siem", Role::CaseEngine);

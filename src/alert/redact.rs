@@ -563,6 +563,85 @@ fn plausible_value(class: NameClass, name: &str, value: &str) -> bool {
     }
 }
 
+/// Words that, inside brackets or parentheses, say a value was taken out:
+/// `[REDACTED]`, `<masked>`, `(redacted by the sender)`, `{hidden}`.
+const REDACTION_WORDS: &[&str] = &["redact", "mask", "hidden", "hide", "filter", "omit", "remov", "truncat", "sanitiz", "sanitis", "scrub", "elided", "censor"];
+
+/// Whether a secret's value is only a placeholder: what a sender or this service left
+/// where a secret was, with nothing of the secret left to tell two secrets apart. Such a
+/// value never pivots and never enters a dedup fingerprint (contract section 12: secrets
+/// pivot by fingerprint, never by placeholder); a real secret does, by its `fp_`.
+///
+/// The rule, not a list: take out every redaction mark ([`redaction_residue`]: bracketed,
+/// angled, braced or parenthesised notes that say redacted/masked/hidden/…, including our
+/// own `[REDACTED:github_token#1]`; ellipses; runs of `*`, `•` or `x`). A value that had a
+/// mark is a placeholder unless what remains would on its own read as an opaque secret
+/// ([`high_entropy`]): a vendor prefix (`ghp_`) or a few shown characters (`…wxyz`) are
+/// shared by many secrets and identify none. A value without a mark is a placeholder only
+/// when it stands for no secret at all ([`trivial_value`]: `redacted`, `n/a`, `$TOKEN`).
+/// Our pinned form (`[REDACTED:github_token:fp_…]`) names its secret: callers read its
+/// fingerprint before asking this.
+pub fn is_secret_placeholder(value: &str) -> bool {
+    let v = value.trim();
+    if trivial_value(v) {
+        return true;
+    }
+    match redaction_residue(v) {
+        Some(rest) => !high_entropy(rest.trim_matches(|c: char| c.is_whitespace() || "_-.:/".contains(c))),
+        None => false,
+    }
+}
+
+/// `value` without its redaction marks, or `None` when it carries none.
+fn redaction_residue(value: &str) -> Option<String> {
+    let mut out = String::with_capacity(value.len());
+    let mut marked = false;
+    let mut rest = value;
+    while let Some(c) = rest.chars().next() {
+        let after = &rest[c.len_utf8()..];
+        // A note in brackets that says the value was taken out, or one of our placeholders.
+        if let Some(close) = closing(c)
+            && let Some(end) = after.find(close)
+            && is_redaction_note(&after[..end])
+        {
+            marked = true;
+            rest = &after[end + close.len_utf8()..];
+            continue;
+        }
+        let mask_run = rest.chars().take_while(|m| *m == c).count();
+        let is_mark = match c {
+            '…' | '*' | '•' | '●' | '█' | '■' => true,
+            '.' => mask_run >= 2,
+            'x' | 'X' => mask_run >= 3,
+            _ => false,
+        };
+        if is_mark {
+            marked = true;
+            rest = &rest[c.len_utf8() * mask_run..];
+            continue;
+        }
+        out.push(c);
+        rest = after;
+    }
+    marked.then_some(out)
+}
+
+fn closing(open: char) -> Option<char> {
+    match open {
+        '[' => Some(']'),
+        '(' => Some(')'),
+        '<' => Some('>'),
+        '{' => Some('}'),
+        _ => None,
+    }
+}
+
+/// The inside of a bracket that marks a redaction (ours, `REDACTED:github_token#1`, too).
+fn is_redaction_note(inside: &str) -> bool {
+    let lower = inside.to_ascii_lowercase();
+    REDACTION_WORDS.iter().any(|w| lower.contains(w))
+}
+
 /// Redacts secrets across the values of one request, numbering placeholders per kind.
 #[derive(Default)]
 pub struct Redactor {
@@ -907,6 +986,34 @@ mod tests {
             "net user bob /add",
         ] {
             assert_eq!(r.redact_str(text), text);
+        }
+    }
+
+    #[test]
+    fn placeholders_are_told_by_what_is_left_of_a_secret() {
+        for v in [
+            "[REDACTED]",
+            "[redacted]",
+            "***",
+            "********",
+            "ghp_…(redacted by the sender)",
+            "ghp_...(redacted)",
+            "ghp_…wxyz",
+            "AKIA****************",
+            "AKIAXXXXXXXXXXXXXXXX",
+            "<masked>",
+            "{{ token }}",
+            "$GITHUB_TOKEN",
+            "[REDACTED:github_token#1]",
+            "[FILTERED]",
+            "xoxb-… (hidden)",
+            "redacted",
+        ] {
+            assert!(is_secret_placeholder(v), "{v}");
+        }
+        // A real value, or one whose marks left an opaque secret behind, is no placeholder.
+        for v in ["ghp_AAAAbbbbCCCCdddd1111222233334444eeee", "deploy-token-7", "okta-session-42", "kQ3xV9mZ2tB7wLp4Rn8s (truncated)"] {
+            assert!(!is_secret_placeholder(v), "{v}");
         }
     }
 

@@ -27,7 +27,8 @@
 //! Ids are `<kind>:<value>`, hosts and domains lower-cased (labels keep the sender's
 //! spelling). Processes are their image path, never the command line. No id or label
 //! carries a redaction placeholder (`[REDACTED:github_token#1]`): a placeholder becomes its
-//! fingerprint when the caller knows it, else the value is left out. Values are bounded:
+//! fingerprint when the caller knows it, else the value is left out; so is a token the
+//! sender masked (`***`, `ghp_…(redacted)`). Values are bounded:
 //! labels to [`MAX_LABEL_CHARS`], ids to about as much (a longer value keeps its start and
 //! a hash of the whole, so two long values never merge), and each kind to
 //! [`MAX_PER_KIND`] values per alert. Nodes are sorted by id, edges by (from, to, relation).
@@ -348,6 +349,11 @@ impl Builder<'_> {
     fn labelled(&mut self, kind: NodeKind, value: &str, label: Option<&str>, alert: &str) -> Option<String> {
         let shown = self.unredacted(value.trim())?;
         if kind != NodeKind::Alert && !shown.chars().any(char::is_alphanumeric) {
+            return None;
+        }
+        // A token the sender already masked (`ghp_…(redacted)`) names no secret: drawn, it
+        // would join alerts whose secrets may differ (contract section 12).
+        if kind == NodeKind::Token && !shown.starts_with("fp_") && crate::alert::redact::is_secret_placeholder(&shown) {
             return None;
         }
         let key = match kind {

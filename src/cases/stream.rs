@@ -50,22 +50,46 @@ pub fn pinned_fingerprint(placeholder: &str) -> Option<&str> {
 }
 
 /// An entity value as the stream compares it: trimmed, lower-cased, a secret by its
-/// fingerprint. `None` for a secret whose fingerprint is unknown (a placeholder would tie
-/// unrelated secrets together).
-fn entity_value(value: &str) -> Option<String> {
+/// fingerprint. `None` for a secret whose fingerprint is unknown: a placeholder, ours
+/// (`[REDACTED:github_token#2]`) or the sender's (`[REDACTED]`, `***`, `ghp_…(redacted)`),
+/// would tie unrelated secrets together. Which values are placeholders is one rule,
+/// [`crate::alert::redact::is_secret_placeholder`]; it applies to the kinds that hold
+/// secrets (tokens, and lists named like a secret, `api_keys`).
+fn entity_value(kind: &str, value: &str) -> Option<String> {
     let v = value.trim();
-    if v.starts_with("[REDACTED:") {
+    if holds_secrets(kind) {
+        if let Some(fp) = pinned_in(v) {
+            return Some(fp.to_string());
+        }
+        if crate::alert::redact::is_secret_placeholder(v) {
+            return None;
+        }
+    } else if v.starts_with("[REDACTED:") {
         return pinned_fingerprint(v).map(str::to_string);
     }
     (!v.is_empty()).then(|| v.to_lowercase())
+}
+
+/// The fingerprint of the first pinned placeholder in `text`
+/// (`[REDACTED:github_token:fp_…] (redacted by the sender)` → `fp_…`).
+fn pinned_in(text: &str) -> Option<&str> {
+    text.match_indices("[REDACTED:").find_map(|(at, _)| {
+        let end = text[at..].find(']')?;
+        pinned_fingerprint(&text[at..at + end + 1])
+    })
+}
+
+/// Whether an entity kind holds secrets: `token`, or a list named like one.
+fn holds_secrets(kind: &str) -> bool {
+    kind == "token" || crate::alert::redact::is_secret_name(kind)
 }
 
 /// SHA-256 over the alert's source, rule (id, else name), its entities (sorted,
 /// lower-cased; secrets by fingerprint) and the values of the policy's salient fields for
 /// its source; never its id or time. Alerts must have their placeholders pinned.
 pub fn fingerprint(alert: &Alert, policy: &StreamPolicy) -> String {
-    let mut entities: Vec<String> = alert.entities.targets().into_iter().filter_map(|(k, v)| entity_value(v).map(|v| format!("{k}:{v}"))).collect();
-    entities.extend(alert.entities.other.iter().filter_map(|(k, v)| entity_value(v).map(|v| format!("{}:{v}", k.to_lowercase()))));
+    let mut entities: Vec<String> = alert.entities.targets().into_iter().filter_map(|(k, v)| entity_value(k, v).map(|v| format!("{k}:{v}"))).collect();
+    entities.extend(alert.entities.other.iter().filter_map(|(k, v)| entity_value(k, v).map(|v| format!("{}:{v}", k.to_lowercase()))));
     entities.sort();
     entities.dedup();
     let salient: Vec<(String, String)> =
@@ -101,7 +125,7 @@ pub fn pivots(alert: &Alert, policy: &StreamPolicy) -> Vec<String> {
         .into_iter()
         .filter(|(kind, _)| policy.pivot_kinds.iter().any(|k| k == kind))
         .filter_map(|(kind, value)| {
-            let v = entity_value(value)?;
+            let v = entity_value(kind, value)?;
             if policy.never_pivot.contains(&v) || (kind == "user" && policy.never_pivot.contains(&bare_user(&v).to_string())) {
                 return None;
             }
@@ -176,5 +200,27 @@ mod tests {
         assert_eq!(pinned["entities"]["tokens"][0], "[REDACTED:github_token:fp_0123456789abcdef]");
         assert_eq!(pinned["entities"]["tokens"][1], "[REDACTED:github_token#2]");
         assert_eq!(pivots(&alert(pinned), &p), vec!["token:fp_0123456789abcdef".to_string()]);
+    }
+
+    #[test]
+    fn a_token_left_as_a_placeholder_by_the_sender_neither_pivots_nor_fingerprints() {
+        let p = StreamPolicy::embedded().unwrap();
+        let with = |token: &str| {
+            alert(json!({"id": "t-1", "source": "okta", "time": "2026-01-01T00:00:00Z", "rule": {"name": "Session token reuse"},
+                         "entities": {"tokens": [token], "users": ["jdoe"]}}))
+        };
+        let none = fingerprint(
+            &alert(json!({"id": "t-1", "source": "okta", "time": "2026-01-01T00:00:00Z", "rule": {"name": "Session token reuse"},
+                                              "entities": {"users": ["jdoe"]}})),
+            &p,
+        );
+        for placeholder in ["[REDACTED]", "***", "ghp_…(redacted by the sender)", "ghp_...(REDACTED)", "[REDACTED:github_token#3]", "<masked>"] {
+            let a = with(placeholder);
+            assert_eq!(pivots(&a, &p), vec!["user:jdoe".to_string()], "{placeholder}");
+            assert_eq!(fingerprint(&a, &p), none, "{placeholder} is no part of the fingerprint");
+        }
+        assert!(pivots(&with("tok-reused-7"), &p).contains(&"token:tok-reused-7".to_string()), "a real value still pivots");
+        let pinned = with("[REDACTED:github_token:fp_0123456789abcdef] (redacted by the sender)");
+        assert!(pivots(&pinned, &p).contains(&"token:fp_0123456789abcdef".to_string()), "a secret we fingerprinted pivots by it");
     }
 }

@@ -379,7 +379,9 @@ impl Store {
                 ))
             },
         )?;
-        rows.into_iter().map(|(stored, alert)| Ok(StoredAlert { alert: serde_json::from_str(&alert)?, ..stored })).collect()
+        let all: Vec<StoredAlert> =
+            rows.into_iter().map(|(stored, alert)| Ok(StoredAlert { alert: serde_json::from_str(&alert)?, ..stored })).collect::<Result<_, StoreError>>()?;
+        Ok(one_per_id(all))
     }
 
     pub fn case_history(&self, case_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
@@ -450,6 +452,26 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// One alert per id, in the order ids first appear, each as last stored: an id names one
+/// alert of a case (evidence refs, recommendations and exported dataset lines read alerts
+/// by id), and a case engine may send an id again through `POST /v1/recommend`, or a
+/// merge may bring one in twice. The stream replaces instead of adding (contract
+/// section 10); this keeps every reader right for what was stored before or otherwise.
+fn one_per_id(alerts: Vec<StoredAlert>) -> Vec<StoredAlert> {
+    let mut out: Vec<StoredAlert> = Vec::with_capacity(alerts.len());
+    let mut at: std::collections::HashMap<String, usize> = std::collections::HashMap::with_capacity(alerts.len());
+    for a in alerts {
+        match at.get(&a.alert_id) {
+            Some(&i) => out[i] = a,
+            None => {
+                at.insert(a.alert_id.clone(), out.len());
+                out.push(a);
+            }
+        }
+    }
+    out
 }
 
 const CASE_COLUMNS: &str = "id, title, state, severity, created_at, updated_at, created_by, closed, assignee, first_alert_at, newest_alert_at, merged_into";

@@ -200,26 +200,30 @@ fn ingest_one(tx: &Tx, request_id: &str, actor: &str, received: &str, a: &Stream
         related_cases,
     };
 
+    // An id names one alert: sent again while a case holds it, it is that alert again.
+    if let Some(held) = held_alert(tx, &a.alert_id)? {
+        if held.fingerprint.as_deref() == Some(a.fingerprint.as_str()) && within(&held.last_seen, a.time, w.dedup) {
+            count_sighting(tx, request_id, actor, a, &held)?;
+            return Ok(result(Outcome::Duplicate, held.case_id, Vec::new()));
+        }
+        replace_alert(tx, request_id, actor, received, a, &held)?;
+        return Ok(result(Outcome::Attached, held.case_id, Vec::new()));
+    }
+
     // Dedup: the same event in an open case, seen within the window of its last sighting.
-    let seen: Option<(String, i64, String, String)> = tx.query_opt(
+    let seen: Option<Held> = tx.query_opt(
         &format!(
-            "SELECT ca.case_id, ca.seq, ca.first_seen, ca.last_seen FROM case_alerts ca JOIN cases c ON c.id = ca.case_id
+            "SELECT ca.case_id, ca.seq, ca.fingerprint, ca.first_seen, ca.last_seen FROM case_alerts ca JOIN cases c ON c.id = ca.case_id
                  WHERE ca.fingerprint = ?1 AND {OPEN} ORDER BY ca.last_seen DESC LIMIT 1"
         ),
         params![a.fingerprint],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        held_row,
     )?;
-    if let Some((case_id, seq, first_seen, last_seen)) = seen
-        && within(&last_seen, a.time, w.dedup)
+    if let Some(held) = seen
+        && within(&held.last_seen, a.time, w.dedup)
     {
-        let (first, last) = (first_seen.min(t.clone()), last_seen.max(t.clone()));
-        tx.execute(
-            "UPDATE case_alerts SET occurrences = occurrences + 1, first_seen = ?1, last_seen = ?2 WHERE case_id = ?3 AND seq = ?4",
-            params![first, last, case_id, seq],
-        )?;
-        touch_pivots(tx, &case_id, &a.pivots, &t)?;
-        append(tx, actor, "alert.duplicate", &a.alert_id, &json!({"case_id": case_id, "fingerprint": a.fingerprint, "request_id": request_id}))?;
-        return Ok(result(Outcome::Duplicate, case_id, Vec::new()));
+        count_sighting(tx, request_id, actor, a, &held)?;
+        return Ok(result(Outcome::Duplicate, held.case_id, Vec::new()));
     }
 
     // Correlation: pivots that still tell cases apart, then the most recently active open
@@ -288,6 +292,73 @@ fn ingest_one(tx: &Tx, request_id: &str, actor: &str, received: &str, a: &Stream
     }
     let related = if outcome == Outcome::Attached { Vec::new() } else { related };
     Ok(result(outcome, case_id, related))
+}
+
+/// A stored alert an open case holds, found by its id.
+struct Held {
+    case_id: String,
+    seq: i64,
+    fingerprint: Option<String>,
+    first_seen: String,
+    last_seen: String,
+}
+
+/// The open case's alert of this id, its newest row when an older version left two
+/// (alerts recorded by `POST /v1/recommend` have no fingerprint or sightings).
+fn held_alert(tx: &Tx, alert_id: &str) -> Result<Option<Held>, StoreError> {
+    tx.query_opt(
+        &format!(
+            "SELECT ca.case_id, ca.seq, ca.fingerprint, COALESCE(ca.first_seen, ca.received_at), COALESCE(ca.last_seen, ca.received_at)
+             FROM case_alerts ca JOIN cases c ON c.id = ca.case_id WHERE ca.alert_id = ?1 AND {OPEN} ORDER BY ca.seq DESC LIMIT 1"
+        ),
+        params![alert_id],
+        held_row,
+    )
+}
+
+fn held_row(r: &super::db::Row) -> Result<Held, StoreError> {
+    Ok(Held { case_id: r.get(0)?, seq: r.get(1)?, fingerprint: r.get(2)?, first_seen: r.get(3)?, last_seen: r.get(4)? })
+}
+
+/// The same event seen again: counted on the stored alert and audited, not stored.
+fn count_sighting(tx: &Tx, request_id: &str, actor: &str, a: &StreamAlert, held: &Held) -> Result<(), StoreError> {
+    let t = stamp(a.time);
+    let (first, last) = (held.first_seen.as_str().min(t.as_str()), held.last_seen.as_str().max(t.as_str()));
+    let (case_id, seq) = (held.case_id.as_str(), held.seq);
+    tx.execute(
+        "UPDATE case_alerts SET occurrences = occurrences + 1, first_seen = ?1, last_seen = ?2 WHERE case_id = ?3 AND seq = ?4",
+        params![first, last, case_id, seq],
+    )?;
+    touch_pivots(tx, case_id, &a.pivots, &t)?;
+    append(tx, actor, "alert.duplicate", &a.alert_id, &json!({"case_id": case_id, "fingerprint": a.fingerprint, "request_id": request_id}))?;
+    Ok(())
+}
+
+/// An alert id sent again with other content: the newest sending replaces the stored
+/// alert in its case, so a case never holds two alerts of one id (evidence refs
+/// `alert:<id>#…`, the recommendation and the dataset lines a closure exports name
+/// alerts by id). What it replaced is audited (`alert.replaced`, both fingerprints); the
+/// case's pivots and times follow the new content, and the case is queued for a fresh
+/// recommendation like any change to its alerts.
+fn replace_alert(tx: &Tx, request_id: &str, actor: &str, received: &str, a: &StreamAlert, held: &Held) -> Result<(), StoreError> {
+    let t = stamp(a.time);
+    tx.execute(
+        "UPDATE case_alerts SET alert = ?1, received_at = ?2, request_id = ?3, fingerprint = ?4, occurrences = 1, first_seen = ?5, last_seen = ?5,
+                                alert_time = ?5, pivots = ?6 WHERE case_id = ?7 AND seq = ?8",
+        params![serde_json::to_string(&a.raw)?, received, request_id, a.fingerprint, t, serde_json::to_string(&a.pivots)?, held.case_id, held.seq],
+    )?;
+    // Older rows of the id, left before ids were kept unique in a case.
+    tx.execute("DELETE FROM case_alerts WHERE case_id = ?1 AND alert_id = ?2 AND seq <> ?3", params![held.case_id, a.alert_id, held.seq])?;
+    rebuild_pivots(tx, &held.case_id)?;
+    refresh_case_times(tx, &held.case_id)?;
+    append(
+        tx,
+        actor,
+        "alert.replaced",
+        &a.alert_id,
+        &json!({"case_id": held.case_id, "fingerprint": a.fingerprint, "replaced_fingerprint": held.fingerprint, "request_id": request_id}),
+    )?;
+    set_state(tx, &held.case_id, CaseState::Correlated, actor, &format!("alert {} replaced by a newer sending of the same id", a.alert_id))
 }
 
 /// Whether `t` is within `window` of the stored time `at`.
