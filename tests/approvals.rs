@@ -229,3 +229,66 @@ async fn editing_any_audit_entry_breaks_verification_at_that_entry() {
     let (_, v) = t3.get("/v1/audit/verify", &admin3).await;
     assert_eq!(v["first_broken"], last, "{v}");
 }
+
+/// The action of `name` among the case's actions, as the SOAR reads them.
+async fn action_of(t: &TestApp, soar: &str, case_id: &str, name: &str) -> Value {
+    let (_, all) = t.get("/v1/actions", soar).await;
+    all["actions"].as_array().unwrap().iter().filter(|a| a["case_id"] == case_id && a["action"] == name).last().unwrap().clone()
+}
+
+async fn history_of(t: &TestApp, key: &str, case_id: &str) -> (Value, Vec<String>) {
+    let (_, case) = t.get(&format!("/v1/cases/{case_id}"), key).await;
+    let states = case["history"].as_array().unwrap().iter().map(|h| h["to"].as_str().unwrap().to_string()).collect();
+    (case, states)
+}
+
+#[tokio::test]
+async fn an_approved_action_takes_its_outcome_whatever_the_case_still_waits_for() {
+    // An automatic action is approved while its case is `recommended`.
+    let ticket = json!([{"action": "create_ticket", "target": "case:cloud-1", "rationale": "track the investigation"}]);
+    let t = app_with(output(ticket), &[]).await;
+    let (engine, soar, analyst) = (t.key("case-engine", Role::CaseEngine), t.key("soar", Role::Soar), t.key("dana", Role::Analyst));
+    let (s, resp) = t.post("/v1/recommend", &engine, &cloud_alert()).await;
+    assert_eq!((s, resp["status"].as_str()), (200, Some("ready")), "{resp}");
+    let id = action_of(&t, &soar, "cloud-1", "create_ticket").await["action_id"].as_str().unwrap().to_string();
+    let (s, done) = t.post(&format!("/v1/actions/{id}/outcome"), &soar, &json!({"status": "executed", "detail": "ticket SEC-1"})).await;
+    assert_eq!((s, done["status"].as_str()), (200, Some("executed")), "{done}");
+    let (case, states) = history_of(&t, &analyst, "cloud-1").await;
+    assert_eq!(case["state"], "executed");
+    assert_eq!(states, ["new", "recommended", "executed"]);
+
+    // One approval of two decided leaves the case `awaiting_approval`; the approved action
+    // still takes its outcome, and the approval decided after it changes nothing.
+    let t = app_with(output(standard_actions()), &[]).await;
+    let (engine, soar, analyst) = (t.key("case-engine", Role::CaseEngine), t.key("soar", Role::Soar), t.key("dana", Role::Analyst));
+    let (alice, bob) = (t.key("alice", Role::Approver), t.key("bob", Role::Approver));
+    let (_, resp) = t.post("/v1/recommend", &engine, &cloud_alert()).await;
+    let actions = resp["recommendation"]["proposed_actions"].as_array().unwrap().clone();
+    let approval = |name: &str| actions.iter().find(|a| a["action"] == name).unwrap()["approval_id"].as_str().unwrap().to_string();
+    let decide = |id: String, key: String| {
+        let t = &t;
+        async move { t.post(&format!("/v1/approvals/{id}/decisions"), &key, &json!({"decision": "approve", "rationale": "owner confirmed"})).await }
+    };
+    let (s, a) = decide(approval("isolate_host"), alice.clone()).await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("approved")), "{a}");
+    assert_eq!(history_of(&t, &analyst, "cloud-1").await.0["state"], "awaiting_approval");
+    let isolate = action_of(&t, &soar, "cloud-1", "isolate_host").await["action_id"].as_str().unwrap().to_string();
+    let (s, done) = t.post(&format!("/v1/actions/{isolate}/outcome"), &soar, &json!({"status": "executed", "detail": "EDR contained WS-9"})).await;
+    assert_eq!((s, done["status"].as_str()), (200, Some("executed")), "{done}");
+    assert_eq!(history_of(&t, &analyst, "cloud-1").await.0["state"], "executed");
+
+    for key in [alice, bob] {
+        let (s, a) = decide(approval("contain_cloud_resource"), key).await;
+        assert_eq!(s, 200, "{a}");
+    }
+    let contain = action_of(&t, &soar, "cloud-1", "contain_cloud_resource").await;
+    assert_eq!(contain["status"], "approved");
+    let contain = contain["action_id"].as_str().unwrap().to_string();
+    let (s, done) = t.post(&format!("/v1/actions/{contain}/outcome"), &soar, &json!({"status": "executed", "detail": "SCP attached"})).await;
+    assert_eq!((s, done["status"].as_str()), (200, Some("executed")), "{done}");
+    let (case, states) = history_of(&t, &analyst, "cloud-1").await;
+    assert_eq!(case["state"], "executed");
+    assert_eq!(states, ["new", "awaiting_approval", "executed"], "a later approval does not move an executed case back");
+    let (_, v) = t.get("/v1/audit/verify", &t.key("admin", Role::Admin)).await;
+    assert_eq!(v["ok"], true, "{v}");
+}

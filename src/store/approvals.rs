@@ -422,7 +422,10 @@ impl Store {
         })
     }
 
-    /// The SOAR reports what it did with an approved action.
+    /// The SOAR reports what it did with an approved action. An execution moves the case to
+    /// `executed` from whatever open state it is in (automatic actions are approved while
+    /// it is `recommended`, one approval of several leaves it `awaiting_approval`); its
+    /// approvals still pending stay pending, and deciding them later leaves it `executed`.
     pub fn record_outcome(&self, action_id: &str, who: &Identity, executed: bool, detail: &str) -> Result<ActionRecord, StoreError> {
         self.tx(|tx| {
             let action = tx
