@@ -179,6 +179,7 @@ async fn approvals_expire_after_their_ttl() {
     assert_eq!((s, e["error"]["code"].as_str()), (409, Some("approval_closed")), "{e}");
     let (_, expired) = t.get("/v1/approvals?status=expired", &approver).await;
     assert_eq!(expired["approvals"].as_array().unwrap().len(), 2);
+    assert!(expired["approvals"].as_array().unwrap().iter().all(|a| a["closed_reason"] == "expired"), "{expired}");
 }
 
 #[tokio::test]
@@ -290,5 +291,58 @@ async fn an_approved_action_takes_its_outcome_whatever_the_case_still_waits_for(
     assert_eq!(case["state"], "executed");
     assert_eq!(states, ["new", "awaiting_approval", "executed"], "a later approval does not move an executed case back");
     let (_, v) = t.get("/v1/audit/verify", &t.key("admin", Role::Admin)).await;
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+#[tokio::test]
+async fn a_newer_recommendation_supersedes_the_pending_approvals_of_the_older() {
+    let t = app_with(output(standard_actions()), &[]).await;
+    let (engine, alice, soar, admin) =
+        (t.key("case-engine", Role::CaseEngine), t.key("alice", Role::Approver), t.key("soar", Role::Soar), t.key("admin", Role::Admin));
+    let (_, first) = t.post("/v1/recommend", &engine, &cloud_alert()).await;
+    let approval_of = |resp: &Value, name: &str| {
+        resp["recommendation"]["proposed_actions"].as_array().unwrap().iter().find(|a| a["action"] == name).unwrap()["approval_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (old_contain, old_isolate) = (approval_of(&first, "contain_cloud_resource"), approval_of(&first, "isolate_host"));
+    let (s, a) = t.post(&format!("/v1/approvals/{old_isolate}/decisions"), &alice, &json!({"decision": "approve", "rationale": "owner confirmed"})).await;
+    assert_eq!((s, a["closed_reason"].clone()), (200, Value::Null), "{a}");
+
+    let (s, second) = t.post("/v1/recommend", &engine, &cloud_alert()).await;
+    assert_eq!((s, second["status"].as_str()), (200, Some("ready")), "{second}");
+    assert_ne!(second["recommendation_id"], first["recommendation_id"]);
+
+    // The older pending approval ended, with its reason; the decided one keeps its decision.
+    let (_, old) = t.get(&format!("/v1/approvals/{old_contain}"), &alice).await;
+    assert_eq!((old["status"].as_str(), old["closed_reason"].as_str()), (Some("expired"), Some("superseded")), "{old}");
+    assert_eq!(old["action"]["status"], "expired");
+    let (_, decided) = t.get(&format!("/v1/approvals/{old_isolate}"), &alice).await;
+    assert_eq!((decided["status"].as_str(), decided["closed_reason"].clone()), (Some("approved"), Value::Null));
+    let (s, e) = t.post(&format!("/v1/approvals/{old_contain}/decisions"), &alice, &json!({"decision": "approve", "rationale": "late"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("approval_closed")), "{e}");
+
+    // Only the newer recommendation's approvals are pending, in the list and the case view.
+    let (_, pending) = t.get("/v1/approvals?status=pending", &alice).await;
+    let pending = pending["approvals"].as_array().unwrap();
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert!(pending.iter().all(|a| a["recommendation_id"] == second["recommendation_id"] && a["closed_reason"].is_null()));
+    let (_, expired) = t.get("/v1/approvals?status=expired", &alice).await;
+    assert_eq!(expired["approvals"][0]["closed_reason"], "superseded", "{expired}");
+    let (_, case) = t.get("/v1/cases/cloud-1", &alice).await;
+    assert_eq!(case["state"], "awaiting_approval");
+    let in_case = case["approvals"].as_array().unwrap().iter().find(|a| a["approval_id"] == old_contain.as_str()).unwrap();
+    assert_eq!(in_case["closed_reason"], "superseded");
+
+    // The outbox never holds the superseded action; approving the newer one puts one there.
+    let (_, outbox) = t.get("/v1/actions?status=approved", &soar).await;
+    assert!(outbox["actions"].as_array().unwrap().iter().all(|a| a["action"] != "contain_cloud_resource"), "{outbox}");
+
+    let (_, audit) = t.get("/v1/audit?after=0", &admin).await;
+    let entry = audit["entries"].as_array().unwrap().iter().find(|e| e["kind"] == "approval.expired" && e["subject"] == old_contain.as_str()).unwrap();
+    assert_eq!(entry["data"]["reason"], "superseded");
+    assert_eq!(entry["data"]["superseded_by"], second["recommendation_id"]);
+    let (_, v) = t.get("/v1/audit/verify", &admin).await;
     assert_eq!(v["ok"], true, "{v}");
 }
