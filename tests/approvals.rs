@@ -346,3 +346,48 @@ async fn a_newer_recommendation_supersedes_the_pending_approvals_of_the_older() 
     let (_, v) = t.get("/v1/audit/verify", &admin).await;
     assert_eq!(v["ok"], true, "{v}");
 }
+
+#[tokio::test]
+async fn the_audit_trail_verifies_after_closing_merging_and_outcomes_but_not_with_a_missing_entry() {
+    let t = app_with(output(standard_actions()), &[]).await;
+    let (engine, analyst, soar, admin) =
+        (t.key("case-engine", Role::CaseEngine), t.key("dana", Role::Analyst), t.key("soar", Role::Soar), t.key("admin", Role::Admin));
+    for case in ["cloud-1", "cloud-2", "cloud-3", "cloud-4"] {
+        let mut body = cloud_alert();
+        body["case_id"] = json!(case);
+        let (s, resp) = t.post("/v1/recommend", &engine, &body).await;
+        assert_eq!(s, 200, "{resp}");
+    }
+    let verify = async || t.get("/v1/audit/verify", &admin).await.1;
+
+    // Closing expires the pending approvals and cancels the approved automatic ticket.
+    let close = json!({"disposition": "true_positive", "severity": "high", "techniques": ["T1078.004"], "note": "stolen key"});
+    let (s, closed) = t.post("/v1/cases/cloud-1/close", &analyst, &close).await;
+    assert_eq!(s, 200, "{closed}");
+    assert!(closed["approvals"].as_array().unwrap().iter().all(|a| a["closed_reason"] == "case_closed"), "{closed}");
+    assert_eq!(action_of(&t, &soar, "cloud-1", "create_ticket").await["status"], "cancelled");
+    let v = verify().await;
+    assert_eq!(v["ok"], true, "after a close: {v}");
+
+    // Merging closes the merged case the same way.
+    let (s, merged) = t.post("/v1/cases/cloud-2/merge", &analyst, &json!({"from": ["cloud-3"]})).await;
+    assert_eq!(s, 200, "{merged}");
+    assert_eq!(action_of(&t, &soar, "cloud-3", "create_ticket").await["status"], "cancelled");
+    let v = verify().await;
+    assert_eq!(v["ok"], true, "after a merge: {v}");
+
+    // An outcome.
+    let ticket = action_of(&t, &soar, "cloud-4", "create_ticket").await["action_id"].as_str().unwrap().to_string();
+    let (s, _) = t.post(&format!("/v1/actions/{ticket}/outcome"), &soar, &json!({"status": "executed", "detail": "SEC-4"})).await;
+    assert_eq!(s, 200);
+    let v = verify().await;
+    assert_eq!(v["ok"], true, "after an outcome: {v}");
+
+    // A cancellation no entry records is still found.
+    let isolate = action_of(&t, &soar, "cloud-4", "isolate_host").await["action_id"].as_str().unwrap().to_string();
+    t.app.store.execute_raw(&format!("UPDATE actions SET status = 'cancelled' WHERE id = '{isolate}'")).unwrap();
+    let v = verify().await;
+    assert_eq!(v["ok"], false, "{v}");
+    let unexplained = v["unexplained"].to_string();
+    assert!(unexplained.contains(&format!("action {isolate} is cancelled")), "{v}");
+}
