@@ -234,7 +234,7 @@ async fn editing_any_audit_entry_breaks_verification_at_that_entry() {
 /// The action of `name` among the case's actions, as the SOAR reads them.
 async fn action_of(t: &TestApp, soar: &str, case_id: &str, name: &str) -> Value {
     let (_, all) = t.get("/v1/actions", soar).await;
-    all["actions"].as_array().unwrap().iter().filter(|a| a["case_id"] == case_id && a["action"] == name).last().unwrap().clone()
+    all["actions"].as_array().unwrap().iter().rfind(|a| a["case_id"] == case_id && a["action"] == name).unwrap().clone()
 }
 
 async fn history_of(t: &TestApp, key: &str, case_id: &str) -> (Value, Vec<String>) {
