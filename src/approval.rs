@@ -32,6 +32,32 @@ impl ApprovalStatus {
     }
 }
 
+/// Why an approval ended without a decision (its status is then `expired`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClosedReason {
+    /// Its TTL ran out.
+    Expired,
+    /// Its case was closed (or merged into another).
+    CaseClosed,
+    /// A newer recommendation for its case replaced the one it belongs to.
+    Superseded,
+}
+
+impl ClosedReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClosedReason::Expired => "expired",
+            ClosedReason::CaseClosed => "case_closed",
+            ClosedReason::Superseded => "superseded",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ClosedReason> {
+        [ClosedReason::Expired, ClosedReason::CaseClosed, ClosedReason::Superseded].into_iter().find(|x| x.as_str() == s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Decision {
@@ -278,6 +304,15 @@ mod tests {
         assert_eq!(decide(&state(Tier::HumanApproval), &rule, APPROVE, at(10)), Ok(Transition::Approved { approvals: 1 }));
         assert!(matches!(decide(&state(Tier::TwoPerson), &rule, APPROVE, at(10)), Err(DecideError::NotForPolicy(_))));
         assert!(matches!(decide(&state(Tier::HumanApproval), &rule, REJECT, at(10)), Err(DecideError::NotForPolicy(_))));
+    }
+
+    #[test]
+    fn closed_reasons_round_trip() {
+        for r in [ClosedReason::Expired, ClosedReason::CaseClosed, ClosedReason::Superseded] {
+            assert_eq!(ClosedReason::parse(r.as_str()), Some(r));
+            assert_eq!(serde_json::to_value(r).unwrap(), serde_json::json!(r.as_str()));
+        }
+        assert_eq!(ClosedReason::parse("rejected"), None);
     }
 
     #[test]

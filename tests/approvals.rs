@@ -179,6 +179,7 @@ async fn approvals_expire_after_their_ttl() {
     assert_eq!((s, e["error"]["code"].as_str()), (409, Some("approval_closed")), "{e}");
     let (_, expired) = t.get("/v1/approvals?status=expired", &approver).await;
     assert_eq!(expired["approvals"].as_array().unwrap().len(), 2);
+    assert!(expired["approvals"].as_array().unwrap().iter().all(|a| a["closed_reason"] == "expired"), "{expired}");
 }
 
 #[tokio::test]
@@ -228,4 +229,165 @@ async fn editing_any_audit_entry_breaks_verification_at_that_entry() {
     t3.app.store.execute_raw(&format!("DELETE FROM audit WHERE seq = {last}")).unwrap();
     let (_, v) = t3.get("/v1/audit/verify", &admin3).await;
     assert_eq!(v["first_broken"], last, "{v}");
+}
+
+/// The action of `name` among the case's actions, as the SOAR reads them.
+async fn action_of(t: &TestApp, soar: &str, case_id: &str, name: &str) -> Value {
+    let (_, all) = t.get("/v1/actions", soar).await;
+    all["actions"].as_array().unwrap().iter().rfind(|a| a["case_id"] == case_id && a["action"] == name).unwrap().clone()
+}
+
+async fn history_of(t: &TestApp, key: &str, case_id: &str) -> (Value, Vec<String>) {
+    let (_, case) = t.get(&format!("/v1/cases/{case_id}"), key).await;
+    let states = case["history"].as_array().unwrap().iter().map(|h| h["to"].as_str().unwrap().to_string()).collect();
+    (case, states)
+}
+
+#[tokio::test]
+async fn an_approved_action_takes_its_outcome_whatever_the_case_still_waits_for() {
+    // An automatic action is approved while its case is `recommended`.
+    let ticket = json!([{"action": "create_ticket", "target": "case:cloud-1", "rationale": "track the investigation"}]);
+    let t = app_with(output(ticket), &[]).await;
+    let (engine, soar, analyst) = (t.key("case-engine", Role::CaseEngine), t.key("soar", Role::Soar), t.key("dana", Role::Analyst));
+    let (s, resp) = t.post("/v1/recommend", &engine, &cloud_alert()).await;
+    assert_eq!((s, resp["status"].as_str()), (200, Some("ready")), "{resp}");
+    let id = action_of(&t, &soar, "cloud-1", "create_ticket").await["action_id"].as_str().unwrap().to_string();
+    let (s, done) = t.post(&format!("/v1/actions/{id}/outcome"), &soar, &json!({"status": "executed", "detail": "ticket SEC-1"})).await;
+    assert_eq!((s, done["status"].as_str()), (200, Some("executed")), "{done}");
+    let (case, states) = history_of(&t, &analyst, "cloud-1").await;
+    assert_eq!(case["state"], "executed");
+    assert_eq!(states, ["new", "recommended", "executed"]);
+
+    // One approval of two decided leaves the case `awaiting_approval`; the approved action
+    // still takes its outcome, and the approval decided after it changes nothing.
+    let t = app_with(output(standard_actions()), &[]).await;
+    let (engine, soar, analyst) = (t.key("case-engine", Role::CaseEngine), t.key("soar", Role::Soar), t.key("dana", Role::Analyst));
+    let (alice, bob) = (t.key("alice", Role::Approver), t.key("bob", Role::Approver));
+    let (_, resp) = t.post("/v1/recommend", &engine, &cloud_alert()).await;
+    let actions = resp["recommendation"]["proposed_actions"].as_array().unwrap().clone();
+    let approval = |name: &str| actions.iter().find(|a| a["action"] == name).unwrap()["approval_id"].as_str().unwrap().to_string();
+    let decide = |id: String, key: String| {
+        let t = &t;
+        async move { t.post(&format!("/v1/approvals/{id}/decisions"), &key, &json!({"decision": "approve", "rationale": "owner confirmed"})).await }
+    };
+    let (s, a) = decide(approval("isolate_host"), alice.clone()).await;
+    assert_eq!((s, a["status"].as_str()), (200, Some("approved")), "{a}");
+    assert_eq!(history_of(&t, &analyst, "cloud-1").await.0["state"], "awaiting_approval");
+    let isolate = action_of(&t, &soar, "cloud-1", "isolate_host").await["action_id"].as_str().unwrap().to_string();
+    let (s, done) = t.post(&format!("/v1/actions/{isolate}/outcome"), &soar, &json!({"status": "executed", "detail": "EDR contained WS-9"})).await;
+    assert_eq!((s, done["status"].as_str()), (200, Some("executed")), "{done}");
+    assert_eq!(history_of(&t, &analyst, "cloud-1").await.0["state"], "executed");
+
+    for key in [alice, bob] {
+        let (s, a) = decide(approval("contain_cloud_resource"), key).await;
+        assert_eq!(s, 200, "{a}");
+    }
+    let contain = action_of(&t, &soar, "cloud-1", "contain_cloud_resource").await;
+    assert_eq!(contain["status"], "approved");
+    let contain = contain["action_id"].as_str().unwrap().to_string();
+    let (s, done) = t.post(&format!("/v1/actions/{contain}/outcome"), &soar, &json!({"status": "executed", "detail": "SCP attached"})).await;
+    assert_eq!((s, done["status"].as_str()), (200, Some("executed")), "{done}");
+    let (case, states) = history_of(&t, &analyst, "cloud-1").await;
+    assert_eq!(case["state"], "executed");
+    assert_eq!(states, ["new", "awaiting_approval", "executed"], "a later approval does not move an executed case back");
+    let (_, v) = t.get("/v1/audit/verify", &t.key("admin", Role::Admin)).await;
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+#[tokio::test]
+async fn a_newer_recommendation_supersedes_the_pending_approvals_of_the_older() {
+    let t = app_with(output(standard_actions()), &[]).await;
+    let (engine, alice, soar, admin) =
+        (t.key("case-engine", Role::CaseEngine), t.key("alice", Role::Approver), t.key("soar", Role::Soar), t.key("admin", Role::Admin));
+    let (_, first) = t.post("/v1/recommend", &engine, &cloud_alert()).await;
+    let approval_of = |resp: &Value, name: &str| {
+        resp["recommendation"]["proposed_actions"].as_array().unwrap().iter().find(|a| a["action"] == name).unwrap()["approval_id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (old_contain, old_isolate) = (approval_of(&first, "contain_cloud_resource"), approval_of(&first, "isolate_host"));
+    let (s, a) = t.post(&format!("/v1/approvals/{old_isolate}/decisions"), &alice, &json!({"decision": "approve", "rationale": "owner confirmed"})).await;
+    assert_eq!((s, a["closed_reason"].clone()), (200, Value::Null), "{a}");
+
+    let (s, second) = t.post("/v1/recommend", &engine, &cloud_alert()).await;
+    assert_eq!((s, second["status"].as_str()), (200, Some("ready")), "{second}");
+    assert_ne!(second["recommendation_id"], first["recommendation_id"]);
+
+    // The older pending approval ended, with its reason; the decided one keeps its decision.
+    let (_, old) = t.get(&format!("/v1/approvals/{old_contain}"), &alice).await;
+    assert_eq!((old["status"].as_str(), old["closed_reason"].as_str()), (Some("expired"), Some("superseded")), "{old}");
+    assert_eq!(old["action"]["status"], "expired");
+    let (_, decided) = t.get(&format!("/v1/approvals/{old_isolate}"), &alice).await;
+    assert_eq!((decided["status"].as_str(), decided["closed_reason"].clone()), (Some("approved"), Value::Null));
+    let (s, e) = t.post(&format!("/v1/approvals/{old_contain}/decisions"), &alice, &json!({"decision": "approve", "rationale": "late"})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (409, Some("approval_closed")), "{e}");
+
+    // Only the newer recommendation's approvals are pending, in the list and the case view.
+    let (_, pending) = t.get("/v1/approvals?status=pending", &alice).await;
+    let pending = pending["approvals"].as_array().unwrap();
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert!(pending.iter().all(|a| a["recommendation_id"] == second["recommendation_id"] && a["closed_reason"].is_null()));
+    let (_, expired) = t.get("/v1/approvals?status=expired", &alice).await;
+    assert_eq!(expired["approvals"][0]["closed_reason"], "superseded", "{expired}");
+    let (_, case) = t.get("/v1/cases/cloud-1", &alice).await;
+    assert_eq!(case["state"], "awaiting_approval");
+    let in_case = case["approvals"].as_array().unwrap().iter().find(|a| a["approval_id"] == old_contain.as_str()).unwrap();
+    assert_eq!(in_case["closed_reason"], "superseded");
+
+    // The outbox never holds the superseded action; approving the newer one puts one there.
+    let (_, outbox) = t.get("/v1/actions?status=approved", &soar).await;
+    assert!(outbox["actions"].as_array().unwrap().iter().all(|a| a["action"] != "contain_cloud_resource"), "{outbox}");
+
+    let (_, audit) = t.get("/v1/audit?after=0", &admin).await;
+    let entry = audit["entries"].as_array().unwrap().iter().find(|e| e["kind"] == "approval.expired" && e["subject"] == old_contain.as_str()).unwrap();
+    assert_eq!(entry["data"]["reason"], "superseded");
+    assert_eq!(entry["data"]["superseded_by"], second["recommendation_id"]);
+    let (_, v) = t.get("/v1/audit/verify", &admin).await;
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+#[tokio::test]
+async fn the_audit_trail_verifies_after_closing_merging_and_outcomes_but_not_with_a_missing_entry() {
+    let t = app_with(output(standard_actions()), &[]).await;
+    let (engine, analyst, soar, admin) =
+        (t.key("case-engine", Role::CaseEngine), t.key("dana", Role::Analyst), t.key("soar", Role::Soar), t.key("admin", Role::Admin));
+    for case in ["cloud-1", "cloud-2", "cloud-3", "cloud-4"] {
+        let mut body = cloud_alert();
+        body["case_id"] = json!(case);
+        let (s, resp) = t.post("/v1/recommend", &engine, &body).await;
+        assert_eq!(s, 200, "{resp}");
+    }
+    let verify = async || t.get("/v1/audit/verify", &admin).await.1;
+
+    // Closing expires the pending approvals and cancels the approved automatic ticket.
+    let close = json!({"disposition": "true_positive", "severity": "high", "techniques": ["T1078.004"], "note": "stolen key"});
+    let (s, closed) = t.post("/v1/cases/cloud-1/close", &analyst, &close).await;
+    assert_eq!(s, 200, "{closed}");
+    assert!(closed["approvals"].as_array().unwrap().iter().all(|a| a["closed_reason"] == "case_closed"), "{closed}");
+    assert_eq!(action_of(&t, &soar, "cloud-1", "create_ticket").await["status"], "cancelled");
+    let v = verify().await;
+    assert_eq!(v["ok"], true, "after a close: {v}");
+
+    // Merging closes the merged case the same way.
+    let (s, merged) = t.post("/v1/cases/cloud-2/merge", &analyst, &json!({"from": ["cloud-3"]})).await;
+    assert_eq!(s, 200, "{merged}");
+    assert_eq!(action_of(&t, &soar, "cloud-3", "create_ticket").await["status"], "cancelled");
+    let v = verify().await;
+    assert_eq!(v["ok"], true, "after a merge: {v}");
+
+    // An outcome.
+    let ticket = action_of(&t, &soar, "cloud-4", "create_ticket").await["action_id"].as_str().unwrap().to_string();
+    let (s, _) = t.post(&format!("/v1/actions/{ticket}/outcome"), &soar, &json!({"status": "executed", "detail": "SEC-4"})).await;
+    assert_eq!(s, 200);
+    let v = verify().await;
+    assert_eq!(v["ok"], true, "after an outcome: {v}");
+
+    // A cancellation no entry records is still found.
+    let isolate = action_of(&t, &soar, "cloud-4", "isolate_host").await["action_id"].as_str().unwrap().to_string();
+    t.app.store.execute_raw(&format!("UPDATE actions SET status = 'cancelled' WHERE id = '{isolate}'")).unwrap();
+    let v = verify().await;
+    assert_eq!(v["ok"], false, "{v}");
+    let unexplained = v["unexplained"].to_string();
+    assert!(unexplained.contains(&format!("action {isolate} is cancelled")), "{v}");
 }

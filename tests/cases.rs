@@ -117,3 +117,26 @@ async fn a_closed_case_is_retrieved_and_cited_for_the_next_similar_alert() {
     let doc = docs.iter().find(|d| d.doc_ref() == "case:quokka-1").unwrap();
     assert!(doc.text.contains("trojanised"));
 }
+
+#[tokio::test]
+async fn a_merge_naming_a_case_twice_is_a_bad_request() {
+    let t = spawn_app().await;
+    let engine = t.key("case-engine", Role::CaseEngine);
+    let analyst = t.key("analyst", Role::Analyst);
+    for case in ["merge-a", "merge-b"] {
+        let mut body = three_alerts();
+        body["case_id"] = json!(case);
+        let (s, resp) = t.post("/v1/recommend", &engine, &body).await;
+        assert_eq!(s, 200, "{resp}");
+    }
+    let (s, e) = t.post("/v1/cases/merge-a/merge", &analyst, &json!({"from": ["merge-b", "merge-b"]})).await;
+    assert_eq!((s, e["error"]["code"].as_str()), (400, Some("invalid_field")), "{e}");
+    assert!(e["error"]["message"].as_str().unwrap().contains("merge-b"), "{e}");
+    let (_, b) = t.get("/v1/cases/merge-b", &analyst).await;
+    assert_ne!(b["state"], "closed", "nothing was merged");
+    // Named once, it merges; the audit trail still verifies.
+    let (s, merged) = t.post("/v1/cases/merge-a/merge", &analyst, &json!({"from": ["merge-b"]})).await;
+    assert_eq!(s, 200, "{merged}");
+    let (_, v) = t.get("/v1/audit/verify", &t.key("admin", Role::Admin)).await;
+    assert_eq!(v["ok"], true, "{v}");
+}

@@ -36,16 +36,19 @@ const WORKING: [CaseState; 9] = [New, Enriched, Correlated, Recommended, NeedsRe
 /// The transitions, `(from, to)`. Staying in a state is not a transition.
 ///
 /// - Work on an open case (an alert joining, a recommendation) may happen in any open state.
-/// - `approved` only follows the approvals of `awaiting_approval`; `executed` only follows
-///   an approved action (or another execution); `recovered` only follows an execution.
+/// - `approved` only follows the approvals of `awaiting_approval`.
+/// - `executed` may follow any open state: the SOAR reports on an action that is already
+///   approved (the store checks that), and the case may have moved on meanwhile. An
+///   automatic action is approved while its case is `recommended`; one approval of several
+///   decided leaves it `awaiting_approval`; an alert joining makes it `correlated`.
+/// - `recovered` only follows an execution.
 /// - A closed case only becomes `learned`; a learned case is final.
 pub fn allowed(from: CaseState, to: CaseState) -> bool {
     match to {
         New => false,
         Enriched => matches!(from, New),
-        Correlated | Recommended | NeedsReview | AwaitingApproval | Closed => WORKING.contains(&from),
+        Correlated | Recommended | NeedsReview | AwaitingApproval | Executed | Closed => WORKING.contains(&from),
         Approved => matches!(from, AwaitingApproval),
-        Executed => matches!(from, Approved | Executed | Recovered),
         Recovered => matches!(from, Executed),
         Learned => matches!(from, Closed),
     }
@@ -127,11 +130,23 @@ mod tests {
     fn approval_execution_and_recovery_come_in_order() {
         assert!(allowed(AwaitingApproval, Approved));
         assert!(!allowed(Recommended, Approved));
-        assert!(!allowed(Recommended, Executed));
         assert!(allowed(Approved, Executed));
         assert!(!allowed(Approved, Recovered));
         assert!(allowed(Executed, Recovered));
         assert!(!allowed(NeedsReview, Recovered));
+        assert!(!allowed(Closed, Executed), "nothing of a closed case executes");
+    }
+
+    #[test]
+    fn an_approved_action_executes_from_any_open_state() {
+        // Automatic actions are approved while the case is `recommended`; one of several
+        // approvals leaves it `awaiting_approval`; a joining alert makes it `correlated`.
+        for from in WORKING {
+            assert!(allowed(from, Executed) || from == Executed, "{from:?} -> executed");
+        }
+        assert_eq!(check(Recommended, Executed), Ok(true));
+        assert_eq!(check(AwaitingApproval, Executed), Ok(true));
+        assert_eq!(check(Executed, Executed), Ok(false));
     }
 
     #[test]

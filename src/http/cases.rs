@@ -125,6 +125,10 @@ pub async fn merge(State(s): State<AppState>, caller: Caller, Path(id): Path<Str
     if req.from.is_empty() {
         return Err(AppError::new(ErrorCode::InvalidField, "`from` names at least one case"));
     }
+    // A repeated id would otherwise be merged twice, and the second time refused as closed.
+    if let Some(twice) = repeated(&req.from) {
+        return Err(AppError::new(ErrorCode::InvalidField, format!("`from` names case {twice} more than once")));
+    }
     let actor = who.actor();
     s.app
         .blocking(move |app| {
@@ -133,6 +137,12 @@ pub async fn merge(State(s): State<AppState>, caller: Caller, Path(id): Path<Str
             case_json(app, &id)
         })
         .await
+}
+
+/// The first id that appears twice in `ids`.
+fn repeated(ids: &[String]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    ids.iter().find(|id| !seen.insert(id.as_str())).map(String::as_str)
 }
 
 #[derive(Deserialize)]

@@ -13,7 +13,7 @@ use super::audit::append;
 use super::cases::{CaseState, set_state};
 use super::{Identity, Store, StoreError, Tx, now};
 use crate::approval::{self, Ballot, DecideError, Transition, Who};
-pub use crate::approval::{ApprovalStatus, Decision};
+pub use crate::approval::{ApprovalStatus, ClosedReason, Decision};
 use crate::error_code::{Coded, ErrorCode};
 use crate::policy::Tier;
 
@@ -112,6 +112,9 @@ pub struct ApprovalRecord {
     pub created_at: String,
     pub expires_at: String,
     pub decided_at: Option<String>,
+    /// Why it ended without a decision (status `expired`); `null` while pending and once
+    /// decided.
+    pub closed_reason: Option<ClosedReason>,
     pub decisions: Vec<DecisionRecord>,
     pub action: Option<ActionRecord>,
 }
@@ -232,7 +235,7 @@ fn action_row(r: &Row) -> Result<ActionRecord, StoreError> {
 
 /// The requester's principal falls back to its key's (approvals made before principals).
 const APPROVAL_COLUMNS: &str = "id, case_id, recommendation_id, kind, action_id, binding_hash, tier, required_approvals, status, requested_by, created_at, expires_at, decided_at, summary,
-    COALESCE(requested_principal, (SELECT COALESCE(k.principal, k.name) FROM api_keys k WHERE k.id = approvals.requested_by), requested_by)";
+    COALESCE(requested_principal, (SELECT COALESCE(k.principal, k.name) FROM api_keys k WHERE k.id = approvals.requested_by), requested_by), closed_reason";
 
 struct ApprovalRow {
     record: ApprovalRecord,
@@ -257,6 +260,7 @@ fn approval_row(r: &Row) -> Result<ApprovalRow, StoreError> {
             decided_at: r.get(12)?,
             summary: r.get(13)?,
             requested_principal: r.get(14)?,
+            closed_reason: r.get::<Option<String>>(15)?.as_deref().and_then(ClosedReason::parse),
             decisions: Vec::new(),
             action: None,
         },
@@ -287,20 +291,56 @@ fn load_approval(tx: &Tx, id: &str) -> Result<Option<ApprovalRecord>, StoreError
     Ok(Some(record))
 }
 
+/// A pending approval that ends without a decision.
+struct Undecided {
+    id: String,
+    action_id: Option<String>,
+    case_id: String,
+}
+
+fn undecided_row(r: &Row) -> Result<Undecided, StoreError> {
+    Ok(Undecided { id: r.get(0)?, action_id: r.get(1)?, case_id: r.get(2)? })
+}
+
+/// Ends a pending approval without a decision: it and its action become `expired`, the
+/// approval keeps `reason`, and the audit entry says the same, so the tables and the chain
+/// agree on why (contract section 4). `superseded_by` names the newer recommendation.
+fn end_undecided(tx: &Tx, a: &Undecided, reason: ClosedReason, actor: &str, at: &str, superseded_by: Option<&str>) -> Result<(), StoreError> {
+    tx.execute("UPDATE approvals SET status = 'expired', decided_at = ?1, closed_reason = ?2 WHERE id = ?3", params![at, reason.as_str(), a.id])?;
+    if let Some(aid) = &a.action_id {
+        tx.execute("UPDATE actions SET status = 'expired', updated_at = ?1 WHERE id = ?2", params![at, aid])?;
+    }
+    let mut data = json!({"case_id": a.case_id, "reason": reason.as_str()});
+    if let Some(rec) = superseded_by {
+        data["superseded_by"] = json!(rec);
+    }
+    append(tx, actor, "approval.expired", &a.id, &data)?;
+    Ok(())
+}
+
 /// Marks pending approvals past their expiry as expired (with their actions), auditing each.
 fn expire_due(tx: &Tx, at: &str) -> Result<(), StoreError> {
-    let due: Vec<(String, Option<String>, String)> = {
-        tx.query_map("SELECT id, action_id, case_id FROM approvals WHERE status = 'pending' AND expires_at <= ?1", params![at], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-    };
-    for (id, action_id, case_id) in due {
-        tx.execute("UPDATE approvals SET status = 'expired', decided_at = ?1 WHERE id = ?2", params![at, id])?;
-        if let Some(aid) = action_id {
-            tx.execute("UPDATE actions SET status = 'expired', updated_at = ?1 WHERE id = ?2", params![at, aid])?;
-        }
-        append(tx, "system", "approval.expired", &id, &json!({"case_id": case_id}))?;
-        settle_case(tx, &case_id, "system")?;
+    let due = tx.query_map("SELECT id, action_id, case_id FROM approvals WHERE status = 'pending' AND expires_at <= ?1", params![at], undecided_row)?;
+    for a in due {
+        end_undecided(tx, &a, ClosedReason::Expired, "system", at, None)?;
+        settle_case(tx, &a.case_id, "system")?;
+    }
+    Ok(())
+}
+
+/// A newer recommendation for a case supersedes the pending approvals of its older ones
+/// (contract section 4): otherwise both would be approvable, and the outbox could hold the
+/// same action twice. The case's state is left to the new recommendation, which sets it
+/// in the same transaction; approved actions of the older ones stay in the outbox.
+pub(crate) fn supersede_older(tx: &Tx, case_id: &str, recommendation_id: &str, actor: &str) -> Result<(), StoreError> {
+    let at = now();
+    let older = tx.query_map(
+        "SELECT id, action_id, case_id FROM approvals WHERE case_id = ?1 AND status = 'pending' AND recommendation_id != ?2 ORDER BY created_at, id",
+        params![case_id, recommendation_id],
+        undecided_row,
+    )?;
+    for a in older {
+        end_undecided(tx, &a, ClosedReason::Superseded, actor, &at, Some(recommendation_id))?;
     }
     Ok(())
 }
@@ -309,14 +349,9 @@ fn expire_due(tx: &Tx, at: &str) -> Result<(), StoreError> {
 /// actions that no SOAR reported on are cancelled, so nothing of it reaches the outbox.
 pub(crate) fn settle_for_closure(tx: &Tx, case_id: &str, actor: &str) -> Result<(), StoreError> {
     let at = now();
-    let pending: Vec<(String, Option<String>)> =
-        { tx.query_map("SELECT id, action_id FROM approvals WHERE case_id = ?1 AND status = 'pending'", params![case_id], |r| Ok((r.get(0)?, r.get(1)?)))? };
-    for (id, action_id) in pending {
-        tx.execute("UPDATE approvals SET status = 'expired', decided_at = ?1 WHERE id = ?2", params![at, id])?;
-        if let Some(aid) = action_id {
-            tx.execute("UPDATE actions SET status = 'expired', updated_at = ?1 WHERE id = ?2", params![at, aid])?;
-        }
-        append(tx, actor, "approval.expired", &id, &json!({"case_id": case_id, "reason": "case_closed"}))?;
+    let pending = tx.query_map("SELECT id, action_id, case_id FROM approvals WHERE case_id = ?1 AND status = 'pending'", params![case_id], undecided_row)?;
+    for a in pending {
+        end_undecided(tx, &a, ClosedReason::CaseClosed, actor, &at, None)?;
     }
     let approved: Vec<String> = { tx.query_map("SELECT id FROM actions WHERE case_id = ?1 AND status = 'approved'", params![case_id], |r| r.get(0))? };
     for id in approved {
@@ -422,7 +457,10 @@ impl Store {
         })
     }
 
-    /// The SOAR reports what it did with an approved action.
+    /// The SOAR reports what it did with an approved action. An execution moves the case to
+    /// `executed` from whatever open state it is in (automatic actions are approved while
+    /// it is `recommended`, one approval of several leaves it `awaiting_approval`); its
+    /// approvals still pending stay pending, and deciding them later leaves it `executed`.
     pub fn record_outcome(&self, action_id: &str, who: &Identity, executed: bool, detail: &str) -> Result<ActionRecord, StoreError> {
         self.tx(|tx| {
             let action = tx

@@ -440,6 +440,8 @@ impl Store {
         let mut last_case_state: HashMap<String, String> = HashMap::new();
         let mut outcomes: HashMap<&str, String> = HashMap::new();
         let mut requested_cases: HashSet<String> = HashSet::new();
+        // Why each approval ended undecided; TTL expiry wrote no reason before reasons were kept.
+        let mut expiry_reasons: HashMap<&str, String> = HashMap::new();
         for r in rows {
             kinds_by_subject.entry(r.subject.as_str()).or_default().insert(r.kind.as_str());
             let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
@@ -458,6 +460,9 @@ impl Store {
                 "request.received" => {
                     requested_cases.insert(data["case_id"].as_str().unwrap_or_default().to_string());
                 }
+                "approval.expired" => {
+                    expiry_reasons.insert(r.subject.as_str(), data["reason"].as_str().unwrap_or("expired").to_string());
+                }
                 _ => {}
             }
         }
@@ -465,15 +470,20 @@ impl Store {
         let mut out = Vec::new();
         let conn = self.conn()?;
 
-        let approvals = conn.query_map("SELECT id, recommendation_id, status FROM approvals ORDER BY created_at, id", params![], |r| {
-            Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+        let approvals = conn.query_map("SELECT id, recommendation_id, status, closed_reason FROM approvals ORDER BY created_at, id", params![], |r| {
+            Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<Option<String>>(3)?))
         })?;
-        for (id, rec, status) in &approvals {
+        for (id, rec, status, reason) in &approvals {
             if !has(rec, "recommendation.ready") && !has(rec, "recommendation.rejected") {
                 out.push(format!("approval {id}: no audit entry records the recommendation {rec} that asked for it"));
             }
             if status != "pending" && !has(id, &format!("approval.{status}")) {
                 out.push(format!("approval {id} is {status} in the tables, but no audit entry records it"));
+            }
+            if let (Some(reason), Some(audited)) = (reason, expiry_reasons.get(id.as_str()))
+                && reason != audited
+            {
+                out.push(format!("approval {id} ended as {reason} in the tables, but its audit entry says {audited}"));
             }
         }
         let rows_d = conn.query_map("SELECT approval_id, actor, decision FROM approval_decisions ORDER BY at", params![], |r| {
@@ -488,8 +498,12 @@ impl Store {
             Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?))
         })?;
         for (id, rec, approval, status) in actions {
+            // Each status is explained by the entry that set it, under the subject that
+            // entry names: an outcome and a cancellation name the action, a decision or an
+            // expiry its approval, an automatic approval the recommendation.
             let explained = match (status.as_str(), &approval) {
                 ("executed" | "failed", _) => outcomes.get(id.as_str()).is_some_and(|s| *s == status),
+                ("cancelled", _) => has(&id, "action.cancelled"),
                 ("approved", None) | ("pending_approval", _) => has(&rec, "recommendation.ready"),
                 ("approved" | "rejected" | "expired", Some(apr)) => has(apr, &format!("approval.{status}")),
                 _ => false,

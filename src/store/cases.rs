@@ -4,7 +4,7 @@ use super::db::{Row, params};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::approvals::{DecisionError, NewAction, NewApproval, insert_action, insert_approval, pre_approve};
+use super::approvals::{DecisionError, NewAction, NewApproval, insert_action, insert_approval, pre_approve, supersede_older};
 use super::audit::append;
 use super::{Store, StoreError, Tx, now};
 use crate::alert::Alert;
@@ -192,6 +192,7 @@ impl Store {
             if let Some(sev) = r.severity {
                 tx.execute("UPDATE cases SET severity = ?1 WHERE id = ?2", params![sev.as_str(), r.case_id])?;
             }
+            supersede_older(tx, r.case_id, r.id, r.actor)?;
             for a in &r.actions {
                 insert_action(tx, a)?;
             }

@@ -14,7 +14,8 @@ use crate::store::StoreError;
 const STATEMENT_CACHE: usize = 256;
 
 /// Numbered migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 1] = [(1, include_str!("../../../migrations/sqlite/0001_initial.sql"))];
+const MIGRATIONS: [(i64, &str); 2] =
+    [(1, include_str!("../../../migrations/sqlite/0001_initial.sql")), (2, include_str!("../../../migrations/sqlite/0002_approval_closed_reason.sql"))];
 
 pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path)?;
@@ -142,7 +143,7 @@ mod tests {
     ";
 
     #[test]
-    fn a_data_dir_from_before_migrations_opens_and_is_recorded_at_version_1() {
+    fn a_data_dir_from_before_migrations_opens_and_is_recorded_at_every_version() {
         let dir = tempfile::tempdir().unwrap();
         rusqlite::Connection::open(dir.path().join("triage.sqlite3")).unwrap().execute_batch(LEGACY).unwrap();
         let store = Store::open(dir.path()).unwrap();
@@ -156,7 +157,7 @@ mod tests {
         let conn = rusqlite::Connection::open(dir.path().join("triage.sqlite3")).unwrap();
         let versions: Vec<i64> =
             conn.prepare("SELECT version FROM schema_migrations").unwrap().query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-        assert_eq!(versions, [1]);
+        assert_eq!(versions, [1, 2]);
         // Opening again changes nothing.
         drop(conn);
         assert_eq!(Store::open(dir.path()).unwrap().keys("2026-06-01T00:00:00.000Z").unwrap().len(), 2);
