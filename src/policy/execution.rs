@@ -243,9 +243,10 @@ fn bare_command(text: &str, start: usize, end: usize, alerts: &str) -> Option<Ra
         }
         end = offset_in(text, token) + token.len();
     }
-    // A match can run into the quote that closes it (`"Non sudo setuid" from …`).
+    // A match can run into the quote or bracket that closes it (`"Non sudo setuid" from …`,
+    // `(…, powershell.exe -NoP -enc)`).
     let span = fold_whitespace(&text[start..end]);
-    let span = span.trim_matches(|c: char| is_quote_mark(c) || matches!(c, ',' | '.' | ';' | ':')).to_lowercase();
+    let span = span.trim_matches(|c: char| is_quote_mark(c) || matches!(c, ',' | '.' | ';' | ':' | '(' | ')')).to_lowercase();
     (!span.is_empty() && alerts.contains(&span)).then_some(start..end)
 }
 
