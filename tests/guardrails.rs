@@ -182,3 +182,24 @@ fn provider_styles_pass_and_broken_unsafe_answers_report_execution_first() {
     }
     assert!(failures.is_empty(), "{} failures", failures.len());
 }
+
+/// A review lists every reason found (contract section 3): an answer that asks for
+/// execution and so breaks the schema still has its techniques checked.
+#[test]
+fn an_answer_that_breaks_the_schema_still_has_its_techniques_checked() {
+    let shared: Value = serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURES}/context.json")).unwrap()).unwrap();
+    let alerts: Vec<Alert> = shared["alerts"].as_array().unwrap().iter().enumerate().map(|(i, a)| Alert::parse(i, a).unwrap()).collect();
+    let docs = documents(&shared);
+    let (catalog, actions, schemas) = (Catalog::embedded().unwrap(), ActionCatalog::embedded().unwrap(), Schemas::compile().unwrap());
+    let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas };
+    let raw = serde_json::json!({
+        "severity": "high", "confidence": 0.7, "hypothesis": "Encoded PowerShell from Word.", "execute": true,
+        "attack": [{"technique_id": "T9999", "rationale": "made up"}],
+        "evidence": [], "uncertainty": [], "proposed_actions": [], "summary": "Isolate after approval."
+    });
+    let codes: Vec<String> = validate::check(&raw.to_string(), &ctx).unwrap_err().into_iter().map(|r| r.code).collect();
+    assert_eq!(codes[0], "direct_execution_proposed", "{codes:?}");
+    for want in ["invalid_output", "unknown_technique"] {
+        assert!(codes.iter().any(|c| c == want), "{want} missing from {codes:?}");
+    }
+}

@@ -116,6 +116,7 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
     // malicious; otherwise only non-disruptive steps are proposed.
     let automatic_only = verdicts.total() > 0 && verdicts.true_positive <= verdicts.benign;
     let proposed_actions = actions(alerts, best_runbook, automatic_only, req.case_id);
+    uncertainty.extend(unfit_targets(alerts).into_iter().take(2));
     let explained_by_owner = context_lines(req, &proposed_actions, &mut evidence, &mut uncertainty);
 
     match best_runbook {
@@ -153,7 +154,8 @@ pub fn recommend(req: &EngineRequest<'_>) -> ModelOutput {
     } else {
         String::new()
     };
-    let hypothesis = clip(&format!("\"{}\" from {}{} {}{}.", lead.rule.name, lead.source, entities, runbook_part, verdict_part), 600);
+    let rule_name = quoted(&lead.rule.name, RULE_MARKS).unwrap_or_else(|| "The alert's rule".into());
+    let hypothesis = clip(&format!("{rule_name} from {}{} {}{}.", lead.source, entities, runbook_part, verdict_part), 600);
     let technique_list: Vec<&str> = attack.iter().map(|t| t.technique_id.as_str()).collect();
     let action_list: Vec<String> = proposed_actions.iter().map(|a| format!("{} on {}", a.action, a.target)).collect();
     let summary = clip(
@@ -449,7 +451,7 @@ fn best_line(doc: &Document, alert_words: &std::collections::HashSet<String>) ->
 fn target_for(action: &str, alerts: &[Alert], case_id: &str) -> Option<String> {
     let first = |pick: &dyn Fn(&Alert) -> &Vec<String>, kind: &str| -> Option<String> {
         // A target longer than the schema allows can't be proposed; the next entity can.
-        alerts.iter().flat_map(|a| pick(a).iter()).map(|v| format!("{kind}:{v}")).find(|t| t.len() <= 200)
+        alerts.iter().flat_map(|a| pick(a).iter()).filter(|v| fit_target(v)).map(|v| format!("{kind}:{v}")).find(|t| t.len() <= 200)
     };
     let hosts = || first(&|a| &a.entities.hosts, "host");
     let users = || first(&|a| &a.entities.users, "user");
@@ -464,7 +466,7 @@ fn target_for(action: &str, alerts: &[Alert], case_id: &str) -> Option<String> {
         "block_indicator" => alerts
             .iter()
             .flat_map(|a| a.entities.ips.iter())
-            .find(|ip| !is_internal_ip(ip))
+            .find(|ip| !is_internal_ip(ip) && fit_target(ip))
             .map(|ip| format!("ip:{ip}"))
             .or_else(|| first(&|a| &a.entities.urls, "url")),
         "contain_cloud_resource" => first(&|a| &a.entities.cloud_accounts, "cloud_account"),
@@ -475,6 +477,47 @@ fn target_for(action: &str, alerts: &[Alert], case_id: &str) -> Option<String> {
         },
         _ => None,
     }
+}
+
+/// Whether an entity value can be an action target. Entity values are attacker-chosen:
+/// one that carries shell metacharacters or reads as a command (`WS-042; rm -rf /`) is
+/// data to look at, not something to aim an action at.
+fn fit_target(value: &str) -> bool {
+    // `$` alone is a Windows machine account (`WS-042$`); `$(` is a substitution.
+    let metachar = value.contains([';', '|', '`', '<', '>']) || value.contains("$(") || value.contains("&&") || value.chars().any(char::is_control);
+    !metachar && crate::policy::execution::scan_text("target", value, "").is_empty()
+}
+
+/// Notes on the entity values left out as targets by [`fit_target`], each quoted as data.
+fn unfit_targets(alerts: &[Alert]) -> Vec<String> {
+    let mut values: Vec<&str> =
+        alerts.iter().flat_map(|a| a.entities.targets()).filter(|(kind, v)| *kind != "file" && !fit_target(v)).map(|(_, v)| v).collect();
+    values.dedup();
+    values
+        .into_iter()
+        .map(|v| match quoted(v, ENTITY_MARKS).filter(|_| v.chars().count() <= 120) {
+            Some(q) => format!("Entity value {q} carries shell metacharacters or a command; it is not proposed as an action target."),
+            None => "An entity value carries shell metacharacters or a command; it is not proposed as an action target.".into(),
+        })
+        .collect()
+}
+
+/// Quotation marks for alert values echoed in prose, in order of preference. The execution
+/// check reads a quoted, verbatim alert value as data, not as a proposal, so a value that
+/// looks like a command (a rule named after one, a host name with `; rm -rf /`) can't make
+/// the service refuse its own answer.
+const RULE_MARKS: &[(char, char)] = &[('"', '"'), ('`', '`'), ('“', '”')];
+const ENTITY_MARKS: &[(char, char)] = &[('`', '`'), ('"', '"'), ('“', '”')];
+
+/// `value` between the first pair of marks it does not contain; `None` when it holds them all.
+fn quoted(value: &str, marks: &[(char, char)]) -> Option<String> {
+    marks.iter().find(|(open, close)| !value.contains([*open, *close])).map(|(open, close)| format!("{open}{value}{close}"))
+}
+
+/// An entity value in prose: as it is when it is a plain name, quoted as data otherwise.
+fn entity_in_prose(value: &str) -> Option<String> {
+    let plain = value.chars().all(|c| c.is_alphanumeric() || "._-@\\:/+=".contains(c));
+    if plain { Some(value.to_string()) } else { quoted(value, ENTITY_MARKS) }
 }
 
 fn is_internal_ip(ip: &str) -> bool {
@@ -542,7 +585,7 @@ fn describe_entities(alerts: &[Alert]) -> String {
     ] {
         let mut v: Vec<String> = alerts.iter().flat_map(pick).collect();
         v.dedup();
-        if let Some(first) = v.first() {
+        if let Some(first) = v.first().and_then(|v| entity_in_prose(v)) {
             parts.push(format!("{label} {first}"));
         }
     }

@@ -2,10 +2,12 @@
 //!
 //! Three signals: keys that ask for or report execution, commands in free text, and wording
 //! that the system did or will carry out an action. A command the attacker ran, copied
-//! verbatim from the alert, is evidence rather than a proposal, so text found in the
-//! request's alerts is not flagged (and `evidence[].quote` is exempt: it must match its
-//! source verbatim anyway).
+//! verbatim from the alert and presented as what the alert shows, is evidence rather than
+//! a proposal; the same text asked for, promised or reported as run ("Run `…`", "I will
+//! execute …") is a proposal, since alert text is attacker-chosen and must not open the
+//! check (`evidence[].quote` is exempt: it must match its source verbatim anyway).
 
+use std::ops::Range;
 use std::sync::LazyLock;
 
 use regex::{Regex, RegexSet};
@@ -114,7 +116,8 @@ fn walk_keys(value: &Value, path: &str, out: &mut Vec<Finding>) {
 }
 
 /// Commands and execution wording in one free-text field. `alert_text` is the folded text
-/// of every alert in the request: commands found there are the attacker's, not proposals.
+/// of every alert in the request: alert text quoted as data is not a proposal, unless the
+/// wording around it asks for or reports running it.
 pub fn scan_text(path: &str, text: &str, alert_text: &str) -> Vec<Finding> {
     let mut out = Vec::new();
     let matched = ANY.matches(text);
@@ -124,46 +127,195 @@ pub fn scan_text(path: &str, text: &str, alert_text: &str) -> Vec<Finding> {
     let (commands, wording) = (COMMANDS.iter().enumerate(), WORDING.iter().enumerate().map(|(i, p)| (i + COMMANDS.len(), p)));
     for (_, (label, pattern)) in commands.filter(|(i, _)| matched.matched(*i)) {
         for m in pattern.find_iter(text) {
-            if !is_quoted_from_alerts(text, m.start(), m.end(), alert_text) {
+            if !is_alert_data(text, m.start(), m.end(), alert_text, true) {
                 out.push(Finding { path: path.to_string(), detail: format!("{label}: `{}`", snippet(text, m.start(), m.end())) });
                 break;
             }
         }
     }
     for (_, (label, pattern)) in wording.filter(|(i, _)| matched.matched(*i)) {
-        if let Some(m) = pattern.find_iter(text).find(|m| !is_quoted_from_alerts(text, m.start(), m.end(), alert_text)) {
+        // Wording is alert data only when quoted: unquoted, it is the answer speaking.
+        if let Some(m) = pattern.find_iter(text).find(|m| !is_alert_data(text, m.start(), m.end(), alert_text, false)) {
             out.push(Finding { path: path.to_string(), detail: format!("{label}: `{}`", snippet(text, m.start(), m.end())) });
         }
     }
     out
 }
 
-/// A command counts as a quote of the alerts when the command as written — the matched
-/// words and the arguments that follow them — appears verbatim in the alerts. A model
-/// that composes new arguments (another URL, another flag, another table) is proposing.
-fn is_quoted_from_alerts(text: &str, start: usize, end: usize, alert_text: &str) -> bool {
+/// Whether a match is alert data presented as data rather than a proposal (contract
+/// section 1: every alert value is untrusted, so its presence in the alert alone must not
+/// open the exemption). Two shapes qualify:
+///
+/// - a quoted region (backticks or quotation marks) whose whole content is verbatim alert
+///   text — how the baseline and an analyst-facing model echo alert values;
+/// - for commands only (`bare`), the command as written — the matched words and the
+///   arguments that follow them — verbatim in the alerts. A model that composes new
+///   arguments (another URL, another flag, another process name) is proposing.
+///
+/// Either way, wording around it that asks for, promises or reports running it (an
+/// imperative, first person or the system as the actor, a modal "should be run") makes it
+/// a proposal again, whatever the quoted text is.
+fn is_alert_data(text: &str, start: usize, end: usize, alert_text: &str, bare: bool) -> bool {
     if alert_text.is_empty() {
         return false;
     }
-    let quote_like = |c: char| matches!(c, '`' | '"' | '\'' | '“' | '”');
-    let word_char = |c: char| !c.is_whitespace() && !quote_like(c);
+    let alerts = alert_text.to_lowercase();
     let end = start + text[start..end].trim_end().len();
-    // Widen the match to whole words, without the quotes or backticks around it.
+    let quoted = quoted_regions(text).into_iter().find(|q| q.inner.start <= start && end <= q.inner.end && verbatim_in(&text[q.inner.clone()], &alerts));
+    let span = match quoted {
+        Some(q) => q.outer,
+        None if bare => match bare_command(text, start, end, &alerts) {
+            Some(span) => span,
+            None => return false,
+        },
+        None => return false,
+    };
+    !proposal_around(text, span)
+}
+
+/// One quoted region: the quotation marks included (`outer`) and only their content (`inner`).
+#[derive(Debug, Clone, PartialEq)]
+struct Quoted {
+    outer: Range<usize>,
+    inner: Range<usize>,
+}
+
+/// The quoted regions of a text, left to right; inside one, only its own closing mark ends
+/// it, so a backtick inside "…" does not open another. A `'` counts only at word edges: an
+/// apostrophe opens nothing.
+fn quoted_regions(text: &str) -> Vec<Quoted> {
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some((open, c)) = text[from..].char_indices().map(|(i, c)| (from + i, c)).find(|&(i, c)| opens(text, i, c)) {
+        let body = open + c.len_utf8();
+        let close = closing_mark(c).and_then(|mark| text[body..].char_indices().map(|(i, d)| (body + i, d)).find(|&(i, d)| d == mark && closes(text, i, d)));
+        match close {
+            Some((at, d)) => {
+                out.push(Quoted { outer: open..at + d.len_utf8(), inner: body..at });
+                from = at + d.len_utf8();
+            }
+            None => from = body,
+        }
+    }
+    out
+}
+
+fn closing_mark(open: char) -> Option<char> {
+    match open {
+        '`' | '"' | '\'' => Some(open),
+        '“' => Some('”'),
+        _ => None,
+    }
+}
+
+fn opens(text: &str, at: usize, c: char) -> bool {
+    match c {
+        '`' | '"' | '“' => true,
+        '\'' => text[..at].chars().next_back().is_none_or(|p| p.is_whitespace() || "([{:".contains(p)),
+        _ => false,
+    }
+}
+
+fn closes(text: &str, at: usize, c: char) -> bool {
+    c != '\'' || text[at + 1..].chars().next().is_none_or(|n| !n.is_alphanumeric())
+}
+
+/// Folded text found as it is in the (folded, lowercased) alerts.
+fn verbatim_in(quoted: &str, alerts: &str) -> bool {
+    let q = fold_whitespace(quoted).to_lowercase();
+    !q.trim().is_empty() && alerts.contains(q.trim())
+}
+
+/// The span of an unquoted command as written, when it appears verbatim in the alerts: the
+/// match widened to whole words, then the arguments that follow, up to the first plain
+/// word of prose that no option (`-x`, `/x`) follows.
+fn bare_command(text: &str, start: usize, end: usize, alerts: &str) -> Option<Range<usize>> {
+    let word_char = |c: char| !c.is_whitespace() && !is_quote_mark(c);
     let start = text[..start].char_indices().rev().find(|(_, c)| !word_char(*c)).map(|(i, c)| i + c.len_utf8()).unwrap_or(0);
-    let end = end + text[end..].find(|c: char| !word_char(c)).unwrap_or(text.len() - end);
-    let mut span = fold_whitespace(&text[start..end]);
-    // Then take the arguments that follow, up to the first plain word of prose.
-    for token in text[end..].split(|c: char| c == '\n' || quote_like(c)).next().unwrap_or("").split_whitespace() {
+    let mut end = end + text[end..].find(|c: char| !word_char(c)).unwrap_or(text.len() - end);
+    let line_end = end + text[end..].find(|c: char| c == '\n' || is_quote_mark(c)).unwrap_or(text.len() - end);
+    let tokens: Vec<&str> = text[end..line_end].split_whitespace().collect();
+    for (k, token) in tokens.iter().enumerate() {
         let prose = token.trim_end_matches([',', '.', ';', ':', ')']).chars().all(char::is_alphabetic);
-        if prose {
+        let option_follows = tokens.get(k + 1).is_some_and(|t| t.len() > 1 && (t.starts_with('-') || t.starts_with('/')));
+        if prose && !option_follows {
             break;
         }
-        span.push(' ');
-        span.push_str(token);
+        end = offset_in(text, token) + token.len();
     }
-    // A match can run into the quote that closes it (`"Non sudo setuid" from …`).
-    let span = span.trim_matches(|c: char| quote_like(c) || matches!(c, ',' | '.' | ';' | ':')).to_ascii_lowercase();
-    alert_text.to_ascii_lowercase().contains(&span)
+    // A match can run into the quote or bracket that closes it (`"Non sudo setuid" from …`,
+    // `(…, powershell.exe -NoP -enc)`).
+    let span = fold_whitespace(&text[start..end]);
+    let span = span.trim_matches(|c: char| is_quote_mark(c) || matches!(c, ',' | '.' | ';' | ':' | '(' | ')')).to_lowercase();
+    (!span.is_empty() && alerts.contains(&span)).then_some(start..end)
+}
+
+fn is_quote_mark(c: char) -> bool {
+    matches!(c, '`' | '"' | '\'' | '“' | '”')
+}
+
+/// Where `part`, a slice of `text`, starts in it.
+fn offset_in(text: &str, part: &str) -> usize {
+    part.as_ptr() as usize - text.as_ptr() as usize
+}
+
+/// Verbs of running something, as stems.
+const RUN: &str = r"(?:re-?)?(?:run|ran|execut|exec|invok|launch|issu|perform|trigger|deploy)\w*";
+/// Who counts as the system acting: the model speaking for itself or the service.
+const SELF: &str =
+    r"(?:i|we|triage|the\s+system|this\s+system|the\s+service|this\s+service|the\s+assistant|this\s+assistant|the\s+platform|automation|the\s+soar)";
+
+/// Wording before alert data, in the same sentence, that turns it into a proposal.
+static LEAD_CUES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    let adverbs = r"(?:(?:please|now|then|next|first|just|simply|immediately|go\s+ahead\s+and|you\s+(?:should|must|can|may|need\s+to))[\s,]+)*";
+    [
+        // An imperative opening the sentence: "Run `…`", "Please execute …".
+        format!(r"(?i)^\W*{adverbs}(?:(?:re-?)?(?:run|execute|exec|invoke|launch|issue|perform|trigger|deploy|apply|paste|type|enter|kill|stop|terminate|block)|try)\b"),
+        format!(r"(?i)^\W*{adverbs}use\s+(?:the\s+)?(?:following\s+)?(?:command|cmdlet|script)?\W*$"),
+        // A request or recommendation to run it, whoever would: "analysts should run …".
+        format!(r"(?i)\b(?:should|must|shall|need\s+to|needs\s+to|have\s+to|has\s+to|let\s+me|let's|let\s+us|please|recommend(?:ed|s)?|suggest(?:ed|s)?|advise[sd]?|proceed\s+to)\s+(?:(?:now|then|immediately|also|first|just|simply|be|to)\s+)*{RUN}"),
+        // The model or the system as the one running it: "I will execute …", "We ran …".
+        format!(r"(?i)\b{SELF}(?:'ll|'m|'re|'ve|'d)?\s+(?:(?:will|shall|am|are|is|have|has|had|can|would|just|now|already|also|then|going\s+to|about\s+to|be|been|proceed(?:ed|ing)?\s+to)\s+)*{RUN}"),
+        // "Executing …" opening the sentence: the answer reports doing it.
+        r"(?i)^\W*(?:now\s+)?(?:re-?)?(?:executing|invoking|launching|issuing|deploying|now\s+running)\b".to_string(),
+        // A step label: "Next step: `…`", "Remediation: …".
+        r"(?i)\b(?:next\s+step|step\s*\d+|remediation|remediate|fix|containment|command\s+to\s+run|to\s+contain|to\s+remediate|run\s+this)\s*:\s*$".to_string(),
+    ]
+    .iter()
+    .map(|p| re(p))
+    .collect()
+});
+
+/// Wording after alert data, in the same sentence, that turns it into a proposal.
+static TRAIL_CUES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
+    [
+        r"(?i)\b(?:should|must|shall|will|needs\s+to|has\s+to|is\s+to|are\s+to)\s+(?:\w+\s+)?be\s+(?:re-?)?(?:run|executed|invoked|launched|issued|applied|performed|deployed|triggered)\b".to_string(),
+        format!(r"(?i)\b{SELF}(?:'ll|'m|'re|'ve|'d)?\s+(?:(?:will|shall|am|are|is|have|has|had|can|would|just|now|already|also|then|going\s+to|about\s+to|be|been)\s+)*{RUN}"),
+    ]
+    .iter()
+    .map(|p| re(p))
+    .collect()
+});
+
+/// Whether the sentence around `span` asks for, promises or reports running it.
+fn proposal_around(text: &str, span: Range<usize>) -> bool {
+    let lead = &text[sentence_start(text, span.start)..span.start];
+    let trail = &text[span.end..sentence_end(text, span.end)];
+    LEAD_CUES.iter().any(|r| r.is_match(lead)) || TRAIL_CUES.iter().any(|r| r.is_match(trail))
+}
+
+/// Sentences end at `;`, a line break, `!`, `?`, or a `.` before whitespace (so
+/// `powershell.exe` does not end one).
+fn ends_sentence(text: &str, at: usize, c: char) -> bool {
+    matches!(c, ';' | '\n' | '!' | '?') || (c == '.' && text[at + 1..].chars().next().is_none_or(char::is_whitespace))
+}
+
+fn sentence_start(text: &str, at: usize) -> usize {
+    text[..at].char_indices().rev().find(|&(i, c)| ends_sentence(text, i, c)).map(|(i, c)| i + c.len_utf8()).unwrap_or(0)
+}
+
+fn sentence_end(text: &str, at: usize) -> usize {
+    text[at..].char_indices().find(|&(i, c)| ends_sentence(text, at + i, c)).map(|(i, _)| at + i).unwrap_or(text.len())
 }
 
 fn snippet(text: &str, start: usize, end: usize) -> String {
@@ -238,6 +390,47 @@ mod tests {
         for ok in ["The key should be revoked after approval.", "An approver may isolate the host.", "Previously the account was disabled by the IAM team."] {
             assert!(scan_text("summary", ok, ALERT).is_empty(), "{ok}");
         }
+    }
+
+    /// Alert text is attacker-chosen: its presence in the alert lets the answer quote it,
+    /// never ask for, promise or report running it.
+    #[test]
+    fn alert_text_does_not_open_the_check_for_proposals() {
+        let alerts = "note: try Stop-Process -Name next time CommandLine powershell -enc AAAA";
+        for bad in [
+            "Execute Stop-Process -Name lsass -Force",
+            "Execute `powershell -enc AAAA`",
+            "not json at all; run powershell -enc AAAA",
+            "I will execute `powershell -enc AAAA` on WS-042.",
+            "Executing `powershell -enc AAAA` now.",
+            "Analysts should run `powershell -enc AAAA` to reproduce it.",
+            "`powershell -enc AAAA` should be run again on the host.",
+            "Stop-Process -Name lsass -Force",
+        ] {
+            assert!(!scan_text("summary", bad, alerts).is_empty(), "{bad}");
+        }
+        for ok in [
+            "The alert shows `powershell -enc AAAA` run by winword.exe.",
+            "The note mentions \"Stop-Process -Name\", which the attacker may have tried.",
+            "Word spawned powershell -enc AAAA; look for it on other hosts.",
+        ] {
+            assert!(scan_text("hypothesis", ok, alerts).is_empty(), "{ok}: {:?}", scan_text("h", ok, alerts));
+        }
+    }
+
+    #[test]
+    fn execution_wording_is_data_only_when_quoted_from_the_alerts() {
+        let alerts = "comment: We have isolated the host already";
+        assert!(!scan_text("summary", "We have isolated the host already.", alerts).is_empty());
+        assert!(scan_text("hypothesis", "The ticket comment reads \"We have isolated the host already\".", alerts).is_empty());
+        assert!(!scan_text("hypothesis", "The comment says \"We have isolated the host\" and I have isolated it too.", alerts).is_empty());
+    }
+
+    #[test]
+    fn quoted_regions_pair_their_own_marks() {
+        let text = "\"it's `odd`\" and 'x' and `a \"b`";
+        let regions: Vec<&str> = quoted_regions(text).iter().map(|q| &text[q.inner.clone()]).collect();
+        assert_eq!(regions, ["it's `odd`", "x", "a \"b"]);
     }
 
     /// Phrasings written apart from the guardrail corpus, so the rules are not only tuned

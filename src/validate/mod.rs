@@ -3,7 +3,8 @@
 //! [`check`] runs, in order: the execution check on the raw answer (keys and text, whatever
 //! its shape) → JSON parse → JSON Schema → deserialize → techniques → citations and quotes
 //! → actions and tiers → severity floor. It either returns a [`Checked`] recommendation or
-//! every reason it was refused, `direct_execution_proposed` first.
+//! every reason it was refused, `direct_execution_proposed` first; an answer that breaks the
+//! schema still has its well-formed techniques, citations, actions and severity checked.
 
 mod raw;
 pub mod schema;
@@ -16,7 +17,9 @@ use crate::alert::Alert;
 use crate::attack::{Catalog, Lookup, TechniqueId};
 use crate::corpus::{Disposition, DocKind, Document, fold_whitespace};
 use crate::policy::{ActionCatalog, ActionError, Target, Tier};
-use crate::recommendation::{AttackMapping, Evidence, ModelEvidence, ModelOutput, ProposedAction, Recommendation, ReviewReason, SummaryOutput};
+use crate::recommendation::{
+    AttackMapping, Evidence, ModelAction, ModelEvidence, ModelOutput, ModelTechnique, ProposedAction, Recommendation, ReviewReason, SummaryOutput,
+};
 use crate::severity::Severity;
 
 pub use schema::Schemas;
@@ -68,7 +71,7 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
     raw: &str,
     alerts: &[Alert],
     schema_errors: impl Fn(&Value) -> Vec<String>,
-) -> Result<(T, Vec<ReviewReason>), Vec<ReviewReason>> {
+) -> Result<(T, Vec<ReviewReason>), Refused> {
     let alert_text = alerts_text(alerts);
     let parsed = parse_raw(raw);
     let findings = match &parsed {
@@ -80,21 +83,46 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
         Ok(v) => v,
         Err(r) => {
             reasons.push(r);
-            return Err(reasons);
+            return Err(Refused { reasons, value: None });
         }
     };
     tolerate_absent_quotes(&mut value);
     let errors = schema_errors(&value);
     if !errors.is_empty() {
         reasons.extend(errors.into_iter().map(|e| reason(reason::INVALID_OUTPUT, e)));
-        return Err(reasons);
+        return Err(Refused { reasons, value: Some(value) });
     }
-    match serde_json::from_value(value) {
+    match serde_json::from_value(value.clone()) {
         Ok(typed) => Ok((typed, reasons)),
         Err(e) => {
             reasons.push(reason(reason::INVALID_OUTPUT, e.to_string()));
-            Err(reasons)
+            Err(Refused { reasons, value: Some(value) })
         }
+    }
+}
+
+/// An answer refused before it could be typed: the reasons so far, and the JSON when it
+/// parsed, so the semantic checks can still read the parts that are well formed.
+struct Refused {
+    reasons: Vec<ReviewReason>,
+    value: Option<Value>,
+}
+
+/// The items of `value[key]` that read as `T`; the rest were reported by the schema.
+fn items<T: serde::de::DeserializeOwned>(value: &Value, key: &str) -> Vec<T> {
+    let all = value.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    all.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect()
+}
+
+/// The semantic checks on an answer that broke the schema, on whatever parts of it are
+/// well formed: a review lists every reason found (contract section 3), so an unknown
+/// technique beside an `execute` key is reported too.
+fn check_parts(value: &Value, ctx: &Context, reasons: &mut Vec<ReviewReason>) {
+    check_techniques(&items(value, "attack"), ctx.catalog, reasons, &mut Vec::new());
+    check_evidence(&items(value, "evidence"), ctx, reasons);
+    check_actions(&items(value, "proposed_actions"), ctx, reasons);
+    if let Some(severity) = value.get("severity").and_then(|s| serde_json::from_value::<Severity>(s.clone()).ok()) {
+        check_severity(severity, ctx, reasons);
     }
 }
 
@@ -127,17 +155,20 @@ fn execution_first(mut reasons: Vec<ReviewReason>) -> Vec<ReviewReason> {
 }
 
 pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
-    let (output, mut reasons): (ModelOutput, _) = parse_typed(raw, ctx.alerts, |v| ctx.schemas.model_output_errors(v)).map_err(execution_first)?;
+    let (output, mut reasons): (ModelOutput, _) = match parse_typed(raw, ctx.alerts, |v| ctx.schemas.model_output_errors(v)) {
+        Ok(typed) => typed,
+        Err(Refused { mut reasons, value }) => {
+            if let Some(value) = value {
+                check_parts(&value, ctx, &mut reasons);
+            }
+            return Err(execution_first(reasons));
+        }
+    };
     let mut uncertainty = output.uncertainty.clone();
-    let attack = check_techniques(&output, ctx.catalog, &mut reasons, &mut uncertainty);
+    let attack = check_techniques(&output.attack, ctx.catalog, &mut reasons, &mut uncertainty);
     let evidence = check_evidence(&output.evidence, ctx, &mut reasons);
-    let proposed_actions = check_actions(&output, ctx, &mut reasons);
-    if let Some(floor) = severity_floor(ctx.alerts, ctx.retrieved)
-        && output.severity.rank() + 2 <= floor.severity.rank()
-    {
-        reasons
-            .push(reason(reason::SEVERITY_DOWNGRADE, format!("severity {} is two or more levels below {} ({})", output.severity, floor.severity, floor.why)));
-    }
+    let proposed_actions = check_actions(&output.proposed_actions, ctx, &mut reasons);
+    check_severity(output.severity, ctx, &mut reasons);
     if !reasons.is_empty() {
         return Err(execution_first(reasons));
     }
@@ -155,6 +186,15 @@ pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
     })
 }
 
+/// An answer two or more levels below the evidence's floor is a downgrade a human must confirm.
+fn check_severity(severity: Severity, ctx: &Context, reasons: &mut Vec<ReviewReason>) {
+    if let Some(floor) = severity_floor(ctx.alerts, ctx.retrieved)
+        && severity.rank() + 2 <= floor.severity.rank()
+    {
+        reasons.push(reason(reason::SEVERITY_DOWNGRADE, format!("severity {severity} is two or more levels below {} ({})", floor.severity, floor.why)));
+    }
+}
+
 /// A checked case summary from an engine.
 #[derive(Debug, Clone)]
 pub struct CheckedSummary {
@@ -168,7 +208,7 @@ pub struct CheckedSummary {
 /// images and links are refused too: a summary is pasted into tickets, where they would
 /// load or lead somewhere.
 pub fn check_summary(raw: &str, ctx: &Context) -> Result<CheckedSummary, Vec<ReviewReason>> {
-    let (out, mut reasons): (SummaryOutput, _) = parse_typed(raw, ctx.alerts, |v| ctx.schemas.summary_errors(v)).map_err(execution_first)?;
+    let (out, mut reasons): (SummaryOutput, _) = parse_typed(raw, ctx.alerts, |v| ctx.schemas.summary_errors(v)).map_err(|r| execution_first(r.reasons))?;
     if out.summary_markdown.contains("](") {
         reasons.push(reason(reason::INVALID_OUTPUT, "summary_markdown: links and images are not allowed"));
     }
@@ -189,9 +229,9 @@ pub fn alerts_text(alerts: &[Alert]) -> String {
     fold_whitespace(&s)
 }
 
-fn check_techniques(o: &ModelOutput, catalog: &Catalog, reasons: &mut Vec<ReviewReason>, notes: &mut Vec<String>) -> Vec<AttackMapping> {
+fn check_techniques(techniques: &[ModelTechnique], catalog: &Catalog, reasons: &mut Vec<ReviewReason>, notes: &mut Vec<String>) -> Vec<AttackMapping> {
     let mut out: Vec<AttackMapping> = Vec::new();
-    for t in &o.attack {
+    for t in techniques {
         let id = match TechniqueId::parse(&t.technique_id) {
             Ok(id) => id,
             Err(e) => {
@@ -256,9 +296,9 @@ fn check_evidence(items: &[ModelEvidence], ctx: &Context, reasons: &mut Vec<Revi
     out
 }
 
-fn check_actions(o: &ModelOutput, ctx: &Context, reasons: &mut Vec<ReviewReason>) -> Vec<ProposedAction> {
+fn check_actions(proposed: &[ModelAction], ctx: &Context, reasons: &mut Vec<ReviewReason>) -> Vec<ProposedAction> {
     let mut out = Vec::new();
-    for (i, a) in o.proposed_actions.iter().enumerate() {
+    for (i, a) in proposed.iter().enumerate() {
         if !ctx.actions.contains(&a.action) {
             reasons.push(reason(reason::UNKNOWN_ACTION, format!("proposed_actions[{i}]: `{}` is not in the action catalog", a.action)));
             continue;
