@@ -141,6 +141,10 @@ async fn tiers_approvals_outbox_and_outcomes_follow_the_rules() {
     for k in ["request.received", "recommendation.ready", "approval.decision", "approval.approved", "approval.rejected", "outbox.read", "action.outcome"] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
+    // Refused decisions too, with why: the requester's own, a second vote, a closed approval.
+    let refused: Vec<&str> =
+        audit["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "approval.decision_refused").map(|e| e["data"]["code"].as_str().unwrap()).collect();
+    assert_eq!(refused, ["own_request", "already_decided", "approval_closed", "approval_closed"], "{audit:#}");
     let (_, v) = t.get("/v1/audit/verify", &requester).await;
     assert_eq!(v["ok"], true, "{v}");
 }

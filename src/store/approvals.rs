@@ -439,7 +439,20 @@ impl Store {
             match apply_decision(tx, &approval, &decider, Ballot { decision, rationale }, at) {
                 Ok(()) => {}
                 Err(DecisionError::Store(e)) => return Err(e),
-                Err(refused) => return Ok(Err(refused)),
+                Err(refused) => {
+                    // A refused decision is still an attempt an auditor looks for (a
+                    // requester approving their own request, one person voting twice, a
+                    // vote on a closed approval): it is recorded with why it was refused.
+                    append(
+                        tx,
+                        &decider.actor,
+                        "approval.decision_refused",
+                        id,
+                        &json!({"decision": decision, "principal": who.principal, "case_id": approval.case_id,
+                                "code": refused.code(), "reason": refused.to_string()}),
+                    )?;
+                    return Ok(Err(refused));
+                }
             }
             Ok(load_approval(tx, id)?.ok_or_else(|| DecisionError::NotFound(id.to_string())))
         })?
