@@ -19,8 +19,11 @@ use super::{Conn, DbError, Row, Value, params};
 use crate::store::StoreError;
 
 /// Numbered migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 2] =
-    [(1, include_str!("../../../migrations/postgres/0001_initial.sql")), (2, include_str!("../../../migrations/postgres/0002_approval_closed_reason.sql"))];
+const MIGRATIONS: [(i64, &str); 3] = [
+    (1, include_str!("../../../migrations/postgres/0001_initial.sql")),
+    (2, include_str!("../../../migrations/postgres/0002_approval_closed_reason.sql")),
+    (3, include_str!("../../../migrations/postgres/0003_case_alerts_by_id.sql")),
+];
 
 /// Connections per store: requests wait for one when all are busy.
 const POOL_SIZE: usize = 6;
