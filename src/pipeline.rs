@@ -259,14 +259,8 @@ pub async fn recommend_case(app: &Arc<App>, who: &Identity, case_id: &str) -> Re
     let started = Instant::now();
     let id = case_id.to_string();
     let stored = app.blocking(move |app| app.store.case_alerts(&id)).await?;
-    // Evidence refs name alerts by id: an id sent again with other content counts once,
-    // as its latest version.
-    let mut latest: std::collections::HashMap<String, alert::Alert> = std::collections::HashMap::with_capacity(stored.len());
-    for (i, s) in stored.iter().enumerate() {
-        let a = alert::Alert::parse(i, &s.alert)?;
-        latest.insert(a.id.clone(), a);
-    }
-    let mut parsed: Vec<alert::Alert> = latest.into_values().collect();
+    // The store gives one alert per id, as last stored (evidence refs name alerts by id).
+    let mut parsed: Vec<alert::Alert> = stored.iter().enumerate().map(|(i, s)| alert::Alert::parse(i, &s.alert)).collect::<Result<_, _>>()?;
     parsed.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
     let max = app.stream.max_alerts_per_recommendation;
     let omitted = parsed.len().saturating_sub(max);
