@@ -187,13 +187,7 @@ fn rule_document(rule: &Yaml, catalog: &Catalog) -> Result<(Document, Vec<String
         text_out.push_str(&format!("Level: {l}\n"));
     }
     if let Some(c) = rule.get("correlation") {
-        let mut lines = Vec::new();
-        detection_lines(c, "", &mut lines);
-        text_out.push_str("Correlation:\n");
-        for l in lines {
-            text_out.push_str(&l);
-            text_out.push('\n');
-        }
+        push_section(&mut text_out, "Correlation", c);
     }
     // Log source and detection last: a variant of the rule on another log source adds
     // its own pair after them.
@@ -205,13 +199,7 @@ fn rule_document(rule: &Yaml, catalog: &Catalog) -> Result<(Document, Vec<String
         text_out.push_str(&format!("Log source: {logsource}\n"));
     }
     if let Some(det) = rule.get("detection") {
-        let mut lines = Vec::new();
-        detection_lines(det, "", &mut lines);
-        text_out.push_str("Detection:\n");
-        for l in lines {
-            text_out.push_str(&l);
-            text_out.push('\n');
-        }
+        push_section(&mut text_out, "Detection", det);
     }
     let keywords = tags.join(" ");
     Ok((Document { kind: DocKind::Sigma, id, title, text: text_out, techniques, actions: Vec::new(), severity, disposition: None, keywords }, unknown))
@@ -231,6 +219,18 @@ fn seq_strings(v: Option<&Yaml>) -> Vec<String> {
         Some(Yaml::Sequence(items)) => items.iter().filter_map(scalar).collect(),
         Some(other) => scalar(other).into_iter().collect(),
         None => Vec::new(),
+    }
+}
+
+/// A heading line, then the section flattened one `key: values` line each.
+fn push_section(text: &mut String, heading: &str, section: &Yaml) {
+    let mut lines = Vec::new();
+    detection_lines(section, "", &mut lines);
+    text.push_str(heading);
+    text.push_str(":\n");
+    for l in lines {
+        text.push_str(&l);
+        text.push('\n');
     }
 }
 
