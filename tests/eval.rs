@@ -452,6 +452,64 @@ fn a_changed_sample_outcome_is_shown_and_fails_the_exact_gate_until_the_file_is_
     // Writing the file again accepts the change.
     let (o, stdout, stderr, _) = eval(&f, "rewrite", &["--write-outcomes", outcomes.to_str().unwrap()]);
     assert!(o.status.success(), "{stdout}\n{stderr}");
-    let (o, stdout, stderr, _) = eval(&f, "accepted", &["--gate", gate.to_str().unwrap()]);
+    let (o, stdout, stderr, accepted) = eval(&f, "accepted", &["--gate", gate.to_str().unwrap()]);
     assert!(o.status.success(), "{stdout}\n{stderr}");
+
+    // A run folder that lost samples is a broken run, not a smaller one.
+    let samples = accepted.join("samples.jsonl");
+    let kept: Vec<String> = std::fs::read_to_string(&samples).unwrap().lines().take(2).map(str::to_string).collect();
+    std::fs::write(&samples, kept.join("\n") + "\n").unwrap();
+    let (o, stdout, stderr) = run(triage(&f.root.join("data")).args(["eval", "gate"]).arg(&accepted).arg("--gate").arg(&gate));
+    assert!(!o.status.success(), "a truncated run passed:\n{stdout}");
+    assert!(stderr.contains("summary.json counts 4 samples but samples.jsonl holds 2"), "{stderr}");
+}
+
+#[test]
+fn compare_pairs_only_the_same_samples_and_refuses_runs_with_none_in_common() {
+    let f = fixture();
+    let (o, _, stderr, a) = eval(&f, "a", &["--no-trivial"]);
+    assert!(o.status.success(), "{stderr}");
+    // The same ids over other alerts or gold: one sample keeps its content, the others do not.
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&f.dataset).unwrap().lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()).filter(|l| l["alerts"].is_array()).collect();
+    assert_eq!(lines.len(), 4);
+    let changed: Vec<String> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let mut l = l.clone();
+            match i {
+                0 => {}
+                1 => l["gold"]["severity"] = Value::String("critical".into()),
+                _ => l["alerts"][0]["id"] = Value::String(format!("another-alert-{i}")),
+            }
+            l.to_string()
+        })
+        .collect();
+    let other = f.root.join("other.jsonl");
+    std::fs::write(&other, changed.join("\n") + "\n").unwrap();
+    let b = f.root.join("b");
+    let (o, _, stderr) = run(triage(&f.root.join("data")).args(["eval", "--no-trivial", "--dataset"]).arg(&other).arg("--out").arg(&b));
+    assert!(o.status.success(), "{stderr}");
+    let (o, table, stderr) = run(triage(&f.root.join("data")).args(["eval", "compare"]).arg(&a).arg(&b));
+    assert!(o.status.success(), "{stderr}");
+    assert!(table.contains("1 paired samples"), "{table}");
+    assert!(table.contains("3 sample id(s) are in both runs with other alerts or gold"), "{table}");
+
+    // Runs over unrelated samples have nothing to compare.
+    let renamed: Vec<String> = lines
+        .iter()
+        .map(|l| {
+            let mut l = l.clone();
+            l["id"] = Value::String(format!("elsewhere-{}", l["id"].as_str().unwrap()));
+            l.to_string()
+        })
+        .collect();
+    std::fs::write(&other, renamed.join("\n") + "\n").unwrap();
+    let c = f.root.join("c");
+    let (o, _, stderr) = run(triage(&f.root.join("data")).args(["eval", "--no-trivial", "--dataset"]).arg(&other).arg("--out").arg(&c));
+    assert!(o.status.success(), "{stderr}");
+    let (o, _, stderr) = run(triage(&f.root.join("data")).args(["eval", "compare"]).arg(&a).arg(&c));
+    assert!(!o.status.success());
+    assert!(stderr.contains("no sample in common"), "{stderr}");
 }

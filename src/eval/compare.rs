@@ -41,6 +41,8 @@ pub struct Comparison {
     pub run_a: String,
     pub run_b: String,
     pub paired: usize,
+    /// Ids in both runs whose alerts or gold differ: left out of every figure.
+    pub differing: Vec<String>,
     pub only_a: usize,
     pub only_b: usize,
     pub metrics: Vec<MetricDiff>,
@@ -62,7 +64,10 @@ pub fn compare(dir_a: &Path, dir_b: &Path, b: Bootstrap) -> Result<Comparison, E
     let a = read_samples(dir_a)?;
     let bs = read_samples(dir_b)?;
     let by_id: BTreeMap<&str, &ScoredSample> = bs.iter().map(|s| (s.id.as_str(), s)).collect();
-    let pairs: Vec<(&ScoredSample, &ScoredSample)> = a.iter().filter_map(|x| by_id.get(x.id.as_str()).map(|y| (x, *y))).collect();
+    let same_id: Vec<(&ScoredSample, &ScoredSample)> = a.iter().filter_map(|x| by_id.get(x.id.as_str()).map(|y| (x, *y))).collect();
+    // An id names a sample only within one dataset version: a sample whose alerts or gold
+    // changed between the runs is another sample, and pairing it would compare unlike things.
+    let (pairs, differing): (Vec<_>, Vec<_>) = same_id.into_iter().partition(|(x, y)| x.alerts == y.alerts && x.gold == y.gold);
     let a_ids: std::collections::BTreeSet<&str> = a.iter().map(|s| s.id.as_str()).collect();
     let metrics = METRICS
         .iter()
@@ -86,7 +91,8 @@ pub fn compare(dir_a: &Path, dir_b: &Path, b: Bootstrap) -> Result<Comparison, E
         run_a: dir_a.display().to_string(),
         run_b: dir_b.display().to_string(),
         paired: pairs.len(),
-        only_a: a.len() - pairs.len(),
+        differing: differing.iter().map(|(x, _)| x.id.clone()).collect(),
+        only_a: a.len() - pairs.len() - differing.len(),
         only_b: bs.iter().filter(|s| !a_ids.contains(s.id.as_str())).count(),
         metrics,
     })
@@ -104,6 +110,16 @@ pub fn table(c: &Comparison) -> String {
         "{} paired samples ({} only in A, {} only in B); differences are B − A with 95% paired bootstrap intervals\n",
         c.paired, c.only_a, c.only_b
     );
+    if !c.differing.is_empty() {
+        let shown: Vec<&str> = c.differing.iter().take(5).map(String::as_str).collect();
+        let more = if c.differing.len() > shown.len() { format!(" and {} more", c.differing.len() - shown.len()) } else { String::new() };
+        let _ = writeln!(
+            s,
+            "{} sample id(s) are in both runs with other alerts or gold ({}{more}): they are different samples and are left out\n",
+            c.differing.len(),
+            shown.join(", ")
+        );
+    }
     let _ = writeln!(s, "{:<26} {:>9} {:>9} {:>9} {:>21} {:>5}  verdict", "metric", "A", "B", "B − A", "95% CI", "n");
     for m in &c.metrics {
         let ci = m.diff.ci.map(|[lo, hi]| format!("[{lo:+.4}, {hi:+.4}]")).unwrap_or_else(|| "n/a".into());

@@ -155,7 +155,19 @@ fn threshold(key: &str, bound: Bound, raw: &RawThreshold) -> Result<Threshold, S
         format!("unknown metric `{name}`; known: {}", known.join(", "))
     })?;
     match raw {
-        RawThreshold::Number(n) => Ok(Threshold::Fixed(*n)),
+        RawThreshold::Number(n) => {
+            // A line that no value of the metric can miss would pass a run it should stop.
+            let (lo, hi) = def.range();
+            let can_fail = match bound {
+                Bound::Min => *n > lo,
+                Bound::Max => *n < hi,
+            };
+            if !n.is_finite() || !can_fail {
+                let (side, edge) = if bound == Bound::Min { ("above", lo) } else { ("below", hi) };
+                return Err(format!("{key}: {n} can never fail: {name} lies in [{lo}, {hi}], so the threshold must be {side} {edge}"));
+            }
+            Ok(Threshold::Fixed(*n))
+        }
         RawThreshold::Text(t) => {
             let margin = parse_relative(t).map_err(|e| format!("{key}: {e}"))?;
             match (bound, def.better) {
@@ -316,6 +328,12 @@ mod tests {
             "[max]\nunder_triage_rate = \"best_trivial + 0.05\"\n",
             "[min]\nunder_triage_rate = \"best_trivial\"\n",
             "[min]\nattack_f1 = \"best_of_all + 1\"\n",
+            // Fixed thresholds no value can miss.
+            "[min]\nready_rate = -5\n",
+            "[min]\nready_rate = 0.0\n",
+            "[max]\nunder_triage_rate = inf\n",
+            "[max]\nunder_triage_rate = 1.0\n",
+            "[max]\nlatency_ms_mean = nan\n",
             "[min]\nattack_f1 = \"best_trivial * 2\"\n",
         ] {
             assert!(p(bad).is_err(), "accepted {bad}");

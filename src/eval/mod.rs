@@ -179,6 +179,13 @@ pub fn main(settings: &Settings, cmd: EvalCommand, runtime: &tokio::runtime::Run
         Some(EvalSubcommand::Compare { run_a, run_b, bootstrap }) => {
             let c = compare::compare(&run_a, &run_b, bootstrap.into())?;
             print!("{}", compare::table(&c));
+            if c.paired == 0 {
+                return Err(EvalError::Usage(format!(
+                    "{} and {} have no sample in common (same id, same alerts and gold): there is nothing to compare",
+                    run_a.display(),
+                    run_b.display()
+                )));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Some(EvalSubcommand::Gate { run, gate }) => {
@@ -188,8 +195,17 @@ pub fn main(settings: &Settings, cmd: EvalCommand, runtime: &tokio::runtime::Run
                 serde_json::from_str(&text)?
             };
             let g = gate::load(&gate)?;
-            // Outcomes come from the run's samples; read them only when the gate compares them.
-            let records = if g.exact.contains_key(&summary.engine.kind) { read_records(&run)? } else { Vec::new() };
+            let records = read_records(&run)?;
+            // A run whose samples file lost lines would compare only what is left, and the
+            // missing samples would read as "not in this run" rather than as a broken run.
+            if records.len() != summary.samples {
+                return Err(EvalError::Usage(format!(
+                    "{}: summary.json counts {} samples but samples.jsonl holds {}; the run is incomplete or was edited, run the eval again",
+                    run.display(),
+                    summary.samples,
+                    records.len()
+                )));
+            }
             Ok(report_gate(&gate.display().to_string(), &g, &summary, &records)?)
         }
         Some(EvalSubcommand::Retrieval { datasets, out, kinds, bootstrap }) => {

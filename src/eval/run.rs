@@ -63,7 +63,8 @@ pub struct SampleRecord {
 
 impl SampleRecord {
     pub fn scored(&self) -> ScoredSample {
-        ScoredSample { id: self.id.clone(), tags: self.tags.clone(), scores: self.scores.clone() }
+        // The summary needs only the scores; runs are paired by content when read back.
+        ScoredSample { id: self.id.clone(), tags: self.tags.clone(), alerts: Value::Null, gold: Value::Null, scores: self.scores.clone() }
     }
 }
 

@@ -20,6 +20,11 @@ pub struct ScoredSample {
     pub id: String,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// The sample's input and labels, so that two runs pair only samples that are the same.
+    #[serde(default)]
+    pub alerts: serde_json::Value,
+    #[serde(default)]
+    pub gold: serde_json::Value,
     #[serde(default)]
     pub scores: BTreeMap<String, Score>,
 }
