@@ -211,6 +211,25 @@ async fn kill_9_of_one_replica_loses_nothing_either_replica_acknowledged() {
             assert!(stored.contains(&id.as_str()), "acknowledged alert {id} is not in {case}");
         }
     }
+
+    // A restarts on its data dir: the work it had claimed when it died runs now, not once
+    // its claims go stale, and every case gets its recommendation.
+    let mut replica_a = start(dir_a.path(), port_a).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match queue_depth(&http, &base_a).await {
+            Some(0) => break,
+            _ if Instant::now() > deadline => panic!("the queue did not drain within a minute of the restart"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    for case in by_case.keys() {
+        let view: Value = http.get(format!("{base_a}/v1/cases/{case}")).bearer_auth(&analyst).send().await.unwrap().json().await.unwrap();
+        let state = view["state"].as_str().unwrap();
+        assert!(!["new", "correlated"].contains(&state), "{case} is still {state}: its queued recommendation never ran");
+    }
+    replica_a.kill().unwrap();
+    replica_a.wait().unwrap();
     replica_b.kill().unwrap();
     replica_b.wait().unwrap();
     common::pg::drop_database(dir_a.path());

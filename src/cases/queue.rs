@@ -12,8 +12,12 @@ use crate::store::Identity;
 
 /// How long an idle worker waits before looking again without being woken.
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// A claim older than this was left by a process that died.
-const STALE_CLAIM: chrono::Duration = chrono::Duration::minutes(10);
+/// A claim not renewed for this long was left by a replica that died and did not come
+/// back (one that restarts takes back its own claims at once).
+const STALE_CLAIM: chrono::Duration = chrono::Duration::seconds(90);
+/// How often a running job renews its claim: well inside [`STALE_CLAIM`], so a slow model
+/// answer never looks abandoned.
+const RENEW_CLAIM: Duration = Duration::from_secs(20);
 
 /// The identity background recommendations are recorded under.
 pub fn identity() -> Identity {
@@ -23,13 +27,21 @@ pub fn identity() -> Identity {
 /// Runs queued case recommendations until the task is dropped. Claims left by an earlier
 /// process are released first, so work accepted before a crash runs now.
 pub async fn run(app: Arc<App>) {
-    match app.blocking(|app| app.store.release_claims()).await {
+    let worker = match app.blocking(|app| app.store.queue_worker()).await {
+        Ok(w) => Arc::<str>::from(w),
+        Err(e) => {
+            tracing::error!(error = %e, "queue: no worker id; queued case recommendations will not run");
+            return;
+        }
+    };
+    let w = worker.clone();
+    match app.blocking(move |app| app.store.release_claims(&w)).await {
         Ok(n) if n > 0 => tracing::info!(claims = n, "queued case recommendations resumed"),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, "could not release old queue claims"),
     }
     loop {
-        match run_one(&app).await {
+        match run_one(&app, &worker).await {
             Ok(true) => continue,
             Ok(false) => {}
             Err(e) => tracing::error!(error = %e, "queue: could not claim work"),
@@ -39,12 +51,13 @@ pub async fn run(app: Arc<App>) {
 }
 
 /// Claims and runs one queued recommendation; `Ok(false)` when nothing was queued.
-pub async fn run_one(app: &Arc<App>) -> Result<bool, crate::store::StoreError> {
+pub async fn run_one(app: &Arc<App>, worker: &Arc<str>) -> Result<bool, crate::store::StoreError> {
     let now = chrono::Utc::now();
-    let fmt = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let Some((case_id, generation)) = app.blocking(move |app| app.store.claim_queued(&fmt(now), &fmt(now - STALE_CLAIM))).await? else {
+    let w = worker.clone();
+    let Some((case_id, generation)) = app.blocking(move |app| app.store.claim_queued(&fmt(now), &fmt(now - STALE_CLAIM), &w)).await? else {
         return Ok(false);
     };
+    let renewing = tokio::spawn(renew(app.clone(), case_id.clone(), worker.clone()));
     // A job of its own in traces: the root of its pipeline spans.
     let job = tracing::info_span!("queue_recommendation", otel.kind = "internal", triage.case_id = %case_id);
     match crate::pipeline::recommend_case(app, &identity(), &case_id).instrument(job).await {
@@ -55,6 +68,24 @@ pub async fn run_one(app: &Arc<App>) -> Result<bool, crate::store::StoreError> {
         }
         Err(e) => tracing::error!(case_id = %case_id, error = %e, "queued case recommendation failed"),
     }
+    renewing.abort();
     app.blocking(move |app| app.store.finish_queued(&case_id, generation)).await?;
     Ok(true)
+}
+
+fn fmt(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Renews the claim on `case_id` until aborted.
+async fn renew(app: Arc<App>, case_id: String, worker: Arc<str>) {
+    let mut every = tokio::time::interval(RENEW_CLAIM);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let (case_id, worker) = (case_id.clone(), worker.clone());
+        if let Err(e) = app.blocking(move |app| app.store.renew_claim(&case_id, &fmt(chrono::Utc::now()), &worker)).await {
+            tracing::warn!(error = %e, "queue: could not renew a claim");
+        }
+    }
 }

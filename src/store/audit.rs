@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::db::params;
+use super::db::{Conn, params};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use hmac::{Hmac, Mac};
 use rand::Rng;
@@ -279,7 +279,12 @@ impl Store {
     }
 
     fn audit_rows(&self, after: i64, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
-        let conn = self.conn()?;
+        audit_rows_in(&self.conn()?, after, limit)
+    }
+}
+
+fn audit_rows_in(conn: &Conn, after: i64, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
+    {
         let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let rows = conn.query_map(
             "SELECT seq, time, actor, kind, subject, data, prev_hash, hash, scheme FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
@@ -300,7 +305,9 @@ impl Store {
         )?;
         Ok(rows)
     }
+}
 
+impl Store {
     /// How many entries the chain holds: the sequence number of its last entry.
     pub fn audit_length(&self) -> Result<i64, StoreError> {
         let conn = self.conn()?;
@@ -327,14 +334,17 @@ impl Store {
 
     /// Walks the whole chain; returns the first broken entry, or the number of entries checked.
     pub fn verify_audit(&self) -> Result<Result<usize, ChainBreak>, StoreError> {
-        let rows = self.audit_rows(0, None)?;
-        Ok(self.walk_chain(&rows).map(|()| rows.len()))
+        self.snapshot(|conn| {
+            let rows = audit_rows_in(conn, 0, None)?;
+            Ok(self.walk_chain(conn, &rows).map(|()| rows.len()))
+        })
     }
 
-    fn walk_chain(&self, rows: &[Row]) -> Result<(), ChainBreak> {
+    /// The chain `rows` (read in `conn`'s snapshot) from its first entry, and the head
+    /// recorded in the same snapshot.
+    fn walk_chain(&self, conn: &Conn, rows: &[Row]) -> Result<(), ChainBreak> {
         let end = self.walk(rows, 1, GENESIS, None)?;
-        let head: Option<(i64, String)> =
-            self.conn().ok().and_then(|c| c.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", params![], |r| Ok((r.get(0)?, r.get(1)?))).ok());
+        let head: Option<(i64, String)> = conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", params![], |r| Ok((r.get(0)?, r.get(1)?))).ok();
         check_head(head, &end)
     }
 
@@ -404,8 +414,15 @@ impl Store {
 
     /// The chain, the checkpoint it must extend (if given), and the tables against the chain.
     pub fn verify_full(&self, checkpoint: Option<&Checkpoint>) -> Result<Verification, StoreError> {
-        let rows = self.audit_rows(0, None)?;
-        let first_broken = self.walk_chain(&rows).err();
+        // Chain, head and tables from one snapshot: read one after another while requests
+        // write, they disagree (a head past the rows read, an approval whose entry came
+        // after the chain was read) and an intact trail would look tampered with.
+        self.snapshot(|conn| self.verify_in(conn, checkpoint))
+    }
+
+    fn verify_in(&self, conn: &Conn, checkpoint: Option<&Checkpoint>) -> Result<Verification, StoreError> {
+        let rows = audit_rows_in(conn, 0, None)?;
+        let first_broken = self.walk_chain(conn, &rows).err();
         let checkpoint = match checkpoint {
             None => None,
             Some(cp) => {
@@ -428,13 +445,15 @@ impl Store {
                 }
             }
         };
-        let unexplained = self.reconcile(&rows)?;
+        let unexplained = reconcile(conn, &rows)?;
         Ok(Verification { entries: rows.len(), first_broken, checkpoint, unexplained })
     }
+}
 
-    /// Every approval, decision, action and case state in the tables must have the audit
-    /// entry that produced it.
-    fn reconcile(&self, rows: &[Row]) -> Result<Vec<String>, StoreError> {
+/// Every approval, decision, action and case state in the tables must have the audit
+/// entry that produced it.
+fn reconcile(conn: &Conn, rows: &[Row]) -> Result<Vec<String>, StoreError> {
+    {
         let mut kinds_by_subject: HashMap<&str, HashSet<&str>> = HashMap::new();
         let mut decisions: HashSet<(String, String, String)> = HashSet::new();
         let mut last_case_state: HashMap<String, String> = HashMap::new();
@@ -468,7 +487,6 @@ impl Store {
         }
         let has = |subject: &str, kind: &str| kinds_by_subject.get(subject).is_some_and(|k| k.contains(kind));
         let mut out = Vec::new();
-        let conn = self.conn()?;
 
         let approvals = conn.query_map("SELECT id, recommendation_id, status, closed_reason FROM approvals ORDER BY created_at, id", params![], |r| {
             Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<Option<String>>(3)?))
@@ -516,7 +534,8 @@ impl Store {
         for (id, state) in cases {
             match last_case_state.get(&id) {
                 Some(to) if *to == state => {}
-                None if state == "new" && requested_cases.contains(&id) => {}
+                // A case opens as `new` from a recommend request or from the alert stream.
+                None if state == "new" && (requested_cases.contains(&id) || has(&id, "case.opened")) => {}
                 Some(to) => out.push(format!("case {id} is {state} in the tables, but its last audited transition is to {to}")),
                 None => out.push(format!("case {id} is {state} in the tables, but no audit entry opened or moved it")),
             }
@@ -528,14 +547,19 @@ impl Store {
         }
         Ok(out)
     }
+}
 
+impl Store {
     /// Checks at most `limit` entries after `after_seq`, the first of which must chain to
     /// `after_hash`, and, once the end is reached, that the recorded head is the last entry
     /// checked. Lets the chain be verified a batch at a time, holding the database only
     /// briefly, and resumed where the last check ended.
     pub fn verify_audit_from(&self, after_seq: i64, after_hash: &str, limit: usize) -> Result<Result<AuditProgress, ChainBreak>, StoreError> {
+        self.snapshot(|conn| self.verify_from_in(conn, after_seq, after_hash, limit))
+    }
+
+    fn verify_from_in(&self, conn: &Conn, after_seq: i64, after_hash: &str, limit: usize) -> Result<Result<AuditProgress, ChainBreak>, StoreError> {
         let (keyed_since, head) = {
-            let conn = self.conn()?;
             // The entry the last check ended on must still be there, unchanged: otherwise a
             // cut or rewritten end of the chain would go unseen by checks that resume after it.
             if after_seq > 0 {
@@ -550,7 +574,7 @@ impl Store {
             let head: Option<(i64, String)> = conn.query_row("SELECT seq, hash FROM audit_head WHERE id = 1", params![], |r| Ok((r.get(0)?, r.get(1)?))).ok();
             (keyed_since, head)
         };
-        let rows = self.audit_rows(after_seq, Some(limit))?;
+        let rows = audit_rows_in(conn, after_seq, Some(limit))?;
         let end = match self.walk(&rows, after_seq + 1, after_hash, keyed_since) {
             Ok(end) => end,
             Err(b) => return Ok(Err(b)),

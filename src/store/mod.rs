@@ -180,6 +180,11 @@ impl Store {
         self.db.transaction(db::Locking::Writers, |conn| f(&Tx { conn, audit_key: &self.audit_key }))
     }
 
+    /// Reads that must agree with each other, in one snapshot (see [`db::Locking::Snapshot`]).
+    pub(crate) fn snapshot<T>(&self, mut f: impl FnMut(&db::Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.db.transaction(db::Locking::Snapshot, |conn| f(conn))
+    }
+
     /// A transaction that locks only the rows it names (the work queue's claims).
     pub(crate) fn row_locked_tx<T>(&self, mut f: impl FnMut(&Tx) -> Result<T, StoreError>) -> Result<T, StoreError> {
         self.db.transaction(db::Locking::Rows, |conn| f(&Tx { conn, audit_key: &self.audit_key }))

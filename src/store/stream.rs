@@ -77,9 +77,10 @@ impl Store {
         self.tx(|tx| enqueue(tx, case_id, &now()))
     }
 
-    /// Claims the oldest queued case no worker holds: one in flight per case. A claim
-    /// older than `stale_before` was left by a process that died and is taken over.
-    pub fn claim_queued(&self, at: &str, stale_before: &str) -> Result<Option<(String, i64)>, StoreError> {
+    /// Claims the oldest queued case no worker holds, for worker `by`: one in flight per
+    /// case. A claim not renewed since `stale_before` was left by a process that died and
+    /// is taken over.
+    pub fn claim_queued(&self, at: &str, stale_before: &str, by: &str) -> Result<Option<(String, i64)>, StoreError> {
         // Replicas share the queue: a row another worker is claiming is skipped, not waited on.
         self.row_locked_tx(|tx| {
             let next: Option<(String, i64)> = tx
@@ -89,7 +90,10 @@ impl Store {
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )?;
             if let Some((case_id, generation)) = &next {
-                tx.execute("UPDATE recommendation_queue SET claimed_at = ?1, claimed_generation = ?2 WHERE case_id = ?3", params![at, generation, case_id])?;
+                tx.execute(
+                    "UPDATE recommendation_queue SET claimed_at = ?1, claimed_generation = ?2, claimed_by = ?3 WHERE case_id = ?4",
+                    params![at, generation, by, case_id],
+                )?;
             }
             Ok(next)
         })
@@ -101,20 +105,50 @@ impl Store {
         self.row_locked_tx(|tx| {
             let gone = tx.execute("DELETE FROM recommendation_queue WHERE case_id = ?1 AND generation = ?2", params![case_id, generation])?;
             if gone == 0 {
-                tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE case_id = ?1", params![case_id])?;
+                tx.execute(
+                    "UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL, claimed_by = NULL WHERE case_id = ?1",
+                    params![case_id],
+                )?;
             }
             Ok(())
         })
     }
 
-    /// Claims left by a process that stopped: free again for this one.
-    /// On a shared database the other replicas' claims are live: there only stale ones
-    /// are taken over, by [`Store::claim_queued`].
-    pub fn release_claims(&self) -> Result<usize, StoreError> {
-        if self.is_shared() {
-            return Ok(0);
+    /// Keeps a running claim of worker `by` from going stale.
+    pub fn renew_claim(&self, case_id: &str, at: &str, by: &str) -> Result<(), StoreError> {
+        self.row_locked_tx(|tx| {
+            tx.execute("UPDATE recommendation_queue SET claimed_at = ?1 WHERE case_id = ?2 AND claimed_by = ?3", params![at, case_id, by]).map(drop)
+        })
+    }
+
+    /// Claims left by a process that stopped: free again for this one. On a shared
+    /// database the other replicas' claims are live, so only this worker's own (`by`, made
+    /// by its previous process) are released; a replica that never comes back has its
+    /// claims taken over once they go stale, by [`Store::claim_queued`].
+    pub fn release_claims(&self, by: &str) -> Result<usize, StoreError> {
+        let (sql, params) = if self.is_shared() {
+            ("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL, claimed_by = NULL WHERE claimed_by = ?1", params![by])
+        } else {
+            ("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL, claimed_by = NULL WHERE claimed_at IS NOT NULL", params![])
+        };
+        self.tx(|tx| tx.execute(sql, params))
+    }
+
+    /// The name this data dir's queue worker claims work under, the same across restarts
+    /// (kept in `queue-worker.id`), so that a restarted replica knows its own old claims.
+    pub fn queue_worker(&self) -> Result<String, StoreError> {
+        let path = self.data_dir.join("queue-worker.id");
+        let io = |source| StoreError::Io { path: path.display().to_string(), source };
+        match std::fs::read_to_string(&path) {
+            Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+            Ok(_) => Err(StoreError::Io { path: path.display().to_string(), source: std::io::Error::other("empty worker id") }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let id = super::new_id("wkr");
+                std::fs::write(&path, format!("{id}\n")).map_err(io)?;
+                Ok(id)
+            }
+            Err(e) => Err(io(e)),
         }
-        self.tx(|tx| tx.execute("UPDATE recommendation_queue SET claimed_at = NULL, claimed_generation = NULL WHERE claimed_at IS NOT NULL", params![]))
     }
 
     /// Queued case recommendations (waiting or running) and the oldest one's queue time.

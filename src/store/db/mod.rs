@@ -215,6 +215,10 @@ pub(crate) enum Locking {
     /// Only the rows the statements lock themselves (`FOR UPDATE SKIP LOCKED`): for the
     /// work queue, whose claims must not wait behind every other write.
     Rows,
+    /// Reads only, every statement seeing the database as it was at the first one, while
+    /// writers go on: for checks that compare several tables with each other (the audit
+    /// chain, its head and the rows it explains), which would otherwise see half a write.
+    Snapshot,
 }
 
 /// How many times a transaction that hit a serialization failure or deadlock is run again.
@@ -267,7 +271,12 @@ impl Database {
 
 impl Conn<'_> {
     fn run_transaction<T>(&self, locking: Locking, f: &mut impl FnMut(&Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        self.control("BEGIN")?;
+        // SQLite's read transaction reads one snapshot of the WAL from its first statement.
+        let begin = match (locking, self) {
+            (Locking::Snapshot, Conn::Postgres(_)) => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            _ => "BEGIN",
+        };
+        self.control(begin)?;
         let out = (|| {
             if locking == Locking::Writers && matches!(self, Conn::Postgres(_)) {
                 self.execute("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE", params![])?;
