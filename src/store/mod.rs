@@ -81,6 +81,7 @@ impl Coded for StoreError {
                 ErrorCode::Conflict
             }
             StoreError::TaskDecisionOpen | StoreError::InvalidEntity(_) => ErrorCode::InvalidField,
+            StoreError::Database(e) if e.is_unavailable() => ErrorCode::NotReady,
             StoreError::Database(_)
             | StoreError::Json(_)
             | StoreError::Io { .. }

@@ -178,11 +178,19 @@ impl Row {
 pub struct DbError {
     message: String,
     code: Option<String>,
+    /// The database could not be reached (connection refused or lost, server shutting down).
+    unavailable: bool,
 }
 
 impl DbError {
     pub(crate) fn new(message: impl Into<String>) -> DbError {
-        DbError { message: message.into(), code: None }
+        DbError { message: message.into(), code: None, unavailable: false }
+    }
+
+    /// The database did not answer, as opposed to answering with an error: the request may
+    /// succeed once it is back, so callers are told to retry (503), not that it failed.
+    pub(crate) fn is_unavailable(&self) -> bool {
+        self.unavailable
     }
 
     /// A serialization failure or a deadlock: the transaction may succeed when run again.

@@ -38,7 +38,12 @@ impl From<tokio_postgres::Error> for DbError {
             Some(db) => format!("{}: {}", db.severity(), db.message()),
             None => e.to_string(),
         };
-        DbError { message, code: e.code().map(|c| c.code().to_string()) }
+        let code = e.code().map(|c| c.code().to_string());
+        // Class 08 is a connection exception; 57P01-57P03 a server shutting down or starting.
+        let unavailable = e.is_closed()
+            || std::error::Error::source(&e).is_some_and(|s| s.is::<std::io::Error>())
+            || code.as_deref().is_some_and(|c| c.starts_with("08") || matches!(c, "57P01" | "57P02" | "57P03"));
+        DbError { message, code, unavailable }
     }
 }
 
@@ -305,5 +310,15 @@ mod tests {
     fn placeholders_become_dollars_outside_quotes() {
         assert_eq!(dialect("SELECT a FROM t WHERE b = ?1 AND c = ?12 AND d = '?3'"), "SELECT a FROM t WHERE b = $1 AND c = $12 AND d = '?3'");
         assert_eq!(dialect("SELECT '' || ?2"), "SELECT '' || $2");
+    }
+
+    #[test]
+    fn a_database_that_does_not_answer_is_unavailable_not_an_internal_error() {
+        use crate::error_code::{Coded, ErrorCode};
+        // Nothing listens on port 1: the connection is refused, as when the server is down.
+        let err = super::Pool::connect("postgres://triage@127.0.0.1:1/triage", None).err();
+        let Some(crate::store::StoreError::Database(e)) = err else { panic!("connecting to a closed port: {err:?}") };
+        assert!(e.is_unavailable(), "{e}");
+        assert_eq!(crate::store::StoreError::Database(e).code(), ErrorCode::NotReady);
     }
 }
