@@ -357,16 +357,18 @@ async fn analyse(app: &Arc<App>, who: &Identity, run: Run, prepare: Prepare) -> 
     // Engine: the configured one, or the baseline when it can't be reached.
     let engine = app.engine.as_ref();
     let proposed = traced_engine_call(app, engine, false, async { Some(engine.propose(&engine_request).await) }).await;
-    let (answer, degraded) = match proposed.unwrap_or_else(|| Err(EngineError::Unavailable("the engine gave no answer".into()))) {
-        Ok(a) => (a, false),
+    let (answer, fallback) = match proposed.unwrap_or_else(|| Err(EngineError::Unavailable("the engine gave no answer".into()))) {
+        Ok(a) => (a, None),
         Err(EngineError::Unavailable(e) | EngineError::Rejected(e)) => {
             tracing::warn!(error = %e, case_id = %case_id, "engine unavailable; the baseline answers");
             app.metrics.degraded(engine.name(), engine.model());
             let baseline = traced_engine_call(app, &app.baseline, false, async { Some(app.baseline.propose(&engine_request).await) }).await;
-            (baseline.unwrap_or_else(|| Err(EngineError::Unavailable("the baseline gave no answer".into()))).map_err(PipelineError::Engine)?, true)
+            let answer = baseline.unwrap_or_else(|| Err(EngineError::Unavailable("the baseline gave no answer".into()))).map_err(PipelineError::Engine)?;
+            (answer, Some(json!({"engine": engine.name(), "model": engine.model(), "error": e})))
         }
         Err(e) => return Err(PipelineError::Engine(e)),
     };
+    let degraded = fallback.is_some();
 
     // Checks: schema and semantics, with one repair for fixable mistakes.
     let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
@@ -374,11 +376,14 @@ async fn analyse(app: &Arc<App>, who: &Identity, run: Run, prepare: Prepare) -> 
     let mut raw_outputs = vec![answer.raw.clone()];
     let mut final_answer: EngineAnswer = answer;
     let mut checked = traced_check(&final_answer.raw, &ctx);
+    // The answer a repair replaced was a rejection too: the audit trail keeps its reasons.
+    let mut refused_first: Option<Value> = None;
     if let Err(reasons) = &checked
         && !degraded
         && repairable(reasons)
         && let Some(repaired) = traced_engine_call(app, engine, true, engine.repair(&engine_request, &final_answer, reasons)).await
     {
+        refused_first = Some(json!(reasons));
         match repaired {
             Ok(second) => {
                 usage.prompt_tokens += second.usage.prompt_tokens;
@@ -537,6 +542,8 @@ async fn analyse(app: &Arc<App>, who: &Identity, run: Run, prepare: Prepare) -> 
                 review_reasons: reasons_value.as_ref(),
                 idempotency: idempotency_key.as_deref().map(|key| (who_.key_id.as_str(), key)),
                 enriched,
+                fallback: fallback.as_ref(),
+                refused_before_repair: refused_first.as_ref(),
             })
         })
     })

@@ -179,6 +179,18 @@ async fn server_errors_degrade_within_bounded_time() {
     assert_degraded(status, &body);
     assert_eq!(stub.calls(), 3, "the first call and two retries");
     assert!(took < Duration::from_secs(5), "took {took:?}");
+    // The trail says the baseline stood in, and why.
+    let entry = audit_entry(&t, "recommendation.ready", body["recommendation_id"].as_str().unwrap()).await;
+    assert_eq!(entry["data"]["engine"], "baseline", "{entry}");
+    assert_eq!(entry["data"]["degraded"]["engine"], "llm", "{entry}");
+    assert!(entry["data"]["degraded"]["error"].as_str().is_some_and(|e| e.contains("500")), "{entry}");
+}
+
+/// The audit entry of `kind` about `subject`.
+async fn audit_entry(t: &TestApp, kind: &str, subject: &str) -> Value {
+    let (_, audit) = t.get("/v1/audit?after=0", &t.key("auditor", Role::Admin)).await;
+    let entries = audit["entries"].as_array().cloned().unwrap_or_default();
+    entries.into_iter().find(|e| e["kind"] == kind && e["subject"] == subject).unwrap_or_else(|| panic!("no {kind} entry for {subject} in {audit}"))
 }
 
 #[tokio::test]
@@ -218,6 +230,9 @@ async fn invalid_json_once_is_repaired_with_the_reasons() {
     assert!(reasons.contains("invalid_output"), "{reasons}");
     assert!(reasons.contains("not JSON"), "{reasons}");
     assert_eq!(repair.body["response_format"], stub.requests()[0].body["response_format"], "same schema");
+    // The answer the repair replaced was a rejection, and the trail keeps it.
+    let entry = audit_entry(&t, "recommendation.ready", body["recommendation_id"].as_str().unwrap()).await;
+    assert!(entry["data"]["refused_before_repair"].to_string().contains("invalid_output"), "{entry}");
 }
 
 #[tokio::test]

@@ -94,6 +94,11 @@ pub struct NewRecommendation<'a> {
     /// Whether context the alerts don't carry (inventory, intel, changes) was joined: a
     /// new case records it as `enriched` on its way.
     pub enriched: bool,
+    /// Why the configured engine did not answer and the baseline did (`engine`, `model`,
+    /// `error`), when it did not.
+    pub fallback: Option<&'a Value>,
+    /// The review reasons of a first answer that was sent back for repair.
+    pub refused_before_repair: Option<&'a Value>,
 }
 
 /// What claiming an idempotency key found.
@@ -199,10 +204,16 @@ impl Store {
             for a in &r.approvals {
                 insert_approval(tx, a)?;
             }
-            let (kind, data) = match r.review_reasons {
+            let (kind, mut data) = match r.review_reasons {
                 Some(reasons) => ("recommendation.rejected", json!({"case_id": r.case_id, "engine": r.engine, "reasons": reasons})),
                 None => ("recommendation.ready", json!({"case_id": r.case_id, "engine": r.engine, "severity": r.severity, "actions": r.actions.len()})),
             };
+            if let Some(f) = r.fallback {
+                data["degraded"] = json!(f);
+            }
+            if let Some(first) = r.refused_before_repair {
+                data["refused_before_repair"] = json!(first);
+            }
             append(tx, r.actor, kind, r.id, &data)?;
             if r.enriched && case_state(tx, r.case_id)? == CaseState::New {
                 set_state(tx, r.case_id, CaseState::Enriched, r.actor, "context joined: inventory, intel or changes")?;
