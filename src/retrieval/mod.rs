@@ -24,7 +24,7 @@ use crate::corpus::{DocKind, Document};
 pub use query::AlertQuery;
 
 /// Bumped whenever the schema or the analyzers change, forcing a rebuild.
-const SCHEMA_VERSION: u32 = 5;
+const SCHEMA_VERSION: u32 = 6;
 const TOKENIZER: &str = "triage_text";
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -186,8 +186,12 @@ struct Fields {
     kind: Field,
     /// [`kind_code`], a fast field.
     kind_code: Field,
-    /// Runbooks, cases, Sigma rules and ATT&CK techniques.
+    /// Runbooks, Sigma rules and ATT&CK techniques.
     main: TextFields,
+    /// Prior cases, in fields of their own so that their search is one of its own: cases
+    /// grow with use, without bound, while the other kinds do not (see [`SearchIndex::search`]).
+    /// They are scored with the statistics of `main` and these together, as if in one field.
+    cases: TextFields,
     /// ATT&CK detection strategies and analytics, and software (its names and aliases
     /// only), each in fields of their own so that they change no statistic (document
     /// frequency, length) the other kinds are scored with (see [`Partition`]), and need no
@@ -213,11 +217,29 @@ struct TextFields {
 struct Partition<'a> {
     searcher: &'a tantivy::Searcher,
     docs: u64,
+    /// Pairs of fields counted as one (the main partition's and the cases' own), either
+    /// way: a term's document frequency and a field's tokens are their sums.
+    twins: Vec<(Field, Field)>,
+}
+
+impl Partition<'_> {
+    fn twin(&self, field: Field) -> Option<Field> {
+        self.twins.iter().find_map(|&(a, b)| {
+            if a == field {
+                Some(b)
+            } else if b == field {
+                Some(a)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 impl tantivy::query::Bm25StatisticsProvider for Partition<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, field)
+        let tokens = |f: Field| tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, f);
+        Ok(tokens(field)? + self.twin(field).map(tokens).transpose()?.unwrap_or(0))
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
@@ -225,7 +247,13 @@ impl tantivy::query::Bm25StatisticsProvider for Partition<'_> {
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        Ok(self.searcher.doc_freq(term)?.min(self.docs.max(1)))
+        let mut n = self.searcher.doc_freq(term)?;
+        if let Some(twin) = self.twin(term.field()) {
+            let mut other = Term::from_field_text(twin, "");
+            other.set_bytes(term.serialized_value_bytes());
+            n += self.searcher.doc_freq(&other)?;
+        }
+        Ok(n.min(self.docs.max(1)))
     }
 }
 
@@ -287,6 +315,12 @@ fn schema() -> (Schema, Fields) {
             body: b.add_text_field("body", text.clone()),
             keywords: b.add_text_field("keywords", text.clone()),
             techniques: b.add_text_field("techniques", ids.clone()),
+        },
+        cases: TextFields {
+            title: b.add_text_field("case_title", text.clone()),
+            body: b.add_text_field("case_body", text.clone()),
+            keywords: b.add_text_field("case_keywords", text.clone()),
+            techniques: b.add_text_field("case_techniques", ids.clone()),
         },
         detections: TextFields {
             title: b.add_text_field("detection_title", text.clone()),
@@ -547,6 +581,7 @@ impl SearchIndex {
                 return td;
             }
             AttackGroup::Detection => f.detections,
+            AttackGroup::Technique if d.kind == DocKind::Case => f.cases,
             AttackGroup::Technique => f.main,
         };
         td.add_text(tf.title, &d.title);
@@ -577,7 +612,14 @@ impl SearchIndex {
             }
             g => count(g)?,
         };
-        Ok(Partition { searcher, docs })
+        let twins = match group {
+            AttackGroup::Technique => {
+                let (m, c) = (self.fields.main, self.fields.cases);
+                vec![(m.title, c.title), (m.body, c.body), (m.keywords, c.keywords), (m.techniques, c.techniques)]
+            }
+            _ => Vec::new(),
+        };
+        Ok(Partition { searcher, docs, twins })
     }
 
     /// Every term of the software names field: the names a query looks for.
@@ -656,10 +698,11 @@ impl SearchIndex {
             text: vec![(f.title, query::TITLE_BOOST), (f.body, 1.0), (f.keywords, query::KEYWORDS_BOOST)],
             techniques: Some(f.techniques),
             max_terms,
+            max_doc_freq: None,
         };
         let present = |term: &str| -> Result<bool, IndexError> { Ok(searcher.doc_freq(&Term::from_field_text(self.fields.kind, term))? > 0) };
         let mut wanted: Vec<(u64, usize)> = Vec::new();
-        for kind in [DocKind::Runbook, DocKind::Case, DocKind::Sigma] {
+        for kind in [DocKind::Runbook, DocKind::Sigma] {
             let n = limits.of(kind);
             if n > 0 && present(kind.as_str())? {
                 wanted.push((other_code(kind), n));
@@ -670,6 +713,30 @@ impl SearchIndex {
             && let Some(text_query) = q.to_query(&self.index, &searcher, &fields(self.fields.main, query::MAX_TERMS))
         {
             hits = self.collect_by_kind(&searcher, &main, text_query.as_ref(), &wanted)?;
+        }
+        // Prior cases on their own, with the same statistics, placed between runbooks and
+        // rules. Only when there are many cases (over [`COMMON_FLOOR`] have a term in a
+        // field) are the common terms' clauses set apart: candidates are found without
+        // them and only the candidates are scored with them.
+        let n = limits.of(DocKind::Case);
+        if n > 0 {
+            let cases = searcher.doc_freq(&Term::from_field_text(self.fields.kind, DocKind::Case.as_str()))?;
+            let mut case_fields = fields(self.fields.cases, query::MAX_TERMS);
+            case_fields.max_doc_freq = Some(common_doc_freq(cases));
+            if cases > 0
+                && let (Some(text_query), common) = q.to_queries(&self.index, &searcher, &case_fields)
+            {
+                let code = other_code(DocKind::Case);
+                let best = if common.is_empty() {
+                    self.best_by_kind(&searcher, &main, text_query.as_ref(), &[(code, n)])?
+                } else {
+                    let candidates = self.best_by_kind(&searcher, &main, text_query.as_ref(), &[(code, n * CASE_CANDIDATES)])?;
+                    candidates.into_iter().map(|list| rescore(&searcher, &main, &common, list, n)).collect::<Result<_, _>>()?
+                };
+                let found = self.load_hits(&searcher, best)?;
+                let at = hits.iter().take_while(|h| h.doc.kind == DocKind::Runbook).count();
+                hits.splice(at..at, found);
+            }
         }
         let n = limits.of(DocKind::Attack);
         if n == 0 {
@@ -726,6 +793,13 @@ impl SearchIndex {
     /// the lowest score that could still enter some kind's list. Ties go to the earlier
     /// document, as with tantivy's `TopDocs`.
     fn collect_by_kind(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, wanted: &[(u64, usize)]) -> Result<Vec<Hit>, IndexError> {
+        let best = self.best_by_kind(searcher, stats, q, wanted)?;
+        self.load_hits(searcher, best)
+    }
+
+    /// [`SearchIndex::collect_by_kind`] before the documents are loaded: per kind of
+    /// `wanted`, scores and addresses, best first.
+    fn best_by_kind(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, wanted: &[(u64, usize)]) -> Result<Vec<ScoredDocs>, IndexError> {
         let weight = q.weight(tantivy::query::EnableScoring::enabled_from_statistics_provider(stats, searcher))?;
         let mut best: Vec<Vec<(f32, tantivy::DocAddress)>> = wanted.iter().map(|&(_, n)| Vec::with_capacity(n + 1)).collect();
         let threshold = |best: &[Vec<(f32, tantivy::DocAddress)>]| -> f32 {
@@ -761,6 +835,11 @@ impl SearchIndex {
                 current
             })?;
         }
+        Ok(best)
+    }
+
+    /// The documents of lists of scored addresses, in order.
+    fn load_hits(&self, searcher: &tantivy::Searcher, best: Vec<ScoredDocs>) -> Result<Vec<Hit>, IndexError> {
         let generation = searcher.generation().generation_id();
         let mut out = Vec::new();
         for list in best {
@@ -772,6 +851,54 @@ impl SearchIndex {
         }
         Ok(out)
     }
+}
+
+/// Scored documents, best first.
+type ScoredDocs = Vec<(f32, tantivy::DocAddress)>;
+
+/// `candidates` with the scores of the clauses `common` added, the best `n` of them,
+/// best first (an equal score behind the earlier document). Each clause's postings are
+/// read only at the candidates (skipping blocks on the way), not through.
+fn rescore(searcher: &tantivy::Searcher, stats: &Partition, common: &[Box<dyn Query>], mut candidates: ScoredDocs, n: usize) -> Result<ScoredDocs, IndexError> {
+    let scoring = tantivy::query::EnableScoring::enabled_from_statistics_provider(stats, searcher);
+    let weights = common.iter().map(|q| q.weight(scoring)).collect::<Result<Vec<_>, _>>()?;
+    candidates.sort_by_key(|&(_, address)| address);
+    let mut start = 0;
+    while start < candidates.len() {
+        let ord = candidates[start].1.segment_ord;
+        let end = start + candidates[start..].iter().take_while(|(_, a)| a.segment_ord == ord).count();
+        let segment = searcher.segment_reader(ord);
+        for weight in &weights {
+            let mut scorer = weight.scorer(segment, 1.0)?;
+            for (score, address) in &mut candidates[start..end] {
+                if scorer.doc() < address.doc_id {
+                    scorer.seek(address.doc_id);
+                }
+                if scorer.doc() == address.doc_id {
+                    *score += scorer.score();
+                }
+            }
+        }
+        start = end;
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    candidates.truncate(n);
+    Ok(candidates)
+}
+
+/// A term more cases than this share of them, and more than [`COMMON_FLOOR`], have in a
+/// field is common there, and scored only at the candidates the other clauses find.
+const COMMON_SHARE_DIVISOR: u64 = 20;
+/// Below this many cases with a term in a field, no term is common: a corpus of some
+/// thousand cases is searched whole.
+const COMMON_FLOOR: u64 = 1_000;
+/// Candidates per case a search keeps when common terms are set apart.
+const CASE_CANDIDATES: usize = 20;
+
+/// The most cases that a term may be in, in a field, to be searched through rather than
+/// scored at the candidates only.
+fn common_doc_freq(cases: u64) -> u64 {
+    (cases / COMMON_SHARE_DIVISOR).max(COMMON_FLOOR)
 }
 
 /// Techniques of the two best hits of each kind, for expanding the ATT&CK search.
