@@ -220,9 +220,34 @@ struct Partition<'a> {
     /// Pairs of fields counted as one (the main partition's and the cases' own), either
     /// way: a term's document frequency and a field's tokens are their sums.
     twins: Vec<(Field, Field)>,
+    /// Document frequencies of terms in their own field, each looked up once per request:
+    /// a query asks whether its terms occur in both twins' fields, and the weights of
+    /// both searches ask again for their statistics.
+    doc_freqs: std::cell::RefCell<std::collections::HashMap<Term, u64>>,
+    tokens: std::cell::RefCell<Vec<(Field, u64)>>,
 }
 
 impl Partition<'_> {
+    /// How many documents have `term` in its field (the searcher's own count, not the twins'
+    /// sum).
+    fn field_doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        if let Some(&n) = self.doc_freqs.borrow().get(term) {
+            return Ok(n);
+        }
+        let n = self.searcher.doc_freq(term)?;
+        self.doc_freqs.borrow_mut().insert(term.clone(), n);
+        Ok(n)
+    }
+
+    fn field_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        if let Some(&(_, n)) = self.tokens.borrow().iter().find(|(f, _)| *f == field) {
+            return Ok(n);
+        }
+        let n = tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, field)?;
+        self.tokens.borrow_mut().push((field, n));
+        Ok(n)
+    }
+
     fn twin(&self, field: Field) -> Option<Field> {
         self.twins.iter().find_map(|&(a, b)| {
             if a == field {
@@ -238,8 +263,7 @@ impl Partition<'_> {
 
 impl tantivy::query::Bm25StatisticsProvider for Partition<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        let tokens = |f: Field| tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, f);
-        Ok(tokens(field)? + self.twin(field).map(tokens).transpose()?.unwrap_or(0))
+        Ok(self.field_tokens(field)? + self.twin(field).map(|f| self.field_tokens(f)).transpose()?.unwrap_or(0))
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
@@ -247,11 +271,11 @@ impl tantivy::query::Bm25StatisticsProvider for Partition<'_> {
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        let mut n = self.searcher.doc_freq(term)?;
+        let mut n = self.field_doc_freq(term)?;
         if let Some(twin) = self.twin(term.field()) {
             let mut other = Term::from_field_text(twin, "");
             other.set_bytes(term.serialized_value_bytes());
-            n += self.searcher.doc_freq(&other)?;
+            n += self.field_doc_freq(&other)?;
         }
         Ok(n.min(self.docs.max(1)))
     }
@@ -619,7 +643,7 @@ impl SearchIndex {
             }
             _ => Vec::new(),
         };
-        Ok(Partition { searcher, docs, twins })
+        Ok(Partition { searcher, docs, twins, doc_freqs: Default::default(), tokens: Default::default() })
     }
 
     /// Every term of the software names field: the names a query looks for.
@@ -710,7 +734,7 @@ impl SearchIndex {
         }
         let mut hits: Vec<Hit> = Vec::new();
         if !wanted.is_empty()
-            && let Some(text_query) = q.to_query(&self.index, &searcher, &fields(self.fields.main, query::MAX_TERMS))
+            && let Some(text_query) = q.to_query(&self.index, &main, &fields(self.fields.main, query::MAX_TERMS))
         {
             hits = self.collect_by_kind(&searcher, &main, text_query.as_ref(), &wanted)?;
         }
@@ -724,7 +748,7 @@ impl SearchIndex {
             let mut case_fields = fields(self.fields.cases, query::MAX_TERMS);
             case_fields.max_doc_freq = Some(common_doc_freq(cases));
             if cases > 0
-                && let (Some(text_query), common) = q.to_queries(&self.index, &searcher, &case_fields)
+                && let (Some(text_query), common) = q.to_queries(&self.index, &main, &case_fields)
             {
                 let code = other_code(DocKind::Case);
                 let best = if common.is_empty() {
@@ -764,7 +788,7 @@ impl SearchIndex {
         // technique say the same thing, so the best of them stands for all.
         let detections = self.partition(&searcher, AttackGroup::Detection)?;
         if detections.docs > 0
-            && let Some(text_query) = q.to_query(&self.index, &searcher, &fields(self.fields.detections, DETECTION_TERMS))
+            && let Some(text_query) = q.to_query(&self.index, &detections, &fields(self.fields.detections, DETECTION_TERMS))
         {
             let mut seen: Vec<Vec<String>> = Vec::new();
             for h in self.collect_by_kind(&searcher, &detections, text_query.as_ref(), &[(AttackGroup::Detection.code(), n * 2)])? {
@@ -780,7 +804,7 @@ impl SearchIndex {
             let mut ids = q.techniques().to_vec();
             ids.extend(expansion(&hits).into_iter().filter(|t| !q.techniques().contains(t)));
             let expanded = q.clone().with_expansion(&ids);
-            if let Some(text_query) = expanded.to_query(&self.index, &searcher, &fields(self.fields.main, query::MAX_TERMS)) {
+            if let Some(text_query) = expanded.to_query(&self.index, &main, &fields(self.fields.main, query::MAX_TERMS)) {
                 hits.extend(self.collect_by_kind(&searcher, &main, text_query.as_ref(), &[(AttackGroup::Technique.code(), n)])?);
             }
         }

@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 
+use tantivy::Index;
 use tantivy::Term;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TokenStream;
-use tantivy::{Index, Searcher};
+
+use super::Partition;
 
 use crate::alert::Alert;
 
@@ -177,10 +179,10 @@ impl AlertQuery {
         out.into_iter().map(|(t, w, _)| (t, w)).collect()
     }
 
-    /// The query over `searcher`'s index. A term no document has in a field gets no clause
+    /// The query over the index `stats` reads. A term no document has in a field gets no clause
     /// there: it could match nothing, and each clause costs a weight and a scorer to set up.
-    pub(super) fn to_query(&self, index: &Index, searcher: &Searcher, fields: &SearchFields) -> Option<Box<dyn Query>> {
-        let (query, common) = self.to_queries(index, searcher, fields);
+    pub(super) fn to_query(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> Option<Box<dyn Query>> {
+        let (query, common) = self.to_queries(index, stats, fields);
         debug_assert!(common.is_empty() || fields.max_doc_freq.is_some());
         query
     }
@@ -189,14 +191,14 @@ impl AlertQuery {
     /// documents than [`SearchFields::max_doc_freq`] have them) apart, each on its own: their
     /// postings are the longest and their weights the lowest. Unless every text clause is
     /// common, then none is set apart.
-    pub(super) fn to_queries(&self, index: &Index, searcher: &Searcher, fields: &SearchFields) -> (Option<Box<dyn Query>>, Vec<Box<dyn Query>>) {
+    pub(super) fn to_queries(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> (Option<Box<dyn Query>>, Vec<Box<dyn Query>>) {
         let terms = self.terms(index).iter().take(fields.max_terms);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut common: Vec<Box<dyn Query>> = Vec::new();
         for (t, w) in terms {
             for &(field, boost) in &fields.text {
                 let term = Term::from_field_text(field, t);
-                let n = searcher.doc_freq(&term).ok();
+                let n = stats.field_doc_freq(&term).ok();
                 if n == Some(0) {
                     continue;
                 }
