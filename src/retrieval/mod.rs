@@ -982,4 +982,47 @@ mod tests {
         assert_eq!((forced.documents, forced.content_hash), (docs.len(), changed.content_hash));
         assert!(!open(dir.path(), &docs).rebuilt);
     }
+
+    #[test]
+    fn cases_scored_at_candidates_with_common_clauses_score_as_in_the_whole_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = Corpus::load(None).unwrap().documents;
+        let (index, _) = SearchIndex::open_or_build(dir.path(), &docs, &|_, _| {}).unwrap();
+        let searcher = index.reader.searcher();
+        let main = index.partition(&searcher, AttackGroup::Technique).unwrap();
+        let all = [(other_code(DocKind::Case), docs.len())];
+        for text in ["powershell encoded command download cradle", "impossible travel sign-in from new country", "ssh brute force then login"] {
+            let q = AlertQuery::from_text(text).with_techniques(&["T1059.001".to_string()]);
+            let mut fields = query::SearchFields {
+                text: vec![
+                    (index.fields.cases.title, query::TITLE_BOOST),
+                    (index.fields.cases.body, 1.0),
+                    (index.fields.cases.keywords, query::KEYWORDS_BOOST),
+                ],
+                techniques: Some(index.fields.cases.techniques),
+                max_terms: query::MAX_TERMS,
+                max_doc_freq: None,
+            };
+            let (whole, none) = q.to_queries(&index.index, &main, &fields);
+            assert!(none.is_empty());
+            let whole = index.best_by_kind(&searcher, &main, whole.unwrap().as_ref(), &all).unwrap().remove(0);
+            // Every term in more than two cases is common: the others find the candidates.
+            fields.max_doc_freq = Some(2);
+            let (rare, common) = q.to_queries(&index.index, &main, &fields);
+            if common.is_empty() {
+                // Every text clause was common: then none is set apart.
+                assert_eq!(text, "ssh brute force then login");
+                continue;
+            }
+            let candidates = index.best_by_kind(&searcher, &main, rare.unwrap().as_ref(), &all).unwrap().remove(0);
+            assert!(!candidates.is_empty(), "{text}");
+            let n = candidates.len();
+            let got = rescore(&searcher, &main, &common, candidates, n).unwrap();
+            assert!(got.windows(2).all(|w| w[0].0 >= w[1].0), "{text}: best first");
+            for (score, address) in &got {
+                let (expected, _) = whole.iter().find(|(_, a)| a == address).unwrap();
+                assert!((score - expected).abs() <= 1e-4 * expected.abs(), "{text}: {score} vs {expected}");
+            }
+        }
+    }
 }

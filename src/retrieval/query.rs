@@ -34,6 +34,9 @@ pub(super) struct SearchFields {
     pub max_doc_freq: Option<u64>,
 }
 
+/// A query without the clauses of common terms, and those clauses.
+pub(super) type SplitQuery = (Option<Box<dyn Query>>, Vec<Box<dyn Query>>);
+
 /// Text parts with their weights, before tokenisation.
 #[derive(Debug, Clone, Default)]
 pub struct AlertQuery {
@@ -191,7 +194,7 @@ impl AlertQuery {
     /// documents than [`SearchFields::max_doc_freq`] have them) apart, each on its own: their
     /// postings are the longest and their weights the lowest. Unless every text clause is
     /// common, then none is set apart.
-    pub(super) fn to_queries(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> (Option<Box<dyn Query>>, Vec<Box<dyn Query>>) {
+    pub(super) fn to_queries(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> SplitQuery {
         let terms = self.terms(index).iter().take(fields.max_terms);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let mut common: Vec<Box<dyn Query>> = Vec::new();
