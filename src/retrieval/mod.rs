@@ -707,8 +707,11 @@ impl SearchIndex {
         self.search(&q, limits)
     }
 
-    /// Runbooks, cases and rules in one search, ranked together and the best of each kind
-    /// kept. Without ATT&CK in the index that is all; with it, software by name,
+    /// Runbooks and rules in one search, ranked together and the best of each kind kept;
+    /// prior cases in a search of their own over their own fields, scored with the same
+    /// statistics, so that the knowledge's search does not grow with the cases and the
+    /// cases' search can leave out, once there are thousands of cases, the common terms'
+    /// long posting lists (scored at its candidates only). Without ATT&CK in the index that is all; with it, software by name,
     /// detections by the alerts' words (and the techniques the sender tagged), and ATT&CK
     /// techniques last, expanded with the techniques that the best runbooks, cases and
     /// rules carry: technique prose shares too many generic words with alerts to be found
