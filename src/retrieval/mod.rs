@@ -24,7 +24,7 @@ use crate::corpus::{DocKind, Document};
 pub use query::AlertQuery;
 
 /// Bumped whenever the schema or the analyzers change, forcing a rebuild.
-const SCHEMA_VERSION: u32 = 5;
+const SCHEMA_VERSION: u32 = 6;
 const TOKENIZER: &str = "triage_text";
 const WRITER_MEMORY: usize = 50_000_000;
 
@@ -186,8 +186,12 @@ struct Fields {
     kind: Field,
     /// [`kind_code`], a fast field.
     kind_code: Field,
-    /// Runbooks, cases, Sigma rules and ATT&CK techniques.
+    /// Runbooks, Sigma rules and ATT&CK techniques.
     main: TextFields,
+    /// Prior cases, in fields of their own so that their search is one of its own: cases
+    /// grow with use, without bound, while the other kinds do not (see [`SearchIndex::search`]).
+    /// They are scored with the statistics of `main` and these together, as if in one field.
+    cases: TextFields,
     /// ATT&CK detection strategies and analytics, and software (its names and aliases
     /// only), each in fields of their own so that they change no statistic (document
     /// frequency, length) the other kinds are scored with (see [`Partition`]), and need no
@@ -213,11 +217,53 @@ struct TextFields {
 struct Partition<'a> {
     searcher: &'a tantivy::Searcher,
     docs: u64,
+    /// Pairs of fields counted as one (the main partition's and the cases' own), either
+    /// way: a term's document frequency and a field's tokens are their sums.
+    twins: Vec<(Field, Field)>,
+    /// Document frequencies of terms in their own field, each looked up once per request:
+    /// a query asks whether its terms occur in both twins' fields, and the weights of
+    /// both searches ask again for their statistics.
+    doc_freqs: std::cell::RefCell<std::collections::HashMap<Term, u64>>,
+    tokens: std::cell::RefCell<Vec<(Field, u64)>>,
+}
+
+impl Partition<'_> {
+    /// How many documents have `term` in its field (the searcher's own count, not the twins'
+    /// sum).
+    fn field_doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        if let Some(&n) = self.doc_freqs.borrow().get(term) {
+            return Ok(n);
+        }
+        let n = self.searcher.doc_freq(term)?;
+        self.doc_freqs.borrow_mut().insert(term.clone(), n);
+        Ok(n)
+    }
+
+    fn field_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        if let Some(&(_, n)) = self.tokens.borrow().iter().find(|(f, _)| *f == field) {
+            return Ok(n);
+        }
+        let n = tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, field)?;
+        self.tokens.borrow_mut().push((field, n));
+        Ok(n)
+    }
+
+    fn twin(&self, field: Field) -> Option<Field> {
+        self.twins.iter().find_map(|&(a, b)| {
+            if a == field {
+                Some(b)
+            } else if b == field {
+                Some(a)
+            } else {
+                None
+            }
+        })
+    }
 }
 
 impl tantivy::query::Bm25StatisticsProvider for Partition<'_> {
     fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        tantivy::query::Bm25StatisticsProvider::total_num_tokens(self.searcher, field)
+        Ok(self.field_tokens(field)? + self.twin(field).map(|f| self.field_tokens(f)).transpose()?.unwrap_or(0))
     }
 
     fn total_num_docs(&self) -> tantivy::Result<u64> {
@@ -225,7 +271,13 @@ impl tantivy::query::Bm25StatisticsProvider for Partition<'_> {
     }
 
     fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        Ok(self.searcher.doc_freq(term)?.min(self.docs.max(1)))
+        let mut n = self.field_doc_freq(term)?;
+        if let Some(twin) = self.twin(term.field()) {
+            let mut other = Term::from_field_text(twin, "");
+            other.set_bytes(term.serialized_value_bytes());
+            n += self.field_doc_freq(&other)?;
+        }
+        Ok(n.min(self.docs.max(1)))
     }
 }
 
@@ -287,6 +339,12 @@ fn schema() -> (Schema, Fields) {
             body: b.add_text_field("body", text.clone()),
             keywords: b.add_text_field("keywords", text.clone()),
             techniques: b.add_text_field("techniques", ids.clone()),
+        },
+        cases: TextFields {
+            title: b.add_text_field("case_title", text.clone()),
+            body: b.add_text_field("case_body", text.clone()),
+            keywords: b.add_text_field("case_keywords", text.clone()),
+            techniques: b.add_text_field("case_techniques", ids.clone()),
         },
         detections: TextFields {
             title: b.add_text_field("detection_title", text.clone()),
@@ -547,6 +605,7 @@ impl SearchIndex {
                 return td;
             }
             AttackGroup::Detection => f.detections,
+            AttackGroup::Technique if d.kind == DocKind::Case => f.cases,
             AttackGroup::Technique => f.main,
         };
         td.add_text(tf.title, &d.title);
@@ -577,7 +636,14 @@ impl SearchIndex {
             }
             g => count(g)?,
         };
-        Ok(Partition { searcher, docs })
+        let twins = match group {
+            AttackGroup::Technique => {
+                let (m, c) = (self.fields.main, self.fields.cases);
+                vec![(m.title, c.title), (m.body, c.body), (m.keywords, c.keywords), (m.techniques, c.techniques)]
+            }
+            _ => Vec::new(),
+        };
+        Ok(Partition { searcher, docs, twins, doc_freqs: Default::default(), tokens: Default::default() })
     }
 
     /// Every term of the software names field: the names a query looks for.
@@ -641,8 +707,11 @@ impl SearchIndex {
         self.search(&q, limits)
     }
 
-    /// Runbooks, cases and rules in one search, ranked together and the best of each kind
-    /// kept. Without ATT&CK in the index that is all; with it, software by name,
+    /// Runbooks and rules in one search, ranked together and the best of each kind kept;
+    /// prior cases in a search of their own over their own fields, scored with the same
+    /// statistics, so that the knowledge's search does not grow with the cases and the
+    /// cases' search can leave out, once there are thousands of cases, the common terms'
+    /// long posting lists (scored at its candidates only). Without ATT&CK in the index that is all; with it, software by name,
     /// detections by the alerts' words (and the techniques the sender tagged), and ATT&CK
     /// techniques last, expanded with the techniques that the best runbooks, cases and
     /// rules carry: technique prose shares too many generic words with alerts to be found
@@ -656,10 +725,11 @@ impl SearchIndex {
             text: vec![(f.title, query::TITLE_BOOST), (f.body, 1.0), (f.keywords, query::KEYWORDS_BOOST)],
             techniques: Some(f.techniques),
             max_terms,
+            max_doc_freq: None,
         };
         let present = |term: &str| -> Result<bool, IndexError> { Ok(searcher.doc_freq(&Term::from_field_text(self.fields.kind, term))? > 0) };
         let mut wanted: Vec<(u64, usize)> = Vec::new();
-        for kind in [DocKind::Runbook, DocKind::Case, DocKind::Sigma] {
+        for kind in [DocKind::Runbook, DocKind::Sigma] {
             let n = limits.of(kind);
             if n > 0 && present(kind.as_str())? {
                 wanted.push((other_code(kind), n));
@@ -667,9 +737,33 @@ impl SearchIndex {
         }
         let mut hits: Vec<Hit> = Vec::new();
         if !wanted.is_empty()
-            && let Some(text_query) = q.to_query(&self.index, &searcher, &fields(self.fields.main, query::MAX_TERMS))
+            && let Some(text_query) = q.to_query(&self.index, &main, &fields(self.fields.main, query::MAX_TERMS))
         {
             hits = self.collect_by_kind(&searcher, &main, text_query.as_ref(), &wanted)?;
+        }
+        // Prior cases on their own, with the same statistics, placed between runbooks and
+        // rules. Only when there are many cases (over [`COMMON_FLOOR`] have a term in a
+        // field) are the common terms' clauses set apart: candidates are found without
+        // them and only the candidates are scored with them.
+        let n = limits.of(DocKind::Case);
+        if n > 0 {
+            let cases = searcher.doc_freq(&Term::from_field_text(self.fields.kind, DocKind::Case.as_str()))?;
+            let mut case_fields = fields(self.fields.cases, query::MAX_TERMS);
+            case_fields.max_doc_freq = Some(common_doc_freq(cases));
+            if cases > 0
+                && let (Some(text_query), common) = q.to_queries(&self.index, &main, &case_fields)
+            {
+                let code = other_code(DocKind::Case);
+                let best = if common.is_empty() {
+                    self.best_by_kind(&searcher, &main, text_query.as_ref(), &[(code, n)])?
+                } else {
+                    let candidates = self.best_by_kind(&searcher, &main, text_query.as_ref(), &[(code, n * CASE_CANDIDATES)])?;
+                    candidates.into_iter().map(|list| rescore(&searcher, &main, &common, list, n)).collect::<Result<_, _>>()?
+                };
+                let found = self.load_hits(&searcher, best)?;
+                let at = hits.iter().take_while(|h| h.doc.kind == DocKind::Runbook).count();
+                hits.splice(at..at, found);
+            }
         }
         let n = limits.of(DocKind::Attack);
         if n == 0 {
@@ -697,7 +791,7 @@ impl SearchIndex {
         // technique say the same thing, so the best of them stands for all.
         let detections = self.partition(&searcher, AttackGroup::Detection)?;
         if detections.docs > 0
-            && let Some(text_query) = q.to_query(&self.index, &searcher, &fields(self.fields.detections, DETECTION_TERMS))
+            && let Some(text_query) = q.to_query(&self.index, &detections, &fields(self.fields.detections, DETECTION_TERMS))
         {
             let mut seen: Vec<Vec<String>> = Vec::new();
             for h in self.collect_by_kind(&searcher, &detections, text_query.as_ref(), &[(AttackGroup::Detection.code(), n * 2)])? {
@@ -713,7 +807,7 @@ impl SearchIndex {
             let mut ids = q.techniques().to_vec();
             ids.extend(expansion(&hits).into_iter().filter(|t| !q.techniques().contains(t)));
             let expanded = q.clone().with_expansion(&ids);
-            if let Some(text_query) = expanded.to_query(&self.index, &searcher, &fields(self.fields.main, query::MAX_TERMS)) {
+            if let Some(text_query) = expanded.to_query(&self.index, &main, &fields(self.fields.main, query::MAX_TERMS)) {
                 hits.extend(self.collect_by_kind(&searcher, &main, text_query.as_ref(), &[(AttackGroup::Technique.code(), n)])?);
             }
         }
@@ -726,6 +820,13 @@ impl SearchIndex {
     /// the lowest score that could still enter some kind's list. Ties go to the earlier
     /// document, as with tantivy's `TopDocs`.
     fn collect_by_kind(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, wanted: &[(u64, usize)]) -> Result<Vec<Hit>, IndexError> {
+        let best = self.best_by_kind(searcher, stats, q, wanted)?;
+        self.load_hits(searcher, best)
+    }
+
+    /// [`SearchIndex::collect_by_kind`] before the documents are loaded: per kind of
+    /// `wanted`, scores and addresses, best first.
+    fn best_by_kind(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, wanted: &[(u64, usize)]) -> Result<Vec<ScoredDocs>, IndexError> {
         let weight = q.weight(tantivy::query::EnableScoring::enabled_from_statistics_provider(stats, searcher))?;
         let mut best: Vec<Vec<(f32, tantivy::DocAddress)>> = wanted.iter().map(|&(_, n)| Vec::with_capacity(n + 1)).collect();
         let threshold = |best: &[Vec<(f32, tantivy::DocAddress)>]| -> f32 {
@@ -761,6 +862,11 @@ impl SearchIndex {
                 current
             })?;
         }
+        Ok(best)
+    }
+
+    /// The documents of lists of scored addresses, in order.
+    fn load_hits(&self, searcher: &tantivy::Searcher, best: Vec<ScoredDocs>) -> Result<Vec<Hit>, IndexError> {
         let generation = searcher.generation().generation_id();
         let mut out = Vec::new();
         for list in best {
@@ -772,6 +878,54 @@ impl SearchIndex {
         }
         Ok(out)
     }
+}
+
+/// Scored documents, best first.
+type ScoredDocs = Vec<(f32, tantivy::DocAddress)>;
+
+/// `candidates` with the scores of the clauses `common` added, the best `n` of them,
+/// best first (an equal score behind the earlier document). Each clause's postings are
+/// read only at the candidates (skipping blocks on the way), not through.
+fn rescore(searcher: &tantivy::Searcher, stats: &Partition, common: &[Box<dyn Query>], mut candidates: ScoredDocs, n: usize) -> Result<ScoredDocs, IndexError> {
+    let scoring = tantivy::query::EnableScoring::enabled_from_statistics_provider(stats, searcher);
+    let weights = common.iter().map(|q| q.weight(scoring)).collect::<Result<Vec<_>, _>>()?;
+    candidates.sort_by_key(|&(_, address)| address);
+    let mut start = 0;
+    while start < candidates.len() {
+        let ord = candidates[start].1.segment_ord;
+        let end = start + candidates[start..].iter().take_while(|(_, a)| a.segment_ord == ord).count();
+        let segment = searcher.segment_reader(ord);
+        for weight in &weights {
+            let mut scorer = weight.scorer(segment, 1.0)?;
+            for (score, address) in &mut candidates[start..end] {
+                if scorer.doc() < address.doc_id {
+                    scorer.seek(address.doc_id);
+                }
+                if scorer.doc() == address.doc_id {
+                    *score += scorer.score();
+                }
+            }
+        }
+        start = end;
+    }
+    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    candidates.truncate(n);
+    Ok(candidates)
+}
+
+/// A term more cases than this share of them, and more than [`COMMON_FLOOR`], have in a
+/// field is common there, and scored only at the candidates the other clauses find.
+const COMMON_SHARE_DIVISOR: u64 = 20;
+/// Below this many cases with a term in a field, no term is common: a corpus of some
+/// thousand cases is searched whole.
+const COMMON_FLOOR: u64 = 1_000;
+/// Candidates per case a search keeps when common terms are set apart.
+const CASE_CANDIDATES: usize = 20;
+
+/// The most cases that a term may be in, in a field, to be searched through rather than
+/// scored at the candidates only.
+fn common_doc_freq(cases: u64) -> u64 {
+    (cases / COMMON_SHARE_DIVISOR).max(COMMON_FLOOR)
 }
 
 /// Techniques of the two best hits of each kind, for expanding the ATT&CK search.
@@ -830,5 +984,48 @@ mod tests {
         assert!(forced.rebuilt);
         assert_eq!((forced.documents, forced.content_hash), (docs.len(), changed.content_hash));
         assert!(!open(dir.path(), &docs).rebuilt);
+    }
+
+    #[test]
+    fn cases_scored_at_candidates_with_common_clauses_score_as_in_the_whole_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let docs = Corpus::load(None).unwrap().documents;
+        let (index, _) = SearchIndex::open_or_build(dir.path(), &docs, &|_, _| {}).unwrap();
+        let searcher = index.reader.searcher();
+        let main = index.partition(&searcher, AttackGroup::Technique).unwrap();
+        let all = [(other_code(DocKind::Case), docs.len())];
+        for text in ["powershell encoded command download cradle", "impossible travel sign-in from new country", "ssh brute force then login"] {
+            let q = AlertQuery::from_text(text).with_techniques(&["T1059.001".to_string()]);
+            let mut fields = query::SearchFields {
+                text: vec![
+                    (index.fields.cases.title, query::TITLE_BOOST),
+                    (index.fields.cases.body, 1.0),
+                    (index.fields.cases.keywords, query::KEYWORDS_BOOST),
+                ],
+                techniques: Some(index.fields.cases.techniques),
+                max_terms: query::MAX_TERMS,
+                max_doc_freq: None,
+            };
+            let (whole, none) = q.to_queries(&index.index, &main, &fields);
+            assert!(none.is_empty());
+            let whole = index.best_by_kind(&searcher, &main, whole.unwrap().as_ref(), &all).unwrap().remove(0);
+            // Every term in more than two cases is common: the others find the candidates.
+            fields.max_doc_freq = Some(2);
+            let (rare, common) = q.to_queries(&index.index, &main, &fields);
+            if common.is_empty() {
+                // Every text clause was common: then none is set apart.
+                assert_eq!(text, "ssh brute force then login");
+                continue;
+            }
+            let candidates = index.best_by_kind(&searcher, &main, rare.unwrap().as_ref(), &all).unwrap().remove(0);
+            assert!(!candidates.is_empty(), "{text}");
+            let n = candidates.len();
+            let got = rescore(&searcher, &main, &common, candidates, n).unwrap();
+            assert!(got.windows(2).all(|w| w[0].0 >= w[1].0), "{text}: best first");
+            for (score, address) in &got {
+                let (expected, _) = whole.iter().find(|(_, a)| a == address).unwrap();
+                assert!((score - expected).abs() <= 1e-4 * expected.abs(), "{text}: {score} vs {expected}");
+            }
+        }
     }
 }

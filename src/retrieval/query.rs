@@ -3,11 +3,13 @@
 
 use std::collections::HashMap;
 
+use tantivy::Index;
 use tantivy::Term;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::tokenizer::TokenStream;
-use tantivy::{Index, Searcher};
+
+use super::Partition;
 
 use crate::alert::Alert;
 
@@ -27,7 +29,13 @@ pub(super) struct SearchFields {
     pub techniques: Option<Field>,
     /// At most this many terms, the heaviest.
     pub max_terms: usize,
+    /// A term that more documents than this have in a field is common there: its clause is
+    /// set apart ([`AlertQuery::to_queries`]).
+    pub max_doc_freq: Option<u64>,
 }
+
+/// A query without the clauses of common terms, and those clauses.
+pub(super) type SplitQuery = (Option<Box<dyn Query>>, Vec<Box<dyn Query>>);
 
 /// Text parts with their weights, before tokenisation.
 #[derive(Debug, Clone, Default)]
@@ -174,23 +182,42 @@ impl AlertQuery {
         out.into_iter().map(|(t, w, _)| (t, w)).collect()
     }
 
-    /// The query over `searcher`'s index. A term no document has in a field gets no clause
+    /// The query over the index `stats` reads. A term no document has in a field gets no clause
     /// there: it could match nothing, and each clause costs a weight and a scorer to set up.
-    pub(super) fn to_query(&self, index: &Index, searcher: &Searcher, fields: &SearchFields) -> Option<Box<dyn Query>> {
+    pub(super) fn to_query(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> Option<Box<dyn Query>> {
+        let (query, common) = self.to_queries(index, stats, fields);
+        debug_assert!(common.is_empty() || fields.max_doc_freq.is_some());
+        query
+    }
+
+    /// [`AlertQuery::to_query`], with the clauses of terms common in their field (more
+    /// documents than [`SearchFields::max_doc_freq`] have them) apart, each on its own: their
+    /// postings are the longest and their weights the lowest. Unless every text clause is
+    /// common, then none is set apart.
+    pub(super) fn to_queries(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> SplitQuery {
         let terms = self.terms(index).iter().take(fields.max_terms);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let mut common: Vec<Box<dyn Query>> = Vec::new();
         for (t, w) in terms {
             for &(field, boost) in &fields.text {
                 let term = Term::from_field_text(field, t);
-                if searcher.doc_freq(&term).is_ok_and(|n| n == 0) {
+                let n = stats.field_doc_freq(&term).ok();
+                if n == Some(0) {
                     continue;
                 }
                 let tq = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), w * boost))));
+                let clause: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(tq), w * boost));
+                match (n, fields.max_doc_freq) {
+                    (Some(n), Some(max)) if n > max => common.push(clause),
+                    _ => clauses.push((Occur::Should, clause)),
+                }
             }
         }
+        if clauses.is_empty() {
+            clauses = common.drain(..).map(|c| (Occur::Should, c)).collect();
+        }
         let Some(techniques) = fields.techniques else {
-            return (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>);
+            return ((!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>), common);
         };
         for id in &self.techniques {
             let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::WithFreqs);
@@ -200,7 +227,7 @@ impl AlertQuery {
             let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::WithFreqs);
             clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), EXPANSION_BOOST))));
         }
-        (!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>)
+        ((!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>), common)
     }
 }
 
