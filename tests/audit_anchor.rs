@@ -269,3 +269,25 @@ fn verification_while_entries_are_written_reads_one_snapshot() {
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     assert!(writer.join().unwrap() > 0);
 }
+
+#[test]
+fn a_case_the_stream_opened_and_queued_is_explained_by_its_audit_entries() {
+    // It waits in the queue as `new` without any recommend request naming it.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let alert = triage::store::StreamAlert {
+        alert_id: "s-1".into(),
+        time: chrono::Utc::now(),
+        fingerprint: "fp_1".into(),
+        pivots: vec!["host:ws-042".into()],
+        title: "Encoded PowerShell".into(),
+        severity: None,
+        raw: json!({"id": "s-1", "source": "edr", "time": "2026-03-02T10:15:00Z", "rule": {"name": "Encoded PowerShell"}}),
+    };
+    let windows = triage::store::Windows { dedup: chrono::Duration::hours(24), correlation: chrono::Duration::hours(6), max_open_cases_per_pivot: 20 };
+    let results = store.ingest("req-1", "siem:k1", &[alert], &windows).unwrap();
+    let case_id = results[0].case_id.clone();
+    assert_eq!(store.case(&case_id).unwrap().unwrap().state.as_str(), "new");
+    let v = store.verify_full(None).unwrap();
+    assert!(v.first_broken.is_none() && v.unexplained.is_empty(), "{v:?}");
+}
