@@ -486,7 +486,8 @@ fn command_tokens(words: &[&str], head: usize) -> (Vec<String>, usize) {
         }
         let previous = tokens.last().map(String::as_str).unwrap_or_default();
         let after_option = gap.is_empty() && (previous.starts_with('-') || previous.starts_with('/') || matches!(previous, "|" | "||" | "&&"));
-        let plain = token.chars().all(char::is_alphabetic) && token.chars().skip(1).all(char::is_lowercase);
+        // Case aside: the alerts are compared lowercased, and both sides must split alike.
+        let plain = token.chars().all(char::is_alphabetic);
         if token.is_empty() || (plain && PROSE_STOPS.contains(&token.to_lowercase().as_str())) {
             break;
         }
@@ -690,6 +691,8 @@ mod tests {
             scan("h", "\"Non sudo setuid\" from falco matches a runbook.", alerts)
         );
         assert!(!scan("hypothesis", "Run sudo setuid 0 on the host.", alerts).is_empty());
+        let rule = &["WMIC Ntds.dit CISA Report"];
+        assert!(scan("hypothesis", "\"WMIC Ntds.dit CISA Report\" from sysmon matches a runbook.", rule).is_empty());
     }
 
     #[test]
