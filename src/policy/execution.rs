@@ -299,9 +299,10 @@ pub fn scan_text(path: &str, text: &str, alerts: &AlertText) -> Vec<Finding> {
     }
     for (_, (label, pattern)) in wording.filter(|(i, _)| matched.matched(*i)) {
         // Wording is alert data only when quoted: unquoted, it is the answer speaking.
-        let found = pattern
-            .find_iter(text)
-            .find(|m| !(*label == CLAIMED_DONE && answered_for(text, m.start(), m.end())) && !is_alert_data(text, m.start(), m.end(), alerts, Shape::Wording));
+        let excused = |m: &regex::Match| {
+            (*label == CLAIMED_DONE && answered_for(text, m.start(), m.end())) || is_alert_data(text, m.start(), m.end(), alerts, Shape::Wording)
+        };
+        let found = pattern.find_iter(text).find(|m| !excused(m));
         if let Some(m) = found {
             out.push(Finding { path: path.to_string(), detail: format!("{label}: `{}`", snippet(text, m.start(), m.end())) });
         }
