@@ -25,5 +25,6 @@ pub mod recommendation; // the model's output and the served recommendation, wit
 pub mod retrieval; // tantivy index: schema, build, query, search
 pub mod severity; // the ordered severities
 pub mod store; // SQLite: keys, cases, recommendations, approvals, actions, audit chain
+pub mod strict_json; // JSON that refuses a key twice in one object: request bodies and engine answers
 pub mod telemetry; // logs to stderr, spans over OTLP/HTTP when an endpoint is configured
 pub mod validate; // JSON Schema then semantic checks of every engine output

@@ -53,7 +53,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Body<T> {
         let bytes = tokio::time::timeout(limit, read_limited(req, max_bytes))
             .await
             .map_err(|_| AppError::new(ErrorCode::RequestTimeout, format!("the body did not arrive within {} ms", limit.as_millis())))??;
-        let value = super::json::parse_strict(&bytes)?;
+        let value = crate::strict_json::parse_strict(&bytes)?;
         let parsed = serde_json::from_value(value).map_err(|e| {
             let msg = e.to_string();
             let code = if msg.starts_with("unknown field") {

@@ -6,7 +6,6 @@ mod cases;
 pub mod enrich;
 mod error;
 mod handlers;
-mod json;
 mod keys;
 mod observe;
 mod openapi;
@@ -26,9 +25,9 @@ use tower_http::trace::TraceLayer;
 use crate::app::App;
 
 pub use crate::error_code::{Coded, ErrorCode};
+pub use crate::strict_json::{StrictJsonError, parse_strict};
 pub use auth::Caller;
 pub use error::AppError;
-pub use json::{StrictJsonError, parse_strict};
 pub use keys::parse_expiry;
 pub use serve::serve;
 

@@ -484,7 +484,7 @@ fn target_for(action: &str, alerts: &[Alert], case_id: &str) -> Option<String> {
 fn fit_target(value: &str) -> bool {
     // `$` alone is a Windows machine account (`WS-042$`); `$(` is a substitution.
     let metachar = value.contains([';', '|', '`', '<', '>']) || value.contains("$(") || value.contains("&&") || value.chars().any(char::is_control);
-    !metachar && crate::policy::execution::scan_text("target", value, "").is_empty()
+    !metachar && crate::policy::execution::scan_text("target", value, &crate::policy::execution::AlertText::default()).is_empty()
 }
 
 /// Notes on the entity values left out as targets by [`fit_target`], each quoted as data.

@@ -21,6 +21,7 @@ use crate::recommendation::{
     AttackMapping, Evidence, ModelAction, ModelEvidence, ModelOutput, ModelTechnique, ProposedAction, Recommendation, ReviewReason, SummaryOutput,
 };
 use crate::severity::Severity;
+use crate::strict_json::StrictJsonError;
 
 pub use schema::Schemas;
 
@@ -54,14 +55,55 @@ fn reason(code: &str, detail: impl Into<String>) -> ReviewReason {
     ReviewReason { code: code.to_string(), detail: detail.into() }
 }
 
-/// Parses the raw text an engine returned, tolerating one fenced ```json wrapper.
+/// Parses the raw text an engine returned: the whole text, or the JSON object of one
+/// fenced block (```json or ```) with or without prose around it. A key twice in one
+/// object is refused: the last value would win and the shadowed one go unchecked.
 pub fn parse_raw(raw: &str) -> Result<Value, ReviewReason> {
-    let t = unfenced(raw);
-    serde_json::from_str(t.trim()).map_err(|e| {
-        // Say what came back: an engine's own note (a cut-off answer) or the start of the text.
-        let start: String = t.chars().take(160).collect();
-        reason(reason::INVALID_OUTPUT, format!("not JSON ({e}): {start}"))
+    parse_located(&locate(raw)).map_err(|(r, _)| r)
+}
+
+/// [`parse_raw`] on a located answer; a refusal for a repeated key carries the value as
+/// `serde_json` reads it (the last value of each key), for the checks that read parts.
+fn parse_located(located: &Located) -> Result<Value, (ReviewReason, Option<Value>)> {
+    crate::strict_json::parse_strict(located.json.trim().as_bytes()).map_err(|e| match e {
+        StrictJsonError::DuplicateKey { key, at } => {
+            (reason(reason::INVALID_OUTPUT, format!("duplicate key `{key}` in one object{at}")), serde_json::from_str(located.json.trim()).ok())
+        }
+        StrictJsonError::Syntax(e) => {
+            // Say what came back: an engine's own note (a cut-off answer) or the start of the text.
+            let start: String = located.json.trim().chars().take(160).collect();
+            (reason(reason::INVALID_OUTPUT, format!("not JSON ({e}): {start}")), None)
+        }
     })
+}
+
+/// Where the answer is in an engine's raw text.
+#[derive(Debug, PartialEq)]
+struct Located<'a> {
+    /// The text read as JSON: the whole text, or the content of the fenced block that holds
+    /// a JSON object.
+    json: &'a str,
+    /// Prose written around that block, scanned for execution like any text.
+    prose: String,
+}
+
+/// The first fenced block whose content is a JSON object is the answer; a text without
+/// one is read whole (and a code block in it is scanned as what it is).
+fn locate(raw: &str) -> Located<'_> {
+    let t = raw.trim();
+    if !t.starts_with('{') {
+        let fences: Vec<usize> = t.match_indices("```").map(|(i, _)| i).collect();
+        for pair in fences.chunks_exact(2) {
+            let (open, close) = (pair[0], pair[1]);
+            let inner = &t[open + 3..close];
+            // The info string (`json`) runs to the first line break or brace.
+            let body = inner.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            if body.trim_start().starts_with('{') {
+                return Located { json: body, prose: format!("{}\n{}", &t[..open], &t[close + 3..]) };
+            }
+        }
+    }
+    Located { json: t, prose: String::new() }
 }
 
 /// The execution check on the raw answer, whatever its shape, then JSON, the JSON Schema
@@ -72,18 +114,21 @@ fn parse_typed<T: serde::de::DeserializeOwned>(
     alerts: &[Alert],
     schema_errors: impl Fn(&Value) -> Vec<String>,
 ) -> Result<(T, Vec<ReviewReason>), Refused> {
-    let alert_text = alerts_text(alerts);
-    let parsed = parse_raw(raw);
-    let findings = match &parsed {
+    let alert_text = crate::policy::execution::AlertText::of(alerts.iter().map(|a| &a.raw));
+    let located = locate(raw);
+    let parsed = parse_located(&located);
+    let mut findings = match &parsed {
         Ok(value) => raw::scan_value(value, &alert_text),
-        Err(_) => raw::scan_text(unfenced(raw), &alert_text),
+        // Not JSON, cut off, or a key twice: every literal of the text is read, shadowed ones too.
+        Err(_) => raw::scan_text(located.json, &alert_text),
     };
+    findings.extend(crate::policy::execution::scan_text("output", &located.prose, &alert_text));
     let mut reasons: Vec<ReviewReason> = findings.into_iter().map(|f| reason(reason::DIRECT_EXECUTION, format!("{}: {}", f.path, f.detail))).collect();
     let mut value = match parsed {
         Ok(v) => v,
-        Err(r) => {
+        Err((r, value)) => {
             reasons.push(r);
-            return Err(Refused { reasons, value: None });
+            return Err(Refused { reasons, value });
         }
     };
     tolerate_absent_quotes(&mut value);
@@ -124,12 +169,6 @@ fn check_parts(value: &Value, ctx: &Context, reasons: &mut Vec<ReviewReason>) {
     if let Some(severity) = value.get("severity").and_then(|s| serde_json::from_value::<Severity>(s.clone()).ok()) {
         check_severity(severity, ctx, reasons);
     }
-}
-
-/// The text inside one fenced ```json wrapper, as [`parse_raw`] reads it.
-fn unfenced(raw: &str) -> &str {
-    let t = raw.trim();
-    t.strip_prefix("```json").or_else(|| t.strip_prefix("```")).and_then(|s| s.strip_suffix("```")).unwrap_or(t)
 }
 
 /// `evidence[].quote` may be `null` or left out (contract section 3): such a citation
@@ -284,12 +323,16 @@ fn check_evidence(items: &[ModelEvidence], ctx: &Context, reasons: &mut Vec<Revi
         match cited_text(&e.doc_ref, ctx.alerts, ctx.retrieved) {
             Err(why) => reasons.push(reason(reason::UNSUPPORTED_CITATION, format!("evidence[{i}]: {why}"))),
             Ok(text) => {
-                let quote = fold_whitespace(&e.quote);
-                if !quote.is_empty() && !fold_whitespace(&text).contains(&quote) {
+                let text = fold_whitespace(&text);
+                // The prompt writes `<`, `>`, the `[` of `[INST]` and line separators of its data as
+                // `\uXXXX` escapes; a quote copied with them spelled out reads them back.
+                let quote =
+                    [e.quote.as_str(), &crate::prompt::unneutralise(&e.quote)].into_iter().find(|q| text.contains(&fold_whitespace(q))).map(str::to_string);
+                let Some(quote) = quote else {
                     reasons.push(reason(reason::UNSUPPORTED_CITATION, format!("evidence[{i}]: the quote does not appear verbatim in `{}`", e.doc_ref)));
                     continue;
-                }
-                out.push(Evidence { doc_ref: e.doc_ref.clone(), quote: (!quote.is_empty()).then(|| e.quote.clone()) });
+                };
+                out.push(Evidence { doc_ref: e.doc_ref.clone(), quote: (!fold_whitespace(&quote).is_empty()).then_some(quote) });
             }
         }
     }
@@ -387,6 +430,112 @@ mod tests {
             &json!({"id": "a1", "source": "aws-cloudtrail", "time": "2026-01-01T00:00:00Z", "rule": {"name": name, "severity": severity}, "fields": fields}),
         )
         .unwrap()
+    }
+
+    /// One encoded-PowerShell alert and a checker over it, with no retrieved documents.
+    struct Fixture {
+        alerts: Vec<Alert>,
+        catalog: Catalog,
+        actions: ActionCatalog,
+        schemas: Schemas,
+    }
+
+    impl Fixture {
+        fn new(note: &str) -> Fixture {
+            let raw = json!({"id": "a1", "source": "sysmon", "time": "2026-01-01T00:00:00Z",
+                "rule": {"name": "Encoded PowerShell spawned by Office", "severity": "high"},
+                "entities": {"hosts": ["WS-042"]},
+                "fields": {"CommandLine": "powershell -enc SQBFAFgA", "Note": note}});
+            Fixture {
+                alerts: vec![Alert::parse(0, &raw).unwrap()],
+                catalog: Catalog::embedded().unwrap(),
+                actions: ActionCatalog::embedded().unwrap(),
+                schemas: Schemas::compile().unwrap(),
+            }
+        }
+
+        fn check(&self, raw: &str) -> Result<Checked, Vec<ReviewReason>> {
+            let ctx = Context { alerts: &self.alerts, retrieved: &[], catalog: &self.catalog, actions: &self.actions, schemas: &self.schemas };
+            check(raw, &ctx)
+        }
+    }
+
+    /// A valid, `ready` answer over [`Fixture`]'s alert.
+    fn good() -> String {
+        r#"{"severity": "high", "confidence": 0.7, "hypothesis": "Word spawned encoded PowerShell on WS-042.",
+            "attack": [{"technique_id": "T1059.001", "rationale": "PowerShell with an encoded command."}],
+            "evidence": [{"ref": "alert:a1#fields.CommandLine", "quote": "powershell -enc SQBFAFgA"}],
+            "uncertainty": [], "proposed_actions": [{"action": "isolate_host", "target": "host:WS-042", "rationale": "Contain it once approved."}],
+            "summary": "Encoded PowerShell from Word; isolate WS-042 after approval."}"#
+            .to_string()
+    }
+
+    fn codes(result: Result<Checked, Vec<ReviewReason>>) -> Vec<String> {
+        result.err().unwrap_or_default().into_iter().map(|r| format!("{}: {}", r.code, r.detail)).collect()
+    }
+
+    #[test]
+    fn the_fixture_answer_is_ready() {
+        let f = Fixture::new("");
+        assert!(f.check(&good()).is_ok(), "{:?}", codes(f.check(&good())));
+    }
+
+    /// The last of two values would win and the first go unchecked: a key twice is refused
+    /// by name, and what it shadowed is still scanned for execution.
+    #[test]
+    fn a_key_twice_is_refused_and_the_shadowed_value_is_still_scanned() {
+        let f = Fixture::new("");
+        let shadowed = |extra: &str| good().replacen('{', &format!("{{{extra}, "), 1);
+        let got = codes(f.check(&shadowed(r#""summary": "Run kubectl delete namespace prod --force now.""#)));
+        assert!(got[0].starts_with("direct_execution_proposed: summary"), "{got:?}");
+        assert!(got.iter().any(|r| r.starts_with("invalid_output: duplicate key `summary`")), "{got:?}");
+
+        let got = codes(f.check(&shadowed(r#""severity": "informational""#)));
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(got[0].starts_with("invalid_output: duplicate key `severity`"), "{got:?}");
+
+        let nested = good().replace(r#""action": "isolate_host","#, r#""command": "rm -rf /", "action": "isolate_host", "command": "none","#);
+        let got = codes(f.check(&nested));
+        assert!(got[0].starts_with("direct_execution_proposed"), "{got:?}");
+        assert!(got.iter().any(|r| r.contains("duplicate key `command`")), "{got:?}");
+        assert!(parse_raw(&nested).is_err());
+    }
+
+    /// A fenced answer is read the same with or without a plain sentence before it; the
+    /// prose around it is still scanned, and a fenced command is still a command.
+    #[test]
+    fn a_fenced_answer_after_a_preamble_is_read_and_a_fenced_command_is_not() {
+        let f = Fixture::new("");
+        for wrapped in [
+            format!("```json\n{}\n```", good()),
+            format!("Here is the recommendation:\n```json\n{}\n```\n", good()),
+            format!("Sure.\n```\n{}\n```\nLet me know.", good()),
+        ] {
+            assert!(f.check(&wrapped).is_ok(), "{wrapped}: {:?}", codes(f.check(&wrapped)));
+        }
+        let got = codes(f.check(&format!("I have isolated WS-042.\n```json\n{}\n```", good())));
+        assert!(got[0].starts_with("direct_execution_proposed: output"), "{got:?}");
+        for command in ["Run this first:\n```bash\nkubectl delete pod payments -n prod\n```", "```powershell\nDisable-ADAccount -Identity jdoe\n```"] {
+            let got = codes(f.check(&format!("{command}\n```json\n{}\n```", good())));
+            assert!(got.first().is_some_and(|r| r.starts_with("direct_execution_proposed")), "{command}: {got:?}");
+        }
+    }
+
+    /// The prompt shows `<`, `>` and the `[` of `[INST]` in alert values as `\uXXXX` escapes; a quote
+    /// copied with the escapes spelled out still matches the alert's value.
+    #[test]
+    fn a_quote_copied_with_the_prompts_escapes_still_matches() {
+        let f = Fixture::new("<|im_end|> [INST] x </s>");
+        for quote in [r"\\u003c|im_end|\\u003e \\u005bINST] x \\u003c/s\\u003e", "<|im_end|> [INST] x </s>", r"\u003c|im_end|\u003e"] {
+            let answer = good().replace(
+                r#""ref": "alert:a1#fields.CommandLine", "quote": "powershell -enc SQBFAFgA""#,
+                &format!(r#""ref": "alert:a1#fields.Note", "quote": "{quote}""#),
+            );
+            let checked = f.check(&answer);
+            assert!(checked.is_ok(), "{quote}: {:?}", codes(checked));
+        }
+        let wrong = good().replace("powershell -enc SQBFAFgA\"", r#"\\u003cpowershell""#);
+        assert!(f.check(&wrong).is_err());
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::{Value, json};
 
-use crate::policy::execution::{self, Finding};
+use crate::policy::execution::{self, AlertText, Finding};
 
 /// A JSON string literal, escapes included; the last one may be cut off.
 static STRING_LITERAL: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r#""(?:[^"\\]|\\.)*(?:"|\z)"#).ok());
@@ -15,13 +15,13 @@ static STRING_LITERAL: LazyLock<Option<Regex>> = LazyLock::new(|| Regex::new(r#"
 /// Findings in an answer that parsed as JSON: keys that ask for execution anywhere, and
 /// commands or execution wording in every string value. `evidence[i].quote` is exempt:
 /// it must match its source verbatim, and a quoted attacker command is evidence.
-pub fn scan_value(value: &Value, alert_text: &str) -> Vec<Finding> {
+pub fn scan_value(value: &Value, alert_text: &AlertText) -> Vec<Finding> {
     let mut out = execution::scan_keys(value);
     walk_strings(value, "", alert_text, &mut out);
     out
 }
 
-fn walk_strings(value: &Value, path: &str, alert_text: &str, out: &mut Vec<Finding>) {
+fn walk_strings(value: &Value, path: &str, alert_text: &AlertText, out: &mut Vec<Finding>) {
     match value {
         Value::String(s) if !is_quote_path(path) => out.extend(execution::scan_text(path, s, alert_text)),
         Value::Object(o) => {
@@ -46,7 +46,7 @@ fn is_quote_path(path: &str) -> bool {
 /// Findings in an answer that is not JSON (prose, a cut-off object): every string literal
 /// is read as JSON would read it and scanned like a value (keys as keys, `quote` values
 /// exempt), and the text between literals is scanned as prose.
-pub fn scan_text(raw: &str, alert_text: &str) -> Vec<Finding> {
+pub fn scan_text(raw: &str, alert_text: &AlertText) -> Vec<Finding> {
     let Some(literal) = STRING_LITERAL.as_ref() else { return execution::scan_text("output", raw, alert_text) };
     let mut out = Vec::new();
     let mut prose = String::new();
@@ -93,20 +93,20 @@ mod tests {
         assert!(!is_quote_path("evidence[x].quote"));
         assert!(!is_quote_path("proposed_actions[0].quote"));
         let v = json!({"evidence": [{"ref": "runbook:x", "quote": "sudo rm -rf /"}], "summary": "fine"});
-        assert!(scan_value(&v, "").is_empty());
+        assert!(scan_value(&v, &AlertText::default()).is_empty());
         let v = json!({"evidence": [{"ref": "runbook:x", "quote": "ok"}], "summary": "sudo rm -rf / now"});
-        assert_eq!(scan_value(&v, "")[0].path, "summary");
+        assert_eq!(scan_value(&v, &AlertText::default())[0].path, "summary");
     }
 
     #[test]
     fn cut_off_and_prose_answers_are_scanned() {
         let cut = r#"{"severity": "high", "hypothesis": "We have isolated WS-042", "evidence": [{"ref": "x", "quote": "kubectl delete pod a"#;
-        let f = scan_text(cut, "");
+        let f = scan_text(cut, &AlertText::default());
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].path, "hypothesis");
-        assert!(!scan_text(r#"{"command": "whoami""#, "").is_empty());
-        assert!(!scan_text(r#"{"status": "executed""#, "").is_empty());
-        assert!(!scan_text("Sure! Run aws iam delete-access-key --access-key-id AKIA to stop it.", "").is_empty());
-        assert!(scan_text(r#"{"severity": "high", "summary": "Approval needed before isolating WS-042."#, "").is_empty());
+        assert!(!scan_text(r#"{"command": "whoami""#, &AlertText::default()).is_empty());
+        assert!(!scan_text(r#"{"status": "executed""#, &AlertText::default()).is_empty());
+        assert!(!scan_text("Sure! Run aws iam delete-access-key --access-key-id AKIA to stop it.", &AlertText::default()).is_empty());
+        assert!(scan_text(r#"{"severity": "high", "summary": "Approval needed before isolating WS-042."#, &AlertText::default()).is_empty());
     }
 }

@@ -1,16 +1,17 @@
-//! Request bodies as JSON, strictly: a key twice in one object is refused.
+//! JSON read strictly: a key twice in one object is refused.
 //!
 //! `serde_json` keeps the last of duplicate keys, so `{"alerts": [benign], "alerts":
 //! [real]}` would be read differently by the service and by whatever logged or checked the
-//! body on its way in. A body is parsed once into a [`Value`] by a visitor that refuses
-//! duplicates, then deserialized from that value.
+//! text on its way in, and a model answer's shadowed `"summary"` would never be checked.
+//! Request bodies and engine answers are parsed once into a [`Value`] by a visitor that
+//! refuses duplicates, then deserialized from that value.
 
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-/// Why a body is not acceptable JSON.
+/// Why a text is not acceptable JSON.
 #[derive(Debug, thiserror::Error)]
 pub enum StrictJsonError {
     #[error("duplicate key `{key}` in one object{at}")]
