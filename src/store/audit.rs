@@ -281,33 +281,7 @@ impl Store {
     fn audit_rows(&self, after: i64, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
         audit_rows_in(&self.conn()?, after, limit)
     }
-}
 
-fn audit_rows_in(conn: &Conn, after: i64, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
-    {
-        let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
-        let rows = conn.query_map(
-            "SELECT seq, time, actor, kind, subject, data, prev_hash, hash, scheme FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            params![after, limit],
-            |r| {
-                Ok(Row {
-                    seq: r.get(0)?,
-                    time: r.get(1)?,
-                    actor: r.get(2)?,
-                    kind: r.get(3)?,
-                    subject: r.get(4)?,
-                    data: r.get(5)?,
-                    prev_hash: r.get(6)?,
-                    hash: r.get(7)?,
-                    scheme: r.get(8)?,
-                })
-            },
-        )?;
-        Ok(rows)
-    }
-}
-
-impl Store {
     /// How many entries the chain holds: the sequence number of its last entry.
     pub fn audit_length(&self) -> Result<i64, StoreError> {
         let conn = self.conn()?;
@@ -448,108 +422,7 @@ impl Store {
         let unexplained = reconcile(conn, &rows)?;
         Ok(Verification { entries: rows.len(), first_broken, checkpoint, unexplained })
     }
-}
 
-/// Every approval, decision, action and case state in the tables must have the audit
-/// entry that produced it.
-fn reconcile(conn: &Conn, rows: &[Row]) -> Result<Vec<String>, StoreError> {
-    {
-        let mut kinds_by_subject: HashMap<&str, HashSet<&str>> = HashMap::new();
-        let mut decisions: HashSet<(String, String, String)> = HashSet::new();
-        let mut last_case_state: HashMap<String, String> = HashMap::new();
-        let mut outcomes: HashMap<&str, String> = HashMap::new();
-        let mut requested_cases: HashSet<String> = HashSet::new();
-        // Why each approval ended undecided; TTL expiry wrote no reason before reasons were kept.
-        let mut expiry_reasons: HashMap<&str, String> = HashMap::new();
-        for r in rows {
-            kinds_by_subject.entry(r.subject.as_str()).or_default().insert(r.kind.as_str());
-            let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
-            match r.kind.as_str() {
-                "approval.decision" => {
-                    // Actors are `<name>:<key id>`, or `policy:<rule id>`.
-                    let key_id = if r.actor.starts_with("policy:") { r.actor.clone() } else { r.actor.rsplit(':').next().unwrap_or_default().to_string() };
-                    decisions.insert((r.subject.clone(), key_id, data["decision"].as_str().unwrap_or_default().to_string()));
-                }
-                "case.transition" => {
-                    last_case_state.insert(r.subject.clone(), data["to"].as_str().unwrap_or_default().to_string());
-                }
-                "action.outcome" => {
-                    outcomes.insert(r.subject.as_str(), data["status"].as_str().unwrap_or_default().to_string());
-                }
-                "request.received" => {
-                    requested_cases.insert(data["case_id"].as_str().unwrap_or_default().to_string());
-                }
-                "approval.expired" => {
-                    expiry_reasons.insert(r.subject.as_str(), data["reason"].as_str().unwrap_or("expired").to_string());
-                }
-                _ => {}
-            }
-        }
-        let has = |subject: &str, kind: &str| kinds_by_subject.get(subject).is_some_and(|k| k.contains(kind));
-        let mut out = Vec::new();
-
-        let approvals = conn.query_map("SELECT id, recommendation_id, status, closed_reason FROM approvals ORDER BY created_at, id", params![], |r| {
-            Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<Option<String>>(3)?))
-        })?;
-        for (id, rec, status, reason) in &approvals {
-            if !has(rec, "recommendation.ready") && !has(rec, "recommendation.rejected") {
-                out.push(format!("approval {id}: no audit entry records the recommendation {rec} that asked for it"));
-            }
-            if status != "pending" && !has(id, &format!("approval.{status}")) {
-                out.push(format!("approval {id} is {status} in the tables, but no audit entry records it"));
-            }
-            if let (Some(reason), Some(audited)) = (reason, expiry_reasons.get(id.as_str()))
-                && reason != audited
-            {
-                out.push(format!("approval {id} ended as {reason} in the tables, but its audit entry says {audited}"));
-            }
-        }
-        let rows_d = conn.query_map("SELECT approval_id, actor, decision FROM approval_decisions ORDER BY at", params![], |r| {
-            Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
-        })?;
-        for (apr, actor, decision) in rows_d {
-            if !decisions.contains(&(apr.clone(), actor.clone(), decision.clone())) {
-                out.push(format!("decision `{decision}` by {actor} on approval {apr} has no audit entry"));
-            }
-        }
-        let actions = conn.query_map("SELECT id, recommendation_id, approval_id, status FROM actions ORDER BY created_at, id", params![], |r| {
-            Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?))
-        })?;
-        for (id, rec, approval, status) in actions {
-            // Each status is explained by the entry that set it, under the subject that
-            // entry names: an outcome and a cancellation name the action, a decision or an
-            // expiry its approval, an automatic approval the recommendation.
-            let explained = match (status.as_str(), &approval) {
-                ("executed" | "failed", _) => outcomes.get(id.as_str()).is_some_and(|s| *s == status),
-                ("cancelled", _) => has(&id, "action.cancelled"),
-                ("approved", None) | ("pending_approval", _) => has(&rec, "recommendation.ready"),
-                ("approved" | "rejected" | "expired", Some(apr)) => has(apr, &format!("approval.{status}")),
-                _ => false,
-            };
-            if !explained {
-                out.push(format!("action {id} is {status} in the tables, but no audit entry records it"));
-            }
-        }
-        let cases = conn.query_map("SELECT id, state FROM cases ORDER BY created_at, id", params![], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?;
-        for (id, state) in cases {
-            match last_case_state.get(&id) {
-                Some(to) if *to == state => {}
-                // A case opens as `new` from a recommend request or from the alert stream.
-                None if state == "new" && (requested_cases.contains(&id) || has(&id, "case.opened")) => {}
-                Some(to) => out.push(format!("case {id} is {state} in the tables, but its last audited transition is to {to}")),
-                None => out.push(format!("case {id} is {state} in the tables, but no audit entry opened or moved it")),
-            }
-        }
-        for id in conn.query_map("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL", params![], |r| r.get::<String>(0))? {
-            if !has(&id, "key.revoked") {
-                out.push(format!("key {id} is revoked in the tables, but no audit entry records it"));
-            }
-        }
-        Ok(out)
-    }
-}
-
-impl Store {
     /// Checks at most `limit` entries after `after_seq`, the first of which must chain to
     /// `after_hash`, and, once the end is reached, that the recorded head is the last entry
     /// checked. Lets the chain be verified a batch at a time, holding the database only
@@ -614,4 +487,123 @@ impl Store {
             })
             .collect())
     }
+}
+
+fn audit_rows_in(conn: &Conn, after: i64, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
+    let limit = limit.map_or(i64::MAX, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let rows = conn.query_map(
+        "SELECT seq, time, actor, kind, subject, data, prev_hash, hash, scheme FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        params![after, limit],
+        |r| {
+            Ok(Row {
+                seq: r.get(0)?,
+                time: r.get(1)?,
+                actor: r.get(2)?,
+                kind: r.get(3)?,
+                subject: r.get(4)?,
+                data: r.get(5)?,
+                prev_hash: r.get(6)?,
+                hash: r.get(7)?,
+                scheme: r.get(8)?,
+            })
+        },
+    )?;
+    Ok(rows)
+}
+
+/// Every approval, decision, action and case state in the tables must have the audit
+/// entry that produced it.
+fn reconcile(conn: &Conn, rows: &[Row]) -> Result<Vec<String>, StoreError> {
+    let mut kinds_by_subject: HashMap<&str, HashSet<&str>> = HashMap::new();
+    let mut decisions: HashSet<(String, String, String)> = HashSet::new();
+    let mut last_case_state: HashMap<String, String> = HashMap::new();
+    let mut outcomes: HashMap<&str, String> = HashMap::new();
+    let mut requested_cases: HashSet<String> = HashSet::new();
+    // Why each approval ended undecided; TTL expiry wrote no reason before reasons were kept.
+    let mut expiry_reasons: HashMap<&str, String> = HashMap::new();
+    for r in rows {
+        kinds_by_subject.entry(r.subject.as_str()).or_default().insert(r.kind.as_str());
+        let data: Value = serde_json::from_str(&r.data).unwrap_or(Value::Null);
+        match r.kind.as_str() {
+            "approval.decision" => {
+                // Actors are `<name>:<key id>`, or `policy:<rule id>`.
+                let key_id = if r.actor.starts_with("policy:") { r.actor.clone() } else { r.actor.rsplit(':').next().unwrap_or_default().to_string() };
+                decisions.insert((r.subject.clone(), key_id, data["decision"].as_str().unwrap_or_default().to_string()));
+            }
+            "case.transition" => {
+                last_case_state.insert(r.subject.clone(), data["to"].as_str().unwrap_or_default().to_string());
+            }
+            "action.outcome" => {
+                outcomes.insert(r.subject.as_str(), data["status"].as_str().unwrap_or_default().to_string());
+            }
+            "request.received" => {
+                requested_cases.insert(data["case_id"].as_str().unwrap_or_default().to_string());
+            }
+            "approval.expired" => {
+                expiry_reasons.insert(r.subject.as_str(), data["reason"].as_str().unwrap_or("expired").to_string());
+            }
+            _ => {}
+        }
+    }
+    let has = |subject: &str, kind: &str| kinds_by_subject.get(subject).is_some_and(|k| k.contains(kind));
+    let mut out = Vec::new();
+
+    let approvals = conn.query_map("SELECT id, recommendation_id, status, closed_reason FROM approvals ORDER BY created_at, id", params![], |r| {
+        Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?, r.get::<Option<String>>(3)?))
+    })?;
+    for (id, rec, status, reason) in &approvals {
+        if !has(rec, "recommendation.ready") && !has(rec, "recommendation.rejected") {
+            out.push(format!("approval {id}: no audit entry records the recommendation {rec} that asked for it"));
+        }
+        if status != "pending" && !has(id, &format!("approval.{status}")) {
+            out.push(format!("approval {id} is {status} in the tables, but no audit entry records it"));
+        }
+        if let (Some(reason), Some(audited)) = (reason, expiry_reasons.get(id.as_str()))
+            && reason != audited
+        {
+            out.push(format!("approval {id} ended as {reason} in the tables, but its audit entry says {audited}"));
+        }
+    }
+    let rows_d = conn.query_map("SELECT approval_id, actor, decision FROM approval_decisions ORDER BY at", params![], |r| {
+        Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<String>(2)?))
+    })?;
+    for (apr, actor, decision) in rows_d {
+        if !decisions.contains(&(apr.clone(), actor.clone(), decision.clone())) {
+            out.push(format!("decision `{decision}` by {actor} on approval {apr} has no audit entry"));
+        }
+    }
+    let actions = conn.query_map("SELECT id, recommendation_id, approval_id, status FROM actions ORDER BY created_at, id", params![], |r| {
+        Ok((r.get::<String>(0)?, r.get::<String>(1)?, r.get::<Option<String>>(2)?, r.get::<String>(3)?))
+    })?;
+    for (id, rec, approval, status) in actions {
+        // Each status is explained by the entry that set it, under the subject that
+        // entry names: an outcome and a cancellation name the action, a decision or an
+        // expiry its approval, an automatic approval the recommendation.
+        let explained = match (status.as_str(), &approval) {
+            ("executed" | "failed", _) => outcomes.get(id.as_str()).is_some_and(|s| *s == status),
+            ("cancelled", _) => has(&id, "action.cancelled"),
+            ("approved", None) | ("pending_approval", _) => has(&rec, "recommendation.ready"),
+            ("approved" | "rejected" | "expired", Some(apr)) => has(apr, &format!("approval.{status}")),
+            _ => false,
+        };
+        if !explained {
+            out.push(format!("action {id} is {status} in the tables, but no audit entry records it"));
+        }
+    }
+    let cases = conn.query_map("SELECT id, state FROM cases ORDER BY created_at, id", params![], |r| Ok((r.get::<String>(0)?, r.get::<String>(1)?)))?;
+    for (id, state) in cases {
+        match last_case_state.get(&id) {
+            Some(to) if *to == state => {}
+            // A case opens as `new` from a recommend request or from the alert stream.
+            None if state == "new" && (requested_cases.contains(&id) || has(&id, "case.opened")) => {}
+            Some(to) => out.push(format!("case {id} is {state} in the tables, but its last audited transition is to {to}")),
+            None => out.push(format!("case {id} is {state} in the tables, but no audit entry opened or moved it")),
+        }
+    }
+    for id in conn.query_map("SELECT id FROM api_keys WHERE revoked_at IS NOT NULL", params![], |r| r.get::<String>(0))? {
+        if !has(&id, "key.revoked") {
+            out.push(format!("key {id} is revoked in the tables, but no audit entry records it"));
+        }
+    }
+    Ok(out)
 }

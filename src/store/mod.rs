@@ -182,8 +182,8 @@ impl Store {
     }
 
     /// Reads that must agree with each other, in one snapshot (see [`db::Locking::Snapshot`]).
-    pub(crate) fn snapshot<T>(&self, mut f: impl FnMut(&db::Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
-        self.db.transaction(db::Locking::Snapshot, |conn| f(conn))
+    pub(crate) fn snapshot<T>(&self, f: impl FnMut(&db::Conn) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        self.db.transaction(db::Locking::Snapshot, f)
     }
 
     /// A transaction that locks only the rows it names (the work queue's claims).
