@@ -141,14 +141,18 @@ impl Store {
         let io = |source| StoreError::Io { path: path.display().to_string(), source };
         match std::fs::read_to_string(&path) {
             Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
-            Ok(_) => Err(StoreError::Io { path: path.display().to_string(), source: std::io::Error::other("empty worker id") }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let id = super::new_id("wkr");
-                std::fs::write(&path, format!("{id}\n")).map_err(io)?;
-                Ok(id)
-            }
+            // Missing, or left empty by a process that died while writing it: a new name.
+            // No claim was made under a name that was never read back, so none is orphaned.
+            Ok(_) => Self::new_queue_worker(&path),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Self::new_queue_worker(&path),
             Err(e) => Err(io(e)),
         }
+    }
+
+    fn new_queue_worker(path: &std::path::Path) -> Result<String, StoreError> {
+        let id = super::new_id("wkr");
+        std::fs::write(path, format!("{id}\n")).map_err(|source| StoreError::Io { path: path.display().to_string(), source })?;
+        Ok(id)
     }
 
     /// Queued case recommendations (waiting or running) and the oldest one's queue time.
