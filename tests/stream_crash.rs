@@ -52,6 +52,18 @@ async fn queue_depth(http: &reqwest::Client, base: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix("triage_queue_depth ")).and_then(|v| v.trim().parse().ok())
 }
 
+/// Waits until the server's queue is empty; panics with `why` after `within`.
+async fn wait_until_drained(http: &reqwest::Client, base: &str, within: Duration, why: &str) {
+    let deadline = Instant::now() + within;
+    loop {
+        match queue_depth(http, base).await {
+            Some(0) => return,
+            _ if Instant::now() > deadline => panic!("{why}"),
+            _ => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+}
+
 #[tokio::test]
 async fn kill_9_during_a_stream_loses_nothing_accepted_and_queued_work_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -94,14 +106,7 @@ async fn kill_9_during_a_stream_loses_nothing_accepted_and_queued_work_resumes()
 
     // Restart on the same data dir.
     let mut server = start(dir.path(), port).await;
-    let deadline = Instant::now() + Duration::from_secs(300);
-    loop {
-        match queue_depth(&http, &base).await {
-            Some(0) => break,
-            _ if Instant::now() > deadline => panic!("the queue did not drain after the restart"),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
+    wait_until_drained(&http, &base, Duration::from_secs(300), "the queue did not drain after the restart").await;
     let mut by_case: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for r in &acknowledged {
         if r["outcome"] != "duplicate" {
@@ -215,14 +220,7 @@ async fn kill_9_of_one_replica_loses_nothing_either_replica_acknowledged() {
     // A restarts on its data dir: the work it had claimed when it died runs now, not once
     // its claims go stale, and every case gets its recommendation.
     let mut replica_a = start(dir_a.path(), port_a).await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        match queue_depth(&http, &base_a).await {
-            Some(0) => break,
-            _ if Instant::now() > deadline => panic!("the queue did not drain within a minute of the restart"),
-            _ => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
+    wait_until_drained(&http, &base_a, Duration::from_secs(60), "the queue did not drain within a minute of the restart").await;
     for case in by_case.keys() {
         let view: Value = http.get(format!("{base_a}/v1/cases/{case}")).bearer_auth(&analyst).send().await.unwrap().json().await.unwrap();
         let state = view["state"].as_str().unwrap();
