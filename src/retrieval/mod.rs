@@ -5,6 +5,7 @@
 
 mod parsed;
 mod query;
+mod score;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -12,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::query::TermQuery;
 use tantivy::schema::{FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term, doc};
@@ -22,6 +23,7 @@ use crate::attack::ObjectKind;
 use crate::corpus::{DocKind, Document};
 
 pub use query::AlertQuery;
+use score::{Clause, ScoredDocs};
 
 /// Bumped whenever the schema or the analyzers change, forcing a rebuild.
 const SCHEMA_VERSION: u32 = 6;
@@ -736,10 +738,8 @@ impl SearchIndex {
             }
         }
         let mut hits: Vec<Hit> = Vec::new();
-        if !wanted.is_empty()
-            && let Some(text_query) = q.to_query(&self.index, &main, &fields(self.fields.main, query::MAX_TERMS))
-        {
-            hits = self.collect_by_kind(&searcher, &main, text_query.as_ref(), &wanted)?;
+        if !wanted.is_empty() {
+            hits = self.collect_by_kind(&searcher, &main, &q.to_clauses(&self.index, &main, &fields(self.fields.main, query::MAX_TERMS)), &wanted)?;
         }
         // Prior cases on their own, with the same statistics, placed between runbooks and
         // rules. Only when there are many cases (over [`COMMON_FLOOR`] have a term in a
@@ -750,15 +750,14 @@ impl SearchIndex {
             let cases = searcher.doc_freq(&Term::from_field_text(self.fields.kind, DocKind::Case.as_str()))?;
             let mut case_fields = fields(self.fields.cases, query::MAX_TERMS);
             case_fields.max_doc_freq = Some(common_doc_freq(cases));
-            if cases > 0
-                && let (Some(text_query), common) = q.to_queries(&self.index, &main, &case_fields)
-            {
+            let (clauses, common) = q.to_split_clauses(&self.index, &main, &case_fields);
+            if cases > 0 && !clauses.is_empty() {
                 let code = other_code(DocKind::Case);
                 let best = if common.is_empty() {
-                    self.best_by_kind(&searcher, &main, text_query.as_ref(), &[(code, n)])?
+                    score::best_by_kind(&searcher, &main, &clauses, &[(code, n)])?
                 } else {
-                    let candidates = self.best_by_kind(&searcher, &main, text_query.as_ref(), &[(code, n * CASE_CANDIDATES)])?;
-                    candidates.into_iter().map(|list| rescore(&searcher, &main, &common, list, n)).collect::<Result<_, _>>()?
+                    let candidates = score::best_by_kind(&searcher, &main, &clauses, &[(code, n * CASE_CANDIDATES)])?;
+                    candidates.into_iter().map(|list| score::rescore(&searcher, &main, &common, list, n)).collect::<Result<_, _>>()?
                 };
                 let found = self.load_hits(&searcher, best)?;
                 let at = hits.iter().take_while(|h| h.doc.kind == DocKind::Runbook).count();
@@ -777,24 +776,18 @@ impl SearchIndex {
             let names = q.software_names(&known.vocabulary, known.longest);
             drop(known);
             if !names.is_empty() {
-                let clauses: Vec<(Occur, Box<dyn Query>)> = names
-                    .iter()
-                    .map(|(name, w)| {
-                        let tq = TermQuery::new(Term::from_field_text(self.fields.software_names, name), IndexRecordOption::WithFreqs);
-                        (Occur::Should, Box::new(BoostQuery::new(Box::new(tq), *w)) as Box<dyn Query>)
-                    })
-                    .collect();
-                hits.extend(self.collect_by_kind(&searcher, &software, &BooleanQuery::new(clauses), &[(AttackGroup::Software.code(), n)])?);
+                let clauses: Vec<Clause> =
+                    names.iter().map(|(name, w)| Clause { term: Term::from_field_text(self.fields.software_names, name), boost: *w }).collect();
+                hits.extend(self.collect_by_kind(&searcher, &software, &clauses, &[(AttackGroup::Software.code(), n)])?);
             }
         }
         // Detections by what they look for and where; strategies and analytics of one
         // technique say the same thing, so the best of them stands for all.
         let detections = self.partition(&searcher, AttackGroup::Detection)?;
-        if detections.docs > 0
-            && let Some(text_query) = q.to_query(&self.index, &detections, &fields(self.fields.detections, DETECTION_TERMS))
-        {
+        if detections.docs > 0 {
+            let clauses = q.to_clauses(&self.index, &detections, &fields(self.fields.detections, DETECTION_TERMS));
             let mut seen: Vec<Vec<String>> = Vec::new();
-            for h in self.collect_by_kind(&searcher, &detections, text_query.as_ref(), &[(AttackGroup::Detection.code(), n * 2)])? {
+            for h in self.collect_by_kind(&searcher, &detections, &clauses, &[(AttackGroup::Detection.code(), n * 2)])? {
                 if seen.len() < n && !seen.contains(&h.doc.techniques) {
                     seen.push(h.doc.techniques.clone());
                     hits.push(h);
@@ -807,62 +800,18 @@ impl SearchIndex {
             let mut ids = q.techniques().to_vec();
             ids.extend(expansion(&hits).into_iter().filter(|t| !q.techniques().contains(t)));
             let expanded = q.clone().with_expansion(&ids);
-            if let Some(text_query) = expanded.to_query(&self.index, &main, &fields(self.fields.main, query::MAX_TERMS)) {
-                hits.extend(self.collect_by_kind(&searcher, &main, text_query.as_ref(), &[(AttackGroup::Technique.code(), n)])?);
-            }
+            let clauses = expanded.to_clauses(&self.index, &main, &fields(self.fields.main, query::MAX_TERMS));
+            hits.extend(self.collect_by_kind(&searcher, &main, &clauses, &[(AttackGroup::Technique.code(), n)])?);
         }
         Ok(hits)
     }
 
     /// The best documents of each kind that `wanted` names (`(kind_code, n)`) for one
-    /// query, scored with `stats`, loaded, in the order of `wanted` and best first within
-    /// a kind. Documents of other kinds are scored but not kept; the pruning threshold is
-    /// the lowest score that could still enter some kind's list. Ties go to the earlier
-    /// document, as with tantivy's `TopDocs`.
-    fn collect_by_kind(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, wanted: &[(u64, usize)]) -> Result<Vec<Hit>, IndexError> {
-        let best = self.best_by_kind(searcher, stats, q, wanted)?;
+    /// disjunction of clauses, scored with `stats`, loaded, in the order of `wanted` and
+    /// best first within a kind.
+    fn collect_by_kind(&self, searcher: &tantivy::Searcher, stats: &Partition, clauses: &[Clause], wanted: &[(u64, usize)]) -> Result<Vec<Hit>, IndexError> {
+        let best = score::best_by_kind(searcher, stats, clauses, wanted)?;
         self.load_hits(searcher, best)
-    }
-
-    /// [`SearchIndex::collect_by_kind`] before the documents are loaded: per kind of
-    /// `wanted`, scores and addresses, best first.
-    fn best_by_kind(&self, searcher: &tantivy::Searcher, stats: &Partition, q: &dyn Query, wanted: &[(u64, usize)]) -> Result<Vec<ScoredDocs>, IndexError> {
-        let weight = q.weight(tantivy::query::EnableScoring::enabled_from_statistics_provider(stats, searcher))?;
-        let mut best: Vec<Vec<(f32, tantivy::DocAddress)>> = wanted.iter().map(|&(_, n)| Vec::with_capacity(n + 1)).collect();
-        let threshold = |best: &[Vec<(f32, tantivy::DocAddress)>]| -> f32 {
-            let mut t = f32::MAX;
-            for (list, &(_, n)) in best.iter().zip(wanted) {
-                match list.last() {
-                    Some(&(score, _)) if list.len() >= n => t = t.min(score),
-                    _ => return f32::MIN,
-                }
-            }
-            t
-        };
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let kinds = segment.fast_fields().u64("kind_code")?;
-            let alive = segment.alive_bitset();
-            let mut current = threshold(&best);
-            weight.for_each_pruning(current, segment, &mut |doc, score| {
-                if alive.is_none_or(|a| a.is_alive(doc))
-                    && let Some(code) = kinds.first(doc)
-                    && let Some(slot) = wanted.iter().position(|&(c, _)| c == code)
-                {
-                    let list = &mut best[slot];
-                    let n = wanted[slot].1;
-                    if list.len() < n || list.last().is_some_and(|&(worst, _)| score > worst) {
-                        let address = tantivy::DocAddress::new(ord as u32, doc);
-                        // Sorted best first; an equal score stays behind the earlier document.
-                        let at = list.partition_point(|&(s, _)| s >= score);
-                        list.insert(at, (score, address));
-                        list.truncate(n);
-                    }
-                    current = threshold(&best);
-                }
-                current
-            })?;
-        }
-        Ok(best)
     }
 
     /// The documents of lists of scored addresses, in order.
@@ -878,39 +827,6 @@ impl SearchIndex {
         }
         Ok(out)
     }
-}
-
-/// Scored documents, best first.
-type ScoredDocs = Vec<(f32, tantivy::DocAddress)>;
-
-/// `candidates` with the scores of the clauses `common` added, the best `n` of them,
-/// best first (an equal score behind the earlier document). Each clause's postings are
-/// read only at the candidates (skipping blocks on the way), not through.
-fn rescore(searcher: &tantivy::Searcher, stats: &Partition, common: &[Box<dyn Query>], mut candidates: ScoredDocs, n: usize) -> Result<ScoredDocs, IndexError> {
-    let scoring = tantivy::query::EnableScoring::enabled_from_statistics_provider(stats, searcher);
-    let weights = common.iter().map(|q| q.weight(scoring)).collect::<Result<Vec<_>, _>>()?;
-    candidates.sort_by_key(|&(_, address)| address);
-    let mut start = 0;
-    while start < candidates.len() {
-        let ord = candidates[start].1.segment_ord;
-        let end = start + candidates[start..].iter().take_while(|(_, a)| a.segment_ord == ord).count();
-        let segment = searcher.segment_reader(ord);
-        for weight in &weights {
-            let mut scorer = weight.scorer(segment, 1.0)?;
-            for (score, address) in &mut candidates[start..end] {
-                if scorer.doc() < address.doc_id {
-                    scorer.seek(address.doc_id);
-                }
-                if scorer.doc() == address.doc_id {
-                    *score += scorer.score();
-                }
-            }
-        }
-        start = end;
-    }
-    candidates.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
-    candidates.truncate(n);
-    Ok(candidates)
 }
 
 /// A term more cases than this share of them, and more than [`COMMON_FLOOR`], have in a
@@ -1006,25 +922,76 @@ mod tests {
                 max_terms: query::MAX_TERMS,
                 max_doc_freq: None,
             };
-            let (whole, none) = q.to_queries(&index.index, &main, &fields);
+            let (whole, none) = q.to_split_clauses(&index.index, &main, &fields);
             assert!(none.is_empty());
-            let whole = index.best_by_kind(&searcher, &main, whole.unwrap().as_ref(), &all).unwrap().remove(0);
+            let whole = score::best_by_kind(&searcher, &main, &whole, &all).unwrap().remove(0);
             // Every term in more than two cases is common: the others find the candidates.
             fields.max_doc_freq = Some(2);
-            let (rare, common) = q.to_queries(&index.index, &main, &fields);
+            let (rare, common) = q.to_split_clauses(&index.index, &main, &fields);
             if common.is_empty() {
                 // Every text clause was common: then none is set apart.
                 assert_eq!(text, "ssh brute force then login");
                 continue;
             }
-            let candidates = index.best_by_kind(&searcher, &main, rare.unwrap().as_ref(), &all).unwrap().remove(0);
+            let candidates = score::best_by_kind(&searcher, &main, &rare, &all).unwrap().remove(0);
             assert!(!candidates.is_empty(), "{text}");
             let n = candidates.len();
-            let got = rescore(&searcher, &main, &common, candidates, n).unwrap();
+            let got = score::rescore(&searcher, &main, &common, candidates, n).unwrap();
             assert!(got.windows(2).all(|w| w[0].0 >= w[1].0), "{text}: best first");
             for (score, address) in &got {
                 let (expected, _) = whole.iter().find(|(_, a)| a == address).unwrap();
                 assert!((score - expected).abs() <= 1e-4 * expected.abs(), "{text}: {score} vs {expected}");
+            }
+        }
+    }
+
+    #[test]
+    fn term_at_a_time_scores_are_tantivys_own() {
+        use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query};
+        let dir = tempfile::tempdir().unwrap();
+        let docs = Corpus::load(None).unwrap().documents;
+        let (index, _) = SearchIndex::open_or_build(dir.path(), &docs, &|_, _| {}).unwrap();
+        let searcher = index.reader.searcher();
+        let main = index.partition(&searcher, AttackGroup::Technique).unwrap();
+        let f = index.fields.main;
+        let fields = query::SearchFields {
+            text: vec![(f.title, query::TITLE_BOOST), (f.body, 1.0), (f.keywords, query::KEYWORDS_BOOST)],
+            techniques: Some(f.techniques),
+            max_terms: query::MAX_TERMS,
+            max_doc_freq: None,
+        };
+        let everything = [(other_code(DocKind::Runbook), docs.len()), (other_code(DocKind::Sigma), docs.len())];
+        for text in ["powershell encoded command download cradle", "impossible travel sign-in from new country", "ssh brute force then login"] {
+            let q = AlertQuery::from_text(text).with_techniques(&["T1059.001".to_string(), "T1110".to_string()]);
+            let clauses = q.to_clauses(&index.index, &main, &fields);
+            assert!(clauses.len() > 5, "{text}");
+            let got: Vec<(f32, tantivy::DocAddress)> = score::best_by_kind(&searcher, &main, &clauses, &everything).unwrap().concat();
+            // The same disjunction as tantivy's own query, scored by its collector.
+            let boolean = BooleanQuery::new(
+                clauses
+                    .iter()
+                    .map(|c| {
+                        let term = TermQuery::new(c.term.clone(), IndexRecordOption::WithFreqs);
+                        (Occur::Should, Box::new(BoostQuery::new(Box::new(term), c.boost)) as Box<dyn Query>)
+                    })
+                    .collect(),
+            );
+            let weight = boolean.weight(tantivy::query::EnableScoring::enabled_from_statistics_provider(&main, &searcher)).unwrap();
+            let mut expected: Vec<(f32, tantivy::DocAddress)> = Vec::new();
+            for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+                let kinds = segment.fast_fields().u64("kind_code").unwrap();
+                weight
+                    .for_each(segment, &mut |doc, score| {
+                        if kinds.first(doc).is_some_and(|k| everything.iter().any(|&(c, _)| c == k)) {
+                            expected.push((score, tantivy::DocAddress::new(ord as u32, doc)));
+                        }
+                    })
+                    .unwrap();
+            }
+            assert_eq!(got.len(), expected.len(), "{text}: every matching document is scored");
+            for (score, address) in &got {
+                let (want, _) = expected.iter().find(|(_, a)| a == address).unwrap();
+                assert!((score - want).abs() <= 1e-5 * want.abs(), "{text}: {score} vs {want}");
             }
         }
     }

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use tantivy::Index;
 use tantivy::Term;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::schema::Field;
 use tantivy::tokenizer::TokenStream;
 
 use super::Partition;
+use super::score::Clause;
 
 use crate::alert::Alert;
 
@@ -30,12 +30,12 @@ pub(super) struct SearchFields {
     /// At most this many terms, the heaviest.
     pub max_terms: usize,
     /// A term that more documents than this have in a field is common there: its clause is
-    /// set apart ([`AlertQuery::to_queries`]).
+    /// set apart ([`AlertQuery::to_split_clauses`]).
     pub max_doc_freq: Option<u64>,
 }
 
-/// A query without the clauses of common terms, and those clauses.
-pub(super) type SplitQuery = (Option<Box<dyn Query>>, Vec<Box<dyn Query>>);
+/// The clauses of a search without those of common terms, and those clauses.
+pub(super) type SplitClauses = (Vec<Clause>, Vec<Clause>);
 
 /// Text parts with their weights, before tokenisation.
 #[derive(Debug, Clone, Default)]
@@ -182,22 +182,22 @@ impl AlertQuery {
         out.into_iter().map(|(t, w, _)| (t, w)).collect()
     }
 
-    /// The query over the index `stats` reads. A term no document has in a field gets no clause
-    /// there: it could match nothing, and each clause costs a weight and a scorer to set up.
-    pub(super) fn to_query(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> Option<Box<dyn Query>> {
-        let (query, common) = self.to_queries(index, stats, fields);
+    /// The clauses over the index `stats` reads. A term no document has in a field gets no
+    /// clause there: it could match nothing, and each clause costs a postings lookup.
+    pub(super) fn to_clauses(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> Vec<Clause> {
+        let (clauses, common) = self.to_split_clauses(index, stats, fields);
         debug_assert!(common.is_empty() || fields.max_doc_freq.is_some());
-        query
+        clauses
     }
 
-    /// [`AlertQuery::to_query`], with the clauses of terms common in their field (more
-    /// documents than [`SearchFields::max_doc_freq`] have them) apart, each on its own: their
-    /// postings are the longest and their weights the lowest. Unless every text clause is
-    /// common, then none is set apart.
-    pub(super) fn to_queries(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> SplitQuery {
+    /// [`AlertQuery::to_clauses`], with the clauses of terms common in their field (more
+    /// documents than [`SearchFields::max_doc_freq`] have them) apart: their postings are
+    /// the longest and their weights the lowest. Unless every text clause is common, then
+    /// none is set apart.
+    pub(super) fn to_split_clauses(&self, index: &Index, stats: &Partition, fields: &SearchFields) -> SplitClauses {
         let terms = self.terms(index).iter().take(fields.max_terms);
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let mut common: Vec<Box<dyn Query>> = Vec::new();
+        let mut clauses: Vec<Clause> = Vec::new();
+        let mut common: Vec<Clause> = Vec::new();
         for (t, w) in terms {
             for &(field, boost) in &fields.text {
                 let term = Term::from_field_text(field, t);
@@ -205,29 +205,22 @@ impl AlertQuery {
                 if n == Some(0) {
                     continue;
                 }
-                let tq = TermQuery::new(term, IndexRecordOption::WithFreqs);
-                let clause: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(tq), w * boost));
+                let clause = Clause { term, boost: w * boost };
                 match (n, fields.max_doc_freq) {
                     (Some(n), Some(max)) if n > max => common.push(clause),
-                    _ => clauses.push((Occur::Should, clause)),
+                    _ => clauses.push(clause),
                 }
             }
         }
         if clauses.is_empty() {
-            clauses = common.drain(..).map(|c| (Occur::Should, c)).collect();
+            clauses = std::mem::take(&mut common);
         }
-        let Some(techniques) = fields.techniques else {
-            return ((!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>), common);
-        };
-        for id in &self.techniques {
-            let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::WithFreqs);
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), TECHNIQUE_BOOST))));
+        if let Some(techniques) = fields.techniques {
+            let tagged = self.techniques.iter().map(|id| (id, TECHNIQUE_BOOST));
+            let expanded = self.expansion.iter().map(|id| (id, EXPANSION_BOOST));
+            clauses.extend(tagged.chain(expanded).map(|(id, boost)| Clause { term: Term::from_field_text(techniques, id.trim()), boost }));
         }
-        for id in &self.expansion {
-            let tq = TermQuery::new(Term::from_field_text(techniques, id.trim()), IndexRecordOption::WithFreqs);
-            clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(tq), EXPANSION_BOOST))));
-        }
-        ((!clauses.is_empty()).then(|| Box::new(BooleanQuery::new(clauses)) as Box<dyn Query>), common)
+        (clauses, common)
     }
 }
 
