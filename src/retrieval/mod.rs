@@ -717,9 +717,9 @@ impl SearchIndex {
     /// detections by the alerts' words (and the techniques the sender tagged), and ATT&CK
     /// techniques last, expanded with the techniques that the best runbooks, cases and
     /// rules carry: technique prose shares too many generic words with alerts to be found
-    /// by text alone. Every query is a plain disjunction of weighted terms, which tantivy
-    /// scores as a buffered union: block-max WAND was measured several times slower at
-    /// these sizes (a few hundred clauses; `docs/benchmarks.md`).
+    /// by text alone. Every search is a plain disjunction of weighted terms, scored a term
+    /// at a time ([`score`]): block-max WAND was measured several times slower at these
+    /// sizes (a few hundred clauses; `docs/benchmarks.md`).
     pub fn search(&self, q: &AlertQuery, limits: Limits) -> Result<Vec<Hit>, IndexError> {
         let searcher = self.reader.searcher();
         let main = self.partition(&searcher, AttackGroup::Technique)?;
