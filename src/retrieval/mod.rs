@@ -947,7 +947,7 @@ mod tests {
 
     #[test]
     fn term_at_a_time_scores_are_tantivys_own() {
-        use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query};
+        use tantivy::query::Query;
         let dir = tempfile::tempdir().unwrap();
         let docs = Corpus::load(None).unwrap().documents;
         let (index, _) = SearchIndex::open_or_build(dir.path(), &docs, &|_, _| {}).unwrap();
@@ -966,16 +966,8 @@ mod tests {
             let clauses = q.to_clauses(&index.index, &main, &fields);
             assert!(clauses.len() > 5, "{text}");
             let got: Vec<(f32, tantivy::DocAddress)> = score::best_by_kind(&searcher, &main, &clauses, &everything).unwrap().concat();
-            // The same disjunction as tantivy's own query, scored by its collector.
-            let boolean = BooleanQuery::new(
-                clauses
-                    .iter()
-                    .map(|c| {
-                        let term = TermQuery::new(c.term.clone(), IndexRecordOption::WithFreqs);
-                        (Occur::Should, Box::new(BoostQuery::new(Box::new(term), c.boost)) as Box<dyn Query>)
-                    })
-                    .collect(),
-            );
+            // The same disjunction as tantivy's own query, every match scored.
+            let boolean = score::tantivy_query(&clauses);
             let weight = boolean.weight(tantivy::query::EnableScoring::enabled_from_statistics_provider(&main, &searcher)).unwrap();
             let mut expected: Vec<(f32, tantivy::DocAddress)> = Vec::new();
             for (ord, segment) in searcher.segment_readers().iter().enumerate() {
@@ -989,6 +981,16 @@ mod tests {
                     .unwrap();
             }
             assert_eq!(got.len(), expected.len(), "{text}: every matching document is scored");
+            // Above the postings bound the same clauses go through tantivy's pruned scorers:
+            // the same best documents, best first.
+            let top = [(other_code(DocKind::Runbook), 5), (other_code(DocKind::Sigma), 3)];
+            let straight = score::best_by_kind(&searcher, &main, &clauses, &top).unwrap();
+            let pruned = score::best_by_kind_pruned(&searcher, &main, &clauses, &top).unwrap();
+            assert_eq!(
+                straight.iter().map(|l| l.iter().map(|(_, a)| *a).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                pruned.iter().map(|l| l.iter().map(|(_, a)| *a).collect::<Vec<_>>()).collect::<Vec<_>>(),
+                "{text}"
+            );
             for (score, address) in &got {
                 let (want, _) = expected.iter().find(|(_, a)| a == address).unwrap();
                 assert!((score - want).abs() <= 1e-5 * want.abs(), "{text}: {score} vs {want}");
