@@ -6,6 +6,7 @@
 mod parsed;
 mod query;
 mod score;
+mod terms;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -218,6 +219,8 @@ struct TextFields {
 /// techniques are thus what they would be without the ATT&CK objects in the index.
 struct Partition<'a> {
     searcher: &'a tantivy::Searcher,
+    /// Where the index's terms are, shared by every request on one generation.
+    terms: &'a terms::TermInfos,
     docs: u64,
     /// Pairs of fields counted as one (the main partition's and the cases' own), either
     /// way: a term's document frequency and a field's tokens are their sums.
@@ -225,7 +228,7 @@ struct Partition<'a> {
     /// Document frequencies of terms in their own field, each looked up once per request:
     /// a query asks whether its terms occur in both twins' fields, and the weights of
     /// both searches ask again for their statistics.
-    doc_freqs: std::cell::RefCell<std::collections::HashMap<Term, u64>>,
+    doc_freqs: std::cell::RefCell<std::collections::HashMap<Term, u64, foldhash::fast::RandomState>>,
     tokens: std::cell::RefCell<Vec<(Field, u64)>>,
 }
 
@@ -236,9 +239,14 @@ impl Partition<'_> {
         if let Some(&n) = self.doc_freqs.borrow().get(term) {
             return Ok(n);
         }
-        let n = self.searcher.doc_freq(term)?;
+        let n = self.terms.get(self.searcher, term)?.iter().flatten().map(|t| u64::from(t.doc_freq)).sum();
         self.doc_freqs.borrow_mut().insert(term.clone(), n);
         Ok(n)
+    }
+
+    /// Where `term` is in the searcher's segment `ord`, if that segment has it.
+    fn term_info(&self, term: &Term, ord: usize) -> tantivy::Result<Option<tantivy::postings::TermInfo>> {
+        Ok(self.terms.get(self.searcher, term)?.get(ord).cloned().flatten())
     }
 
     fn field_tokens(&self, field: Field) -> tantivy::Result<u64> {
@@ -313,6 +321,7 @@ pub struct SearchIndex {
     software: std::sync::RwLock<SoftwareNames>,
     /// Retrieved documents, parsed once.
     parsed: parsed::ParsedDocs,
+    terms: terms::TermInfos,
 }
 
 #[derive(Default)]
@@ -537,6 +546,7 @@ impl SearchIndex {
             fields,
             software: std::sync::RwLock::new(SoftwareNames::default()),
             parsed: Default::default(),
+            terms: Default::default(),
         })
     }
 
@@ -629,7 +639,7 @@ impl SearchIndex {
 
     /// The BM25 statistics of a partition: software, detections, or everything else
     /// (`Technique`: runbooks, cases, rules and techniques).
-    fn partition<'a>(&self, searcher: &'a tantivy::Searcher, group: AttackGroup) -> Result<Partition<'a>, IndexError> {
+    fn partition<'a>(&'a self, searcher: &'a tantivy::Searcher, group: AttackGroup) -> Result<Partition<'a>, IndexError> {
         let count = |g: AttackGroup| searcher.doc_freq(&Term::from_field_text(self.fields.kind, g.term()));
         let docs = match group {
             AttackGroup::Technique => {
@@ -645,7 +655,7 @@ impl SearchIndex {
             }
             _ => Vec::new(),
         };
-        Ok(Partition { searcher, docs, twins, doc_freqs: Default::default(), tokens: Default::default() })
+        Ok(Partition { searcher, terms: &self.terms, docs, twins, doc_freqs: Default::default(), tokens: Default::default() })
     }
 
     /// Every term of the software names field: the names a query looks for.

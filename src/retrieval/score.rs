@@ -16,6 +16,8 @@ use tantivy::query::{Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuer
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{DocAddress, DocId, DocSet, Searcher, TERMINATED, Term};
 
+use super::Partition;
+
 /// One clause: a term in its field and the weight its score is multiplied by.
 #[derive(Debug, Clone)]
 pub(super) struct Clause {
@@ -29,12 +31,7 @@ pub(super) type ScoredDocs = Vec<(f32, DocAddress)>;
 /// Per kind that `wanted` names (`(kind_code, n)`), the best `n` documents that match some
 /// clause, best first; an equal score stays behind the earlier document, as with tantivy's
 /// `TopDocs`. Documents of other kinds are scored but not kept.
-pub(super) fn best_by_kind(
-    searcher: &Searcher,
-    stats: &dyn Bm25StatisticsProvider,
-    clauses: &[Clause],
-    wanted: &[(u64, usize)],
-) -> tantivy::Result<Vec<ScoredDocs>> {
+pub(super) fn best_by_kind(searcher: &Searcher, stats: &Partition, clauses: &[Clause], wanted: &[(u64, usize)]) -> tantivy::Result<Vec<ScoredDocs>> {
     let mut postings = 0;
     for c in clauses {
         postings += stats.doc_freq(&c.term)?;
@@ -45,7 +42,7 @@ pub(super) fn best_by_kind(
     let weights = weights(stats, clauses)?;
     let mut best: Vec<ScoredDocs> = wanted.iter().map(|&(_, n)| Vec::with_capacity(n + 1)).collect();
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let (scores, matched) = segment_scores(segment, clauses, &weights)?;
+        let (scores, matched) = segment_scores(Readers::new(stats, segment, ord), clauses, &weights)?;
         let kinds = segment.fast_fields().u64("kind_code")?;
         let alive = segment.alive_bitset();
         // Below the lowest score that could still enter some kind's list, a document's
@@ -77,12 +74,7 @@ pub(super) fn best_by_kind(
 const PRUNE_ABOVE: u64 = 16_384;
 
 /// [`best_by_kind`] through tantivy's query of the same clauses, with the same scores.
-pub(super) fn best_by_kind_pruned(
-    searcher: &Searcher,
-    stats: &dyn Bm25StatisticsProvider,
-    clauses: &[Clause],
-    wanted: &[(u64, usize)],
-) -> tantivy::Result<Vec<ScoredDocs>> {
+pub(super) fn best_by_kind_pruned(searcher: &Searcher, stats: &Partition, clauses: &[Clause], wanted: &[(u64, usize)]) -> tantivy::Result<Vec<ScoredDocs>> {
     let weight = tantivy_query(clauses).weight(tantivy::query::EnableScoring::enabled_from_statistics_provider(stats, searcher))?;
     let mut best: Vec<ScoredDocs> = wanted.iter().map(|&(_, n)| Vec::with_capacity(n + 1)).collect();
     for (ord, segment) in searcher.segment_readers().iter().enumerate() {
@@ -136,20 +128,14 @@ fn entry_floor(best: &[ScoredDocs], wanted: &[(u64, usize)]) -> f32 {
 /// `candidates` with the scores of the clauses `extra` added, the best `n` of them, best
 /// first (an equal score behind the earlier document). Each clause's postings are read
 /// only at the candidates (skipping blocks on the way), not through.
-pub(super) fn rescore(
-    searcher: &Searcher,
-    stats: &dyn Bm25StatisticsProvider,
-    extra: &[Clause],
-    mut candidates: ScoredDocs,
-    n: usize,
-) -> tantivy::Result<ScoredDocs> {
+pub(super) fn rescore(searcher: &Searcher, stats: &Partition, extra: &[Clause], mut candidates: ScoredDocs, n: usize) -> tantivy::Result<ScoredDocs> {
     let weights = weights(stats, extra)?;
     candidates.sort_by_key(|&(_, address)| address);
     let mut start = 0;
     while start < candidates.len() {
         let ord = candidates[start].1.segment_ord;
         let end = start + candidates[start..].iter().take_while(|(_, a)| a.segment_ord == ord).count();
-        let mut readers = Readers::new(searcher.segment_reader(ord));
+        let mut readers = Readers::new(stats, searcher.segment_reader(ord), ord as usize);
         for (clause, weight) in extra.iter().zip(&weights) {
             let Some((mut postings, norms)) = readers.postings(&clause.term)? else { continue };
             for (score, address) in &mut candidates[start..end] {
@@ -170,7 +156,7 @@ pub(super) fn rescore(
 
 /// Each clause's BM25 weight over `stats`, boosted: what tantivy's `TermQuery` inside a
 /// `BoostQuery` scores with, without the explanation it builds beside it.
-fn weights(stats: &dyn Bm25StatisticsProvider, clauses: &[Clause]) -> tantivy::Result<Vec<Bm25Weight>> {
+fn weights(stats: &Partition, clauses: &[Clause]) -> tantivy::Result<Vec<Bm25Weight>> {
     let docs = stats.total_num_docs()?;
     let mut average_norms: Vec<(Field, f32)> = Vec::new();
     clauses
@@ -192,10 +178,9 @@ fn weights(stats: &dyn Bm25StatisticsProvider, clauses: &[Clause]) -> tantivy::R
 
 /// Every document of the segment that some clause matches, in document order, and the
 /// scores by document (zero where none matched).
-fn segment_scores(segment: &SegmentReader, clauses: &[Clause], weights: &[Bm25Weight]) -> tantivy::Result<(Vec<f32>, Vec<DocId>)> {
-    let mut scores = vec![0f32; segment.max_doc() as usize];
+fn segment_scores(mut readers: Readers, clauses: &[Clause], weights: &[Bm25Weight]) -> tantivy::Result<(Vec<f32>, Vec<DocId>)> {
+    let mut scores = vec![0f32; readers.segment.max_doc() as usize];
     let mut matched: Vec<DocId> = Vec::new();
-    let mut readers = Readers::new(segment);
     for (clause, weight) in clauses.iter().zip(weights) {
         let Some((mut postings, norms)) = readers.postings(&clause.term)? else { continue };
         let mut doc = postings.doc();
@@ -222,18 +207,22 @@ fn segment_scores(segment: &SegmentReader, clauses: &[Clause], weights: &[Bm25We
 
 /// A segment's inverted index and field norms by field, each looked up once per search.
 struct Readers<'a> {
+    stats: &'a Partition<'a>,
     segment: &'a SegmentReader,
+    /// The segment's place among the searcher's.
+    ord: usize,
     fields: Vec<(Field, Arc<InvertedIndexReader>, FieldNormReader)>,
 }
 
 impl<'a> Readers<'a> {
-    fn new(segment: &'a SegmentReader) -> Readers<'a> {
-        Readers { segment, fields: Vec::new() }
+    fn new(stats: &'a Partition<'a>, segment: &'a SegmentReader, ord: usize) -> Readers<'a> {
+        Readers { stats, segment, ord, fields: Vec::new() }
     }
 
     /// The term's postings with frequencies (a field indexed without them reads 1), and its
     /// field's norms; `None` when the segment does not have the term.
     fn postings(&mut self, term: &Term) -> tantivy::Result<Option<(SegmentPostings, &FieldNormReader)>> {
+        let Some(info) = self.stats.term_info(term, self.ord)? else { return Ok(None) };
         let field = term.field();
         let at = match self.fields.iter().position(|(f, _, _)| *f == field) {
             Some(at) => at,
@@ -245,6 +234,6 @@ impl<'a> Readers<'a> {
             }
         };
         let (_, inverted, norms) = &self.fields[at];
-        Ok(inverted.read_postings(term, IndexRecordOption::WithFreqs)?.map(|p| (p, norms)))
+        Ok(Some((inverted.read_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?, norms)))
     }
 }
