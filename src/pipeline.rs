@@ -371,7 +371,8 @@ async fn analyse(app: &Arc<App>, who: &Identity, run: Run, prepare: Prepare) -> 
     let degraded = fallback.is_some();
 
     // Checks: schema and semantics, with one repair for fixable mistakes.
-    let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
+    let ctx =
+        Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas, against: &assessment.against };
     let mut usage = answer.usage.clone();
     let mut raw_outputs = vec![answer.raw.clone()];
     let mut final_answer: EngineAnswer = answer;

@@ -55,7 +55,7 @@ fn rejection_corpus_is_fully_rejected_and_legitimate_outputs_pass() {
         let ctx_value = case.get("context").filter(|c| !c.is_null()).unwrap_or(&shared);
         let alerts: Vec<Alert> = ctx_value["alerts"].as_array().unwrap().iter().enumerate().map(|(i, a)| Alert::parse(i, a).unwrap()).collect();
         let docs = documents(ctx_value);
-        let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas };
+        let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas, against: &[] };
         let raw = match case.get("raw").and_then(Value::as_str) {
             Some(r) => r.to_string(),
             None => case["output"].to_string(),
@@ -141,7 +141,7 @@ fn provider_styles_pass_and_broken_unsafe_answers_report_execution_first() {
         let ctx_value = case.get("context").filter(|c| !c.is_null()).unwrap_or(&shared);
         let alerts: Vec<Alert> = ctx_value["alerts"].as_array().unwrap().iter().enumerate().map(|(i, a)| Alert::parse(i, a).unwrap()).collect();
         let docs = documents(ctx_value);
-        let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas };
+        let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas, against: &[] };
         let result = validate::check(case["raw"].as_str().unwrap(), &ctx);
         let entry = figures.entry(case["style"].as_str().unwrap().to_string()).or_default();
         entry.0 += 1;
@@ -191,7 +191,7 @@ fn an_answer_that_breaks_the_schema_still_has_its_techniques_checked() {
     let alerts: Vec<Alert> = shared["alerts"].as_array().unwrap().iter().enumerate().map(|(i, a)| Alert::parse(i, a).unwrap()).collect();
     let docs = documents(&shared);
     let (catalog, actions, schemas) = (Catalog::embedded().unwrap(), ActionCatalog::embedded().unwrap(), Schemas::compile().unwrap());
-    let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas };
+    let ctx = Context { alerts: &alerts, retrieved: &docs, catalog: &catalog, actions: &actions, schemas: &schemas, against: &[] };
     let raw = serde_json::json!({
         "severity": "high", "confidence": 0.7, "hypothesis": "Encoded PowerShell from Word.", "execute": true,
         "attack": [{"technique_id": "T9999", "rationale": "made up"}],

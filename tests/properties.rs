@@ -232,7 +232,7 @@ proptest! {
     #[test]
     fn any_model_output_is_checked_or_refused_with_reasons(raw in any::<String>(), keys in path_keys(), v in prop::option::of(json_value()), cut in 0usize..2000) {
         let f = fixture();
-        let ctx = Context { alerts: &f.alerts, retrieved: &f.docs, catalog: &f.catalog, actions: &f.actions, schemas: &f.schemas };
+        let ctx = Context { alerts: &f.alerts, retrieved: &f.docs, catalog: &f.catalog, actions: &f.actions, schemas: &f.schemas, against: &[] };
         let mut output = valid_output(&f.docs);
         mutate(&mut output, &keys, v);
         let text = output.to_string();
@@ -294,7 +294,7 @@ fn valid_output(docs: &[Document]) -> Value {
 #[test]
 fn the_valid_output_passes_so_mutations_start_from_a_real_answer() {
     let f = fixture();
-    let ctx = Context { alerts: &f.alerts, retrieved: &f.docs, catalog: &f.catalog, actions: &f.actions, schemas: &f.schemas };
+    let ctx = Context { alerts: &f.alerts, retrieved: &f.docs, catalog: &f.catalog, actions: &f.actions, schemas: &f.schemas, against: &[] };
     let raw = valid_output(&f.docs).to_string();
     assert!(validate::check(&raw, &ctx).is_ok(), "{:?}", validate::check(&raw, &ctx).err());
 }

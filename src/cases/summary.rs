@@ -199,7 +199,7 @@ async fn engine_summary(app: &App, case_id: &str, stored: &[crate::store::Stored
         Err(e) => return Some(Err(format!("The model could not be reached for this summary ({e}); it is built from the checked recommendations."))),
     };
     let documents: Vec<Document> = hits.into_iter().map(|h| std::sync::Arc::unwrap_or_clone(h.doc)).collect();
-    let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas };
+    let ctx = Context { alerts: &alerts, retrieved: &documents, catalog: &app.catalog, actions: &app.actions, schemas: &app.schemas, against: &[] };
     Some(match validate::check_summary(&answer.raw, &ctx) {
         Ok(checked) => {
             Ok((checked, serde_json::json!({"name": app.engine.name(), "model": answer.model, "prompt_version": answer.prompt_version, "degraded": false})))

@@ -219,12 +219,19 @@ pub fn against_alert(e: &Event, alert: &Alert) -> Option<Against> {
     against_rule(e).or_else(|| property_off(e, alert))
 }
 
+/// Each alert's reading against its rule where there is one, in the alerts' order: what an
+/// assessment keeps as `against`.
+pub fn readings(alerts: &[Alert]) -> Vec<Against> {
+    alerts.iter().filter_map(|a| against_alert(&Event::of(a), a)).collect()
+}
+
 /// Whether every alert's event reads against its rule for a decisive reason
-/// ([`Reason::is_decisive`]). Read from the alerts' own fields by this code, never from an
-/// engine's answer: the validator uses it to let a contradicted alert go one more level
-/// under its rule's severity without a person.
-pub fn decisively_against(alerts: &[Alert]) -> bool {
-    !alerts.is_empty() && alerts.iter().all(|a| against_alert(&Event::of(a), a).is_some_and(|x| x.reason.is_decisive()))
+/// ([`Reason::is_decisive`]), given the alerts' [`readings`] (an assessment's `against`).
+/// Read from the alerts' own fields by this code, never from an engine's answer: the
+/// validator uses it to let a contradicted alert go one more level under its rule's
+/// severity without a person. Readings of other alerts, or too few, decide nothing.
+pub fn decisively_against(alerts: &[Alert], readings: &[Against]) -> bool {
+    !alerts.is_empty() && readings.len() == alerts.len() && alerts.iter().zip(readings).all(|(a, r)| r.alert_id == a.id && r.reason.is_decisive())
 }
 
 /// Rule wording that turns a property's meaning around ("Logging Disabled", "Login Without
@@ -446,6 +453,10 @@ mod tests {
         against_alert(&Event::of(a), a)
     }
 
+    fn decisive(alerts: &[Alert]) -> bool {
+        decisively_against(alerts, &readings(alerts))
+    }
+
     #[test]
     fn a_request_setting_the_named_property_to_false_reads_against_the_rule() {
         let rds = |public: bool| {
@@ -456,7 +467,7 @@ mod tests {
         };
         let off = read(&rds(false)).unwrap();
         assert_eq!((off.reason, off.path.as_str()), (Reason::PropertyOff, "fields.requestParameters.publiclyAccessible"));
-        assert!(decisively_against(&[rds(false)]));
+        assert!(decisive(&[rds(false)]));
         assert!(read(&rds(true)).is_none());
         // A pending change to true elsewhere in the record makes it ambiguous.
         let pending = alert(
@@ -492,13 +503,17 @@ mod tests {
     fn only_readings_of_the_event_itself_are_decisive() {
         let other = alert("Slack App Added", json!({"action": "user_channel_join"}));
         assert_eq!(read(&other).unwrap().reason, Reason::OtherOperation);
-        assert!(!decisively_against(std::slice::from_ref(&other)));
+        assert!(!decisive(std::slice::from_ref(&other)));
         let read_call = alert("WAF Web ACL Disassociated", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "ListWebACLs", "readOnly": true}));
-        assert!(decisively_against(std::slice::from_ref(&read_call)));
+        assert!(decisive(std::slice::from_ref(&read_call)));
         // Every alert of the request must read against its rule.
         let real = alert("WAF Web ACL Disassociated", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "DisassociateWebACL"}));
-        assert!(!decisively_against(&[read_call, real]));
-        assert!(!decisively_against(&[]));
+        // Readings of other alerts decide nothing, even one each with the same count.
+        let mut renamed = real.clone();
+        renamed.id = "a2".into();
+        assert!(!decisively_against(std::slice::from_ref(&renamed), &readings(std::slice::from_ref(&read_call))));
+        assert!(!decisive(&[read_call, real]));
+        assert!(!decisive(&[]));
     }
 
     #[test]

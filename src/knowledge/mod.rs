@@ -139,8 +139,8 @@ impl Observed<'_> {
     /// The techniques the alerts' own values and the rules' names point to, before any
     /// retrieval: what retrieval should look for.
     pub fn direct_techniques(&self, indicators: &Indicators, catalog: &Catalog, alerts: &[Alert]) -> Vec<String> {
-        let assessment = assess_observed(indicators, catalog, alerts, self.clone(), &[]);
-        assessment.candidates.iter().filter(|c| c.has_direct_support()).map(|c| c.technique_id.to_string()).collect()
+        let candidates = rank(indicators, catalog, alerts, &self.events, &self.matches, &[]);
+        candidates.iter().filter(|c| c.has_direct_support()).map(|c| c.technique_id.to_string()).collect()
     }
 }
 
@@ -152,6 +152,16 @@ pub fn assess<'k>(indicators: &'k Indicators, catalog: &Catalog, alerts: &[Alert
 /// Ranks candidate techniques from what [`observe`] found and what retrieval returned.
 pub fn assess_observed<'k>(indicators: &Indicators, catalog: &Catalog, alerts: &[Alert], observed: Observed<'k>, hits: &[Hit]) -> Assessment<'k> {
     let Observed { events, matches } = observed;
+    let candidates = rank(indicators, catalog, alerts, &events, &matches, hits);
+    let evidence_severity = matches.iter().filter(|m| !m.text_only).map(|m| m.indicator.severity).max();
+    let wording_severity = matches.iter().filter(|m| m.text_only && m.wording == Some(Wording::RuleName)).map(|m| m.indicator.severity).max();
+    let against = events.iter().zip(alerts).filter_map(|(e, a)| consistency::against_alert(e, a)).collect();
+    Assessment { events, matches, candidates, evidence_severity, wording_severity, against }
+}
+
+/// The candidate techniques, best first: the sender's tags, the indicators' matches, the
+/// technique names in the rules' wording and the retrieved documents' labels.
+fn rank(indicators: &Indicators, catalog: &Catalog, alerts: &[Alert], events: &[Event], matches: &[Match], hits: &[Hit]) -> Vec<Candidate> {
     let mut ranked = Ranking::default();
 
     for a in alerts {
@@ -163,7 +173,7 @@ pub fn assess_observed<'k>(indicators: &Indicators, catalog: &Catalog, alerts: &
             );
         }
     }
-    for m in &matches {
+    for m in matches {
         let i = m.indicator;
         let (kind, base) = match (m.text_only, m.wording) {
             (false, _) => (SupportKind::Indicator, INDICATOR_WEIGHT),
@@ -176,7 +186,7 @@ pub fn assess_observed<'k>(indicators: &Indicators, catalog: &Catalog, alerts: &
             ranked.add(catalog, t.as_str(), Support { kind, what: format!("indicator:{}", i.id), note: format!("{} ({})", i.note, i.source), weight });
         }
     }
-    for e in &events {
+    for e in events {
         for (text, kind, weight) in
             [(&e.rule_name, SupportKind::RuleWording, RULE_WORDING_WEIGHT), (&e.rule_description, SupportKind::RuleDescription, DESCRIPTION_WEIGHT)]
         {
@@ -204,11 +214,7 @@ pub fn assess_observed<'k>(indicators: &Indicators, catalog: &Catalog, alerts: &
             }
         }
     }
-
-    let evidence_severity = matches.iter().filter(|m| !m.text_only).map(|m| m.indicator.severity).max();
-    let wording_severity = matches.iter().filter(|m| m.text_only && m.wording == Some(Wording::RuleName)).map(|m| m.indicator.severity).max();
-    let against = events.iter().zip(alerts).filter_map(|(e, a)| consistency::against_alert(e, a)).collect();
-    Assessment { events, matches, candidates: ranked.finish(), evidence_severity, wording_severity, against }
+    ranked.finish()
 }
 
 /// The techniques a retrieved document supports, each with its share of the document's

@@ -278,7 +278,7 @@ fn severity(alerts: &[Alert], req: &EngineRequest<'_>, verdicts: &Verdicts, stro
         notes.push(format!("Similar true-positive cases were rated up to {max_tp}, above the rule's {sev}."));
         sev = sev.shifted(1).min(*max_tp);
     }
-    if let Some(floor) = severity_floor(alerts, req.retrieved.iter().map(|h| h.doc.as_ref())) {
+    if let Some(floor) = severity_floor(alerts, &req.assessment.against, req.retrieved.iter().map(|h| h.doc.as_ref())) {
         sev = sev.max(floor.severity.shifted(-1));
     }
     // Closely matched true positives keep similar cases' benign verdicts from pulling it

@@ -16,6 +16,7 @@ use serde_json::Value;
 use crate::alert::Alert;
 use crate::attack::{Catalog, Lookup, TechniqueId};
 use crate::corpus::{Disposition, DocKind, Document, fold_whitespace};
+use crate::knowledge::{Against, consistency};
 use crate::policy::{ActionCatalog, ActionError, Target, Tier};
 use crate::recommendation::{
     AttackMapping, Evidence, ModelAction, ModelEvidence, ModelOutput, ModelTechnique, ProposedAction, Recommendation, ReviewReason, SummaryOutput,
@@ -43,6 +44,9 @@ pub struct Context<'a> {
     pub catalog: &'a Catalog,
     pub actions: &'a ActionCatalog,
     pub schemas: &'a Schemas,
+    /// The alerts' readings against their rules (`knowledge::Assessment::against`), made by
+    /// code from the alerts' own fields. Left empty, no severity floor is lowered.
+    pub against: &'a [Against],
 }
 
 /// A recommendation that passed every check; approval ids are not assigned yet.
@@ -227,7 +231,7 @@ pub fn check(raw: &str, ctx: &Context) -> Result<Checked, Vec<ReviewReason>> {
 
 /// An answer two or more levels below the evidence's floor is a downgrade a human must confirm.
 fn check_severity(severity: Severity, ctx: &Context, reasons: &mut Vec<ReviewReason>) {
-    if let Some(floor) = severity_floor(ctx.alerts, ctx.retrieved)
+    if let Some(floor) = severity_floor(ctx.alerts, ctx.against, ctx.retrieved)
         && severity.rank() + 2 <= floor.severity.rank()
     {
         reasons.push(reason(reason::SEVERITY_DOWNGRADE, format!("severity {severity} is two or more levels below {} ({})", floor.severity, floor.why)));
@@ -383,8 +387,8 @@ pub struct SeverityFloor {
 /// `knowledge::consistency::decisively_against`). That reading is done here, by code, on
 /// the log source's structured fields; nothing an engine writes (its severity, its
 /// uncertainty, its quotes) and no free text of the alert can lower the floor.
-pub fn severity_floor<'d>(alerts: &[Alert], retrieved: impl IntoIterator<Item = &'d Document>) -> Option<SeverityFloor> {
-    let contradicted = alerts.iter().any(|a| a.rule.severity.is_some()) && crate::knowledge::consistency::decisively_against(alerts);
+pub fn severity_floor<'d>(alerts: &[Alert], readings: &[Against], retrieved: impl IntoIterator<Item = &'d Document>) -> Option<SeverityFloor> {
+    let contradicted = alerts.iter().any(|a| a.rule.severity.is_some()) && consistency::decisively_against(alerts, readings);
     let rule = alerts.iter().filter_map(|a| a.rule.severity.map(|s| (s, a))).max_by_key(|(s, _)| *s).map(|(s, a)| {
         if contradicted {
             SeverityFloor {
@@ -455,7 +459,7 @@ mod tests {
         }
 
         fn check(&self, raw: &str) -> Result<Checked, Vec<ReviewReason>> {
-            let ctx = Context { alerts: &self.alerts, retrieved: &[], catalog: &self.catalog, actions: &self.actions, schemas: &self.schemas };
+            let ctx = Context { alerts: &self.alerts, retrieved: &[], catalog: &self.catalog, actions: &self.actions, schemas: &self.schemas, against: &[] };
             check(raw, &ctx)
         }
     }
@@ -540,17 +544,20 @@ mod tests {
 
     #[test]
     fn the_rule_floor_drops_one_level_only_when_every_event_decisively_reads_against_its_rule() {
+        let floor = |alerts: &[Alert]| severity_floor(alerts, &consistency::readings(alerts), &[]).unwrap().severity;
         // The operation the rule describes: the floor is the rule's severity.
         let real = alert("AWS WAF Web ACL Disassociated", "critical", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "DisassociateWebACL"}));
-        assert_eq!(severity_floor(std::slice::from_ref(&real), &[]).unwrap().severity, Severity::Critical);
+        assert_eq!(floor(std::slice::from_ref(&real)), Severity::Critical);
         // A read under a rule about a change: one level under it, and no further.
         let read =
             alert("AWS WAF Web ACL Disassociated", "critical", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "ListWebACLs", "readOnly": true}));
-        assert_eq!(severity_floor(std::slice::from_ref(&read), &[]).unwrap().severity, Severity::High);
+        assert_eq!(floor(std::slice::from_ref(&read)), Severity::High);
+        // Without the readings (a caller that has none) the floor stays the rule's.
+        assert_eq!(severity_floor(std::slice::from_ref(&read), &[], &[]).unwrap().severity, Severity::Critical);
         // An operation that only shares no word with the rule is not decisive.
         let other = alert("Slack App Added", "high", json!({"action": "user_channel_join"}));
-        assert_eq!(severity_floor(std::slice::from_ref(&other), &[]).unwrap().severity, Severity::High);
+        assert_eq!(floor(std::slice::from_ref(&other)), Severity::High);
         // One alert that is what its rule describes keeps the whole request's floor.
-        assert_eq!(severity_floor(&[read, real], &[]).unwrap().severity, Severity::Critical);
+        assert_eq!(floor(&[read, real]), Severity::Critical);
     }
 }
