@@ -342,7 +342,14 @@ pub fn write_documents(path: &Path, docs: &[Document]) -> Result<(), CorpusError
 
 /// Folds every run of whitespace to one space: the form quotes are compared in.
 pub fn fold_whitespace(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for word in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
 }
 
 /// An ATT&CK technique as an `attack:<ID>` document. Its description comes from the bundle

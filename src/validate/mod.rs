@@ -323,11 +323,16 @@ pub fn cited_text(doc_ref: &str, alerts: &[Alert], retrieved: &[Document]) -> Re
 
 fn check_evidence(items: &[ModelEvidence], ctx: &Context, reasons: &mut Vec<ReviewReason>) -> Vec<Evidence> {
     let mut out = Vec::new();
+    // Answers cite the same document many times; each is folded once.
+    let mut folded: HashMap<&str, String> = HashMap::new();
     for (i, e) in items.iter().enumerate() {
-        match cited_text(&e.doc_ref, ctx.alerts, ctx.retrieved) {
+        let text = match folded.get(e.doc_ref.as_str()) {
+            Some(text) => Ok(text),
+            None => cited_text(&e.doc_ref, ctx.alerts, ctx.retrieved).map(|t| &*folded.entry(&e.doc_ref).or_insert(fold_whitespace(&t))),
+        };
+        match text {
             Err(why) => reasons.push(reason(reason::UNSUPPORTED_CITATION, format!("evidence[{i}]: {why}"))),
             Ok(text) => {
-                let text = fold_whitespace(&text);
                 // The prompt writes `<`, `>`, the `[` of `[INST]` and line separators of its data as
                 // `\uXXXX` escapes; a quote copied with them spelled out reads them back.
                 let quote =
