@@ -219,10 +219,10 @@ pub fn against_alert(e: &Event, alert: &Alert) -> Option<Against> {
     against_rule(e).or_else(|| property_off(e, alert))
 }
 
-/// Each alert's reading against its rule where there is one, in the alerts' order: what an
-/// assessment keeps as `against`.
-pub fn readings(alerts: &[Alert]) -> Vec<Against> {
-    alerts.iter().filter_map(|a| against_alert(&Event::of(a), a)).collect()
+/// Each alert's reading against its rule where there is one, in the alerts' order, from the
+/// alerts read as events (`events[i]` is `alerts[i]`): what an assessment keeps as `against`.
+pub fn readings(events: &[Event], alerts: &[Alert]) -> Vec<Against> {
+    events.iter().zip(alerts).filter_map(|(e, a)| against_alert(e, a)).collect()
 }
 
 /// Whether every alert's event reads against its rule for a decisive reason
@@ -453,8 +453,12 @@ mod tests {
         against_alert(&Event::of(a), a)
     }
 
+    fn readings_of(alerts: &[Alert]) -> Vec<Against> {
+        readings(&alerts.iter().map(Event::of).collect::<Vec<_>>(), alerts)
+    }
+
     fn decisive(alerts: &[Alert]) -> bool {
-        decisively_against(alerts, &readings(alerts))
+        decisively_against(alerts, &readings_of(alerts))
     }
 
     #[test]
@@ -511,7 +515,7 @@ mod tests {
         // Readings of other alerts decide nothing, even one each with the same count.
         let mut renamed = real.clone();
         renamed.id = "a2".into();
-        assert!(!decisively_against(std::slice::from_ref(&renamed), &readings(std::slice::from_ref(&read_call))));
+        assert!(!decisively_against(std::slice::from_ref(&renamed), &readings_of(std::slice::from_ref(&read_call))));
         assert!(!decisive(&[read_call, real]));
         assert!(!decisive(&[]));
     }

@@ -155,7 +155,7 @@ pub fn assess_observed<'k>(indicators: &Indicators, catalog: &Catalog, alerts: &
     let candidates = rank(indicators, catalog, alerts, &events, &matches, hits);
     let evidence_severity = matches.iter().filter(|m| !m.text_only).map(|m| m.indicator.severity).max();
     let wording_severity = matches.iter().filter(|m| m.text_only && m.wording == Some(Wording::RuleName)).map(|m| m.indicator.severity).max();
-    let against = events.iter().zip(alerts).filter_map(|(e, a)| consistency::against_alert(e, a)).collect();
+    let against = consistency::readings(&events, alerts);
     Assessment { events, matches, candidates, evidence_severity, wording_severity, against }
 }
 

@@ -431,6 +431,7 @@ pub fn tiers(rec: &Recommendation) -> HashMap<String, Tier> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::knowledge::Event;
     use serde_json::json;
 
     fn alert(name: &str, severity: &str, fields: Value) -> Alert {
@@ -549,7 +550,10 @@ mod tests {
 
     #[test]
     fn the_rule_floor_drops_one_level_only_when_every_event_decisively_reads_against_its_rule() {
-        let floor = |alerts: &[Alert]| severity_floor(alerts, &consistency::readings(alerts), &[]).unwrap().severity;
+        let floor = |alerts: &[Alert]| {
+            let events: Vec<Event> = alerts.iter().map(Event::of).collect();
+            severity_floor(alerts, &consistency::readings(&events, alerts), &[]).unwrap().severity
+        };
         // The operation the rule describes: the floor is the rule's severity.
         let real = alert("AWS WAF Web ACL Disassociated", "critical", json!({"eventSource": "wafv2.amazonaws.com", "eventName": "DisassociateWebACL"}));
         assert_eq!(floor(std::slice::from_ref(&real)), Severity::Critical);
