@@ -8,6 +8,7 @@ pub mod consistency;
 pub mod event;
 pub mod indicators;
 pub mod names;
+pub mod software;
 
 use std::collections::BTreeMap;
 
@@ -63,9 +64,11 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// Whether anything but retrieved documents supports it.
+    /// Whether anything but retrieved documents, a description's wording or named software
+    /// supports it. Software corroborates: a tool that uses a dozen techniques does not say
+    /// which one this is (counted as direct, it cost the real dev halves precision).
     pub fn has_direct_support(&self) -> bool {
-        self.support.iter().any(|s| !matches!(s.kind, SupportKind::Document | SupportKind::RuleDescription))
+        self.support.iter().any(|s| !matches!(s.kind, SupportKind::Document | SupportKind::RuleDescription | SupportKind::Software))
     }
 }
 
@@ -118,6 +121,10 @@ const RULE_WORDING_WEIGHT: f32 = 2.0;
 /// A description says what a detection looks for and what might follow ("could lead to
 /// data exfiltration"), so its wording counts for much less than the rule's name.
 const DESCRIPTION_WEIGHT: f32 = 0.6;
+/// Software named by the event, shared out over the techniques it uses (divided by the
+/// square root of their number): `certutil` supports each of its few techniques about as
+/// much as a description does, Cobalt Strike each of its seventy barely at all.
+const SOFTWARE_WEIGHT: f32 = 1.5;
 const DOCUMENT_WEIGHTS: [(DocKind, f32); 4] = [(DocKind::Runbook, 1.0), (DocKind::Case, 0.5), (DocKind::Sigma, 0.6), (DocKind::Attack, 0.8)];
 
 /// The events of a request and the indicators their values match: the costly half of an
@@ -187,6 +194,14 @@ fn rank(indicators: &Indicators, catalog: &Catalog, alerts: &[Alert], events: &[
         }
     }
     for e in events {
+        for (s, value) in software::named(catalog, e) {
+            // A tool that uses many techniques says little about which one this is.
+            let weight = SOFTWARE_WEIGHT / (s.techniques.len().max(1) as f32).sqrt();
+            let note = format!("{} ({}) is named by {value}; ATT&CK records it using this technique", s.name, s.id);
+            for t in &s.techniques {
+                ranked.add(catalog, t.as_str(), Support { kind: SupportKind::Software, what: format!("attack:{}", s.id), note: note.clone(), weight });
+            }
+        }
         for (text, kind, weight) in
             [(&e.rule_name, SupportKind::RuleWording, RULE_WORDING_WEIGHT), (&e.rule_description, SupportKind::RuleDescription, DESCRIPTION_WEIGHT)]
         {
