@@ -201,7 +201,12 @@ impl DbError {
 
 /// The database the store runs on.
 pub(crate) enum Database {
-    Sqlite(Mutex<rusqlite::Connection>),
+    /// The connection every store call takes turns on, and the thread that checkpoints
+    /// its WAL while the database is open.
+    Sqlite {
+        conn: Mutex<rusqlite::Connection>,
+        _checkpointer: sqlite::Checkpointer,
+    },
     Postgres(Box<postgres::Pool>),
 }
 
@@ -236,7 +241,8 @@ impl Database {
     /// The SQLite file at `path`, migrated.
     pub(crate) fn open_sqlite(path: &Path) -> Result<Database, StoreError> {
         let conn = sqlite::open(path)?;
-        Ok(Database::Sqlite(Mutex::new(conn)))
+        let checkpointer = sqlite::checkpointer(path)?;
+        Ok(Database::Sqlite { conn: Mutex::new(conn), _checkpointer: checkpointer })
     }
 
     /// The PostgreSQL database at `url` (`password` when the URL has none), migrated.
@@ -254,7 +260,7 @@ impl Database {
     /// A connection for reads outside a transaction.
     pub(crate) fn conn(&self) -> Result<Conn<'_>, StoreError> {
         match self {
-            Database::Sqlite(m) => Ok(Conn::Sqlite(m.lock().map_err(|_| StoreError::Poisoned)?)),
+            Database::Sqlite { conn, .. } => Ok(Conn::Sqlite(conn.lock().map_err(|_| StoreError::Poisoned)?)),
             Database::Postgres(pool) => Ok(Conn::Postgres(pool.get()?)),
         }
     }
