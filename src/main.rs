@@ -171,6 +171,9 @@ fn parse_expiry(s: &str) -> Result<String, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve) {
+        end_quietly_when_stdout_closes();
+    }
     let logs = tracing_subscriber::EnvFilter::try_from_env("TRIAGE_LOG").unwrap_or_else(|_| "triage=info,tower_http=warn".into());
     let telemetry = match triage::telemetry::init(cli.settings.otlp_endpoint.as_deref(), logs) {
         Ok(t) => t,
@@ -195,6 +198,19 @@ fn main() -> ExitCode {
     // The spans still buffered are sent before the process ends.
     drop(telemetry);
     code
+}
+
+/// A command piped into `head` (`triage audit export | head`) ends when its reader does, as
+/// Unix tools do, instead of panicking on the closed pipe: Rust starts with SIGPIPE ignored,
+/// so `println!` meets the error. The server keeps ignoring it (a client that hangs up is
+/// that socket's error only); the sockets of other commands are written with
+/// `MSG_NOSIGNAL` and are not affected either way.
+fn end_quietly_when_stdout_closes() {
+    #[cfg(unix)]
+    // SAFETY: `signal` with SIG_DFL installs no handler; it only restores the default.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
 }
 
 fn progress_bar(label: &'static str) -> impl Fn(usize, usize) {
