@@ -149,6 +149,15 @@ pub fn parse_text(path: &Path, text: &str) -> (Vec<Sample>, DatasetInfo) {
     (samples, info)
 }
 
+/// Gold technique IDs the catalog has no active technique for (unknown to it, or deprecated
+/// with nothing in their place): no engine can name them, so each is a miss whatever the
+/// engine answers. Reported rather than refused, since the catalog may be older than the
+/// gold; a typo (`T1059.01`, `T1509`) shows up here.
+pub fn unmatchable_gold<'s>(samples: &'s [Sample], catalog: &crate::attack::Catalog) -> Vec<(&'s Sample, &'s str)> {
+    let known = |t: &str| TechniqueId::parse_lenient(t).ok().is_some_and(|id| catalog.resolve(&id).is_some());
+    samples.iter().flat_map(|s| s.gold.techniques.iter().filter(|t| !known(t)).map(move |t| (s, t.as_str()))).collect()
+}
+
 fn parse_line(raw: &str) -> Result<Line, String> {
     let line: Line = serde_json::from_str(raw).map_err(|e| format!("not a dataset line: {e}"))?;
     if line.id.trim().is_empty() {
@@ -200,5 +209,20 @@ mod tests {
         let (samples, info) = parse_text(Path::new("x.jsonl"), &text);
         assert!(samples.is_empty());
         assert!(info.skipped[0].error.contains("must_cit"));
+    }
+
+    #[test]
+    fn gold_techniques_the_catalog_cannot_match_are_named() {
+        let catalog = crate::attack::Catalog::embedded().unwrap();
+        let text = [
+            GOOD.to_string(),
+            GOOD.replace("\"s1\"", "\"s2\"").replace("\"T1059.001\"", "\"T1059.001\",\"T1509\""),
+            GOOD.replace("\"s1\"", "\"s3\"").replace("\"T1059.001\"", "\"T1059.999\""),
+        ]
+        .join("\n");
+        let (samples, info) = parse_text(Path::new("x.jsonl"), &text);
+        assert!(info.skipped.is_empty(), "{:?}", info.skipped);
+        let found: Vec<(&str, &str)> = unmatchable_gold(&samples, &catalog).into_iter().map(|(s, t)| (s.id.as_str(), t)).collect();
+        assert_eq!(found, [("s2", "T1509"), ("s3", "T1059.999")]);
     }
 }

@@ -197,6 +197,9 @@ async fn run_one(app: &Arc<App>, alerts: Vec<Value>) -> Outcome {
     }
 }
 
+/// Unmatchable gold IDs listed before the run; the rest are counted.
+const UNMATCHABLE_SHOWN: usize = 10;
+
 /// Runs a whole eval and writes summary.json, samples.jsonl, report.md and report.html.
 pub fn run(settings: &Settings, o: &RunOptions, runtime: &tokio::runtime::Runtime) -> Result<RunOutput, EvalError> {
     let loaded = dataset::load_all(&o.datasets, o.limit)?;
@@ -224,6 +227,13 @@ pub fn run(settings: &Settings, o: &RunOptions, runtime: &tokio::runtime::Runtim
         app
     })?;
     let app = Arc::new(app);
+    let unmatchable = dataset::unmatchable_gold(&loaded.samples, &app.catalog);
+    for (s, id) in unmatchable.iter().take(UNMATCHABLE_SHOWN) {
+        eprintln!("{}:{}: gold technique {id} is not an active technique of the ATT&CK catalog: no engine can match it", s.dataset, s.line);
+    }
+    if unmatchable.len() > UNMATCHABLE_SHOWN {
+        eprintln!("… and {} more gold technique IDs the catalog does not know", unmatchable.len() - UNMATCHABLE_SHOWN);
+    }
     let corpus_hash = Corpus::load(settings.corpus_dir.as_deref())?.hash;
 
     let jobs = o.jobs.unwrap_or(if kind == "llm" { settings.llm.concurrency } else { 1 }).max(1);
