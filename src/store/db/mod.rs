@@ -205,7 +205,7 @@ pub(crate) enum Database {
     /// its WAL while the database is open.
     Sqlite {
         conn: Mutex<rusqlite::Connection>,
-        _checkpointer: sqlite::Checkpointer,
+        checkpointer: sqlite::Checkpointer,
     },
     Postgres(Box<postgres::Pool>),
 }
@@ -242,7 +242,7 @@ impl Database {
     pub(crate) fn open_sqlite(path: &Path) -> Result<Database, StoreError> {
         let conn = sqlite::open(path)?;
         let checkpointer = sqlite::checkpointer(path)?;
-        Ok(Database::Sqlite { conn: Mutex::new(conn), _checkpointer: checkpointer })
+        Ok(Database::Sqlite { conn: Mutex::new(conn), checkpointer })
     }
 
     /// The PostgreSQL database at `url` (`password` when the URL has none), migrated.
@@ -277,7 +277,12 @@ impl Database {
                     drop(conn);
                     std::thread::sleep(std::time::Duration::from_millis(u64::from(attempt) * 5));
                 }
-                out => return out,
+                out => {
+                    if let (Database::Sqlite { checkpointer, .. }, Ok(_), Locking::Writers | Locking::Rows) = (self, &out, locking) {
+                        checkpointer.committed();
+                    }
+                    return out;
+                }
             }
         }
     }

@@ -25,8 +25,13 @@ const MIGRATIONS: [(i64, &str); 5] = [
     (5, include_str!("../../../migrations/sqlite/0005_case_indexes.sql")),
 ];
 
-/// How often the checkpointer copies what the WAL holds into the database file.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
+/// The least time between two checkpoints: commits within it are copied together.
+///
+/// Measured at 500 recommendations/s (about 36 WAL pages each) on 2 cores: every 250 ms,
+/// recommend p99 was 16-26 ms; every 20 ms, 8 ms. A checkpoint syncs the WAL and the
+/// database file, and writes to the WAL wait behind a large sync; many small ones keep
+/// each wait short.
+const CHECKPOINT_GAP: Duration = Duration::from_millis(20);
 
 /// WAL pages (4 KiB each) after which a commit checkpoints inline (SQLite's default is
 /// 1 000). Under steady writes a passive checkpoint never catches the WAL's last frame, and
@@ -47,34 +52,46 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// Checkpoints the WAL from a connection and thread of its own until dropped.
+/// Checkpoints the WAL from a connection and thread of its own, after commits, until
+/// dropped.
 ///
 /// Left to SQLite, the commit that takes the WAL past 1 000 pages copies them into the
 /// database file and syncs it, holding the store's one connection, so that every request
 /// behind it waits for an fsync; and a page rewritten by every commit (a table's last leaf,
 /// the audit chain's head) is copied once per 1 000 pages. A passive checkpoint here takes
-/// no lock that writers wait on.
+/// no lock that writers wait on. An idle database is not polled: the thread sleeps until
+/// a commit nudges it.
 pub(crate) struct Checkpointer {
     /// Dropping it ends the thread: its wait returns at once, disconnected.
-    _stop: mpsc::Sender<()>,
+    nudge: mpsc::SyncSender<()>,
+}
+
+impl Checkpointer {
+    /// Tells the thread the WAL has new frames. Never blocks: a nudge already pending
+    /// covers this commit too.
+    pub(crate) fn committed(&self) {
+        let _ = self.nudge.try_send(());
+    }
 }
 
 pub(super) fn checkpointer(path: &Path) -> Result<Checkpointer, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
-    let (stop, stopped) = mpsc::channel::<()>();
+    let (nudge, nudged) = mpsc::sync_channel::<()>(1);
     std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
-            while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-                // Busy (another checkpoint, a writer resetting the WAL) is retried next time.
+            while nudged.recv().is_ok() {
+                // Busy (another checkpoint, a writer resetting the WAL) is retried at the
+                // next nudge.
                 if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
                     tracing::debug!(error = %e, "WAL checkpoint");
                 }
+                std::thread::sleep(CHECKPOINT_GAP);
             }
         })
         .map_err(|source| StoreError::Io { path: "the WAL checkpoint thread".into(), source })?;
-    Ok(Checkpointer { _stop: stop })
+    Ok(Checkpointer { nudge })
 }
 
 /// Columns that data dirs made before numbered migrations may lack: their tables were
