@@ -230,6 +230,25 @@ mod tests {
     }
 
     #[test]
+    fn commits_reach_the_database_file_without_waiting_for_the_wal_to_fill() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let file = dir.path().join("triage.sqlite3");
+        // Let the checkpoint of opening (migrations) land, then write after it.
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let before = std::fs::metadata(&file).unwrap().len();
+        for i in 0..200 {
+            store.create_key(&format!("key-{i}"), Role::Analyst).unwrap();
+        }
+        // Far fewer pages than the inline checkpoint's threshold: only the thread copies them.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while std::fs::metadata(&file).unwrap().len() <= before {
+            assert!(std::time::Instant::now() < deadline, "the database file stayed at {before} bytes");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    #[test]
     fn row_locks_are_dropped() {
         assert_eq!(dialect("SELECT a FROM q LIMIT 1 FOR UPDATE SKIP LOCKED"), "SELECT a FROM q LIMIT 1");
         assert_eq!(dialect("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"), "SELECT seq FROM audit_head WHERE id = 1");
