@@ -252,8 +252,10 @@ fn verification_while_entries_are_written_reads_one_snapshot() {
     let writer = {
         let (store, stop) = (store.clone(), stop.clone());
         std::thread::spawn(move || {
+            // Bounded: reads no longer wait for writes, and an unbounded writer beside 200
+            // full verifications of the growing chain would run for as long as it can write.
             let mut i = 0u64;
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) && i < 3_000 {
                 store.audit("system", "test.event", &format!("s{i}"), &json!({"i": i})).unwrap();
                 i += 1;
             }

@@ -417,7 +417,7 @@ impl Store {
     /// Pending approvals per tier that have not expired by `at`, read without expiring
     /// anything: what a metrics scrape reports.
     pub fn pending_approvals(&self, at: &str) -> Result<Vec<PendingTier>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows = conn.query_map(
             "SELECT tier, COUNT(*), MIN(created_at) FROM approvals WHERE status = 'pending' AND expires_at > ?1 GROUP BY tier",
             params![at],

@@ -279,12 +279,12 @@ impl Store {
     }
 
     fn audit_rows(&self, after: i64, limit: Option<usize>) -> Result<Vec<Row>, StoreError> {
-        audit_rows_in(&self.conn()?, after, limit)
+        audit_rows_in(&self.read()?, after, limit)
     }
 
     /// How many entries the chain holds: the sequence number of its last entry.
     pub fn audit_length(&self) -> Result<i64, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM audit", params![], |r| r.get(0))
     }
 
@@ -376,7 +376,7 @@ impl Store {
     /// A signed head of the chain as it is now.
     pub fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
         let (seq, hash) = {
-            let conn = self.conn()?;
+            let conn = self.read()?;
             conn.query_opt("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", params![], |r| Ok((r.get::<i64>(0)?, r.get::<String>(1)?)))?
                 .unwrap_or((0, GENESIS.to_string()))
         };
@@ -463,7 +463,7 @@ impl Store {
     /// Runs raw SQL against the database. Only for tests that tamper with the trail.
     #[doc(hidden)]
     pub fn execute_raw(&self, sql: &str) -> Result<usize, StoreError> {
-        self.conn()?.execute(sql, params![])
+        self.db.conn()?.execute(sql, params![])
     }
 
     /// Every row of a raw query, each column as text (`None` for NULL). Only for tests that
@@ -471,7 +471,7 @@ impl Store {
     #[doc(hidden)]
     pub fn query_raw(&self, sql: &str) -> Result<Vec<Vec<Option<String>>>, StoreError> {
         use super::db::Value;
-        let rows = self.conn()?.query(sql, params![])?;
+        let rows = self.read()?.query(sql, params![])?;
         Ok(rows
             .iter()
             .map(|r| {

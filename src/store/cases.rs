@@ -291,7 +291,7 @@ impl Store {
     }
 
     pub fn recommendation(&self, id: &str) -> Result<Option<Value>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let text: Option<String> = conn.query_opt("SELECT response FROM recommendations WHERE id = ?1", params![id], |r| r.get(0))?;
         Ok(match text {
             Some(t) => Some(serde_json::from_str(&t)?),
@@ -301,7 +301,7 @@ impl Store {
 
     /// What producing a recommendation cost: raw output(s), tokens and latency.
     pub fn recommendation_meta(&self, id: &str) -> Result<Option<RecommendationMeta>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         conn.query_opt("SELECT raw_output, prompt_tokens, completion_tokens, latency_ms, engine FROM recommendations WHERE id = ?1", params![id], |r| {
             Ok(RecommendationMeta { raw_output: r.get(0)?, prompt_tokens: r.get(1)?, completion_tokens: r.get(2)?, latency_ms: r.get(3)?, engine: r.get(4)? })
         })
@@ -309,13 +309,13 @@ impl Store {
 
     /// Raw model output kept with a recommendation (for reviewers), if any.
     pub fn raw_output(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         Ok(conn.query_opt("SELECT raw_output FROM recommendations WHERE id = ?1", params![id], |r| r.get(0))?.flatten())
     }
 
     /// A case's newest recommendation response: its current one.
     pub fn latest_recommendation(&self, case_id: &str) -> Result<Option<Value>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let text: Option<String> =
             conn.query_opt("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at DESC, id DESC LIMIT 1", params![case_id], |r| {
                 r.get(0)
@@ -347,20 +347,20 @@ impl Store {
     }
 
     pub fn recommendations_of(&self, case_id: &str) -> Result<Vec<Value>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows =
             conn.query_map("SELECT response FROM recommendations WHERE case_id = ?1 ORDER BY created_at, id", params![case_id], |r| r.get::<String>(0))?;
         rows.iter().map(|t| Ok(serde_json::from_str(t)?)).collect()
     }
 
     pub fn case(&self, case_id: &str) -> Result<Option<CaseRecord>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         conn.query_opt(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"), params![case_id], case_row)
     }
 
     /// Cases, most severe and oldest first, optionally in one state.
     pub fn cases(&self, state: Option<CaseState>, limit: usize) -> Result<Vec<CaseRecord>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows = conn.query_map(&format!(
             "SELECT {CASE_COLUMNS} FROM cases
              WHERE (CAST(?1 AS TEXT) IS NULL OR state = ?1)
@@ -371,7 +371,7 @@ impl Store {
     }
 
     pub fn case_alerts(&self, case_id: &str) -> Result<Vec<StoredAlert>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows = conn.query_map(
             "SELECT alert_id, received_at, request_id, alert, fingerprint, occurrences, first_seen, last_seen FROM case_alerts WHERE case_id = ?1 ORDER BY seq",
             params![case_id],
@@ -397,7 +397,7 @@ impl Store {
     }
 
     pub fn case_history(&self, case_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows =
             conn.query_map("SELECT at, from_state, to_state, actor, reason FROM case_history WHERE case_id = ?1 ORDER BY seq", params![case_id], |r| {
                 Ok(HistoryEntry {
@@ -433,7 +433,7 @@ impl Store {
     /// The newest stored alerts of other cases, up to `limit`: what a tuning draft counts
     /// the alerts it would have excluded in.
     pub fn recent_alerts_except(&self, case_id: &str, limit: usize) -> Result<Vec<Value>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows =
             conn.query_map("SELECT alert FROM case_alerts WHERE case_id != ?1 ORDER BY received_at DESC LIMIT ?2", params![case_id, limit as i64], |r| {
                 r.get::<String>(0)
@@ -445,7 +445,7 @@ impl Store {
     /// Closed cases changed after `since` (RFC 3339, as stored), with the time of their
     /// last change, oldest first: the change feed every replica's index follows.
     pub fn cases_closed_since(&self, since: &str) -> Result<Vec<(String, String)>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         conn.query_map("SELECT id, updated_at FROM cases WHERE closed IS NOT NULL AND updated_at > ?1 ORDER BY updated_at", params![since], |r| {
             Ok((r.get(0)?, r.get(1)?))
         })
@@ -453,7 +453,7 @@ impl Store {
 
     pub fn closed_cases(&self) -> Result<Vec<(CaseRecord, Vec<StoredAlert>)>, StoreError> {
         let ids: Vec<String> = {
-            let conn = self.conn()?;
+            let conn = self.read()?;
             conn.query_map("SELECT id FROM cases WHERE closed IS NOT NULL ORDER BY created_at", params![], |r| r.get(0))?
         };
         let mut out = Vec::new();

@@ -86,7 +86,7 @@ impl Store {
 
     /// Inventory records by entity key (`host:ws-042`), for the keys that have one.
     pub fn inventory_records(&self, keys: &[String]) -> Result<BTreeMap<String, InventoryRecord>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let mut out = BTreeMap::new();
         for k in keys {
             if out.contains_key(k) {
@@ -103,7 +103,7 @@ impl Store {
     /// Indicators that list any of `observables`, with the observables they matched on.
     /// Addresses are also matched against imported ranges.
     pub fn intel_matches(&self, observables: &[Observable]) -> Result<Vec<(Indicator, Vec<Observable>)>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let prefixes: Vec<(i64, i64)> = if observables.iter().any(|o| o.kind == ObsKind::Ip) {
             conn.query_map("SELECT family, len FROM intel_prefixes", params![], |r| Ok((r.get(0)?, r.get(1)?)))?
         } else {
@@ -154,7 +154,7 @@ impl Store {
 
     /// One indicator by id.
     pub fn indicator(&self, id: &str) -> Result<Option<Indicator>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let text: Option<String> = conn.query_opt("SELECT record FROM intel_indicators WHERE id = ?1", params![id], |r| r.get(0))?;
         Ok(match text {
             Some(t) => Some(serde_json::from_str(&t)?),
@@ -164,7 +164,7 @@ impl Store {
 
     /// One change record by id.
     pub fn change(&self, id: &str) -> Result<Option<ChangeRecord>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let text: Option<String> = conn.query_opt("SELECT record FROM changes WHERE id = ?1", params![id], |r| r.get(0))?;
         Ok(match text {
             Some(t) => Some(serde_json::from_str(&t)?),
@@ -174,7 +174,7 @@ impl Store {
 
     /// Changes to an entity (by key) in `[from, to]`, oldest first.
     pub fn changes_between(&self, entity_key: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<ChangeRecord>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows = conn.query_map(
             "SELECT record FROM changes WHERE entity_key = ?1 AND time >= ?2 AND time <= ?3 ORDER BY time, id LIMIT 50",
             params![entity_key, stored_time(&from), stored_time(&to)],
@@ -185,7 +185,7 @@ impl Store {
 
     /// How many records of each kind are loaded.
     pub fn enrichment_counts(&self) -> Result<(i64, i64, i64), StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let count = |table: &str| conn.query_row(&format!("SELECT COUNT(*) FROM {table}"), params![], |r| r.get::<i64>(0));
         Ok((count("inventory")?, count("intel_indicators")?, count("changes")?))
     }

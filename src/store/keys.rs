@@ -173,7 +173,7 @@ impl Store {
 
     /// Every key, newest first, with its status at `at`.
     pub fn keys(&self, at: &str) -> Result<Vec<KeyRecord>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows = conn.query_map(&format!("SELECT {KEY_COLUMNS} FROM api_keys ORDER BY created_at DESC, id"), params![], |r| key_row(r, at))?;
         Ok(rows)
     }
@@ -196,7 +196,7 @@ impl Store {
     /// Who a presented key belongs to at `at`. Every failure is an audit event.
     pub fn sign_in(&self, key: &str, at: &str) -> Result<SignIn, StoreError> {
         let record = {
-            let conn = self.conn()?;
+            let conn = self.read()?;
             conn.query_opt(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE key_hash = ?1"), params![hash_key(key.trim())], |r| key_row(r, at))?
         };
         let outcome = match record {

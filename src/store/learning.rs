@@ -42,7 +42,7 @@ const COLUMNS: &str = "id, case_id, kind, title, draft, status";
 impl Store {
     /// Learning tasks, optionally of one status or one case, oldest first.
     pub fn learning_tasks(&self, status: Option<TaskStatus>, case_id: Option<&str>) -> Result<Vec<Task>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows = conn.query_map(
             &format!(
                 "SELECT {COLUMNS} FROM learning_tasks WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR case_id = ?2) ORDER BY created_at, id LIMIT 1000"

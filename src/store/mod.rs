@@ -168,11 +168,12 @@ impl Store {
 
     /// Whether the database answers: a trivial query, for readiness checks.
     pub fn ping(&self) -> Result<(), StoreError> {
-        self.conn()?.query_row("SELECT 1", params![], |r| r.get::<i64>(0)).map(|_| ())
+        self.read()?.query_row("SELECT 1", params![], |r| r.get::<i64>(0)).map(|_| ())
     }
 
-    fn conn(&self) -> Result<db::Conn<'_>, StoreError> {
-        self.db.conn()
+    /// A connection for reads (on SQLite, beside the writer rather than behind it).
+    fn read(&self) -> Result<db::Conn<'_>, StoreError> {
+        self.db.read()
     }
 
     /// Runs `f` in one transaction; writers take turns (see [`db::Locking::Writers`]). `f`

@@ -157,13 +157,13 @@ impl Store {
 
     /// Queued case recommendations (waiting or running) and the oldest one's queue time.
     pub fn queue_depth(&self) -> Result<(usize, Option<String>), StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         conn.query_row("SELECT COUNT(*), MIN(queued_at) FROM recommendation_queue", params![], |r| Ok((r.get::<i64>(0)? as usize, r.get(1)?)))
     }
 
     /// Cases related to `case_id` (a closed case an alert matched, a merge).
     pub fn related_cases(&self, case_id: &str) -> Result<Vec<String>, StoreError> {
-        let conn = self.conn()?;
+        let conn = self.read()?;
         let rows = conn.query_map("SELECT related_id FROM case_relations WHERE case_id = ?1 ORDER BY related_id", params![case_id], |r| r.get(0))?;
         Ok(rows)
     }

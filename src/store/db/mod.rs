@@ -201,9 +201,12 @@ impl DbError {
 
 /// The database the store runs on.
 pub(crate) enum Database {
-    /// The connection every store call takes turns on, and the thread that checkpoints
-    /// its WAL while the database is open.
+    /// The connection writers take turns on, read-only connections beside it, and the
+    /// thread that checkpoints the WAL while the database is open. Fields drop in order:
+    /// the checkpointer's connection closes last, and the last connection to close
+    /// checkpoints the whole WAL and removes it (a read-only one could not).
     Sqlite {
+        readers: sqlite::Readers,
         conn: Mutex<rusqlite::Connection>,
         checkpointer: sqlite::Checkpointer,
     },
@@ -241,8 +244,9 @@ impl Database {
     /// The SQLite file at `path`, migrated.
     pub(crate) fn open_sqlite(path: &Path) -> Result<Database, StoreError> {
         let conn = sqlite::open(path)?;
+        let readers = sqlite::readers(path)?;
         let checkpointer = sqlite::checkpointer(path)?;
-        Ok(Database::Sqlite { conn: Mutex::new(conn), checkpointer })
+        Ok(Database::Sqlite { readers, conn: Mutex::new(conn), checkpointer })
     }
 
     /// The PostgreSQL database at `url` (`password` when the URL has none), migrated.
@@ -257,7 +261,16 @@ impl Database {
         matches!(self, Database::Postgres(_))
     }
 
-    /// A connection for reads outside a transaction.
+    /// A connection for reads: on SQLite one of the read-only connections, which see the
+    /// last commit without waiting for the writer.
+    pub(crate) fn read(&self) -> Result<Conn<'_>, StoreError> {
+        match self {
+            Database::Sqlite { readers, .. } => Ok(Conn::Sqlite(readers.get()?)),
+            Database::Postgres(pool) => Ok(Conn::Postgres(pool.get()?)),
+        }
+    }
+
+    /// A connection that may write: on SQLite the one writers take turns on.
     pub(crate) fn conn(&self) -> Result<Conn<'_>, StoreError> {
         match self {
             Database::Sqlite { conn, .. } => Ok(Conn::Sqlite(conn.lock().map_err(|_| StoreError::Poisoned)?)),
@@ -271,7 +284,7 @@ impl Database {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let conn = self.conn()?;
+            let conn = if locking == Locking::Snapshot { self.read()? } else { self.conn()? };
             match conn.run_transaction(locking, &mut f) {
                 Err(StoreError::Database(e)) if e.is_retryable() && attempt < RETRIES => {
                     drop(conn);

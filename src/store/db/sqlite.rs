@@ -1,14 +1,16 @@
-//! SQLite in the data dir: the embedded default. One connection behind the store's mutex,
-//! WAL so readers in other processes (`triage audit verify` beside a server) don't block it,
-//! and a thread of its own that checkpoints the WAL into the database file.
+//! SQLite in the data dir: the embedded default. One writing connection behind a mutex, a
+//! few read-only ones beside it, WAL so that readers (in this process or another, such as
+//! `triage audit verify` beside a server) neither block the writer nor wait for it, and a
+//! thread of its own that checkpoints the WAL into the database file.
 
 use std::borrow::Cow;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, mpsc};
 use std::time::Duration;
 
-use rusqlite::Connection;
 use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{Connection, OpenFlags};
 
 use super::{Row, Value};
 use crate::store::StoreError;
@@ -52,11 +54,49 @@ pub(super) fn open(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Read-only connections beside the writer. A read on the writer's connection waited for
+/// every write before it, and a write for every read (a request's key check and
+/// enrichment, the audit watch's batches); with WAL a reader sees the last commit while
+/// the writer goes on.
+pub(crate) struct Readers {
+    conns: Vec<Mutex<Connection>>,
+    next: AtomicUsize,
+}
+
+/// As many as the blocking threads that read at once, about; each keeps its own cache.
+const READERS: usize = 4;
+
+pub(super) fn readers(path: &Path) -> Result<Readers, StoreError> {
+    let conns = (0..READERS)
+        .map(|_| {
+            // Read-only: a write here is a bug, refused by SQLite rather than racing the writer.
+            let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)?;
+            conn.busy_timeout(Duration::from_secs(5))?;
+            conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+            Ok(Mutex::new(conn))
+        })
+        .collect::<Result<_, StoreError>>()?;
+    Ok(Readers { conns, next: AtomicUsize::new(0) })
+}
+
+impl Readers {
+    /// A free reader, or the next in turn to wait for when all are busy.
+    pub(super) fn get(&self) -> Result<MutexGuard<'_, Connection>, StoreError> {
+        for conn in &self.conns {
+            if let Ok(guard) = conn.try_lock() {
+                return Ok(guard);
+            }
+        }
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        self.conns[turn].lock().map_err(|_| StoreError::Poisoned)
+    }
+}
+
 /// Checkpoints the WAL from a connection and thread of its own, after commits, until
 /// dropped.
 ///
 /// Left to SQLite, the commit that takes the WAL past 1 000 pages copies them into the
-/// database file and syncs it, holding the store's one connection, so that every request
+/// database file and syncs it, holding the store's writing connection, so that every request
 /// behind it waits for an fsync; and a page rewritten by every commit (a table's last leaf,
 /// the audit chain's head) is copied once per 1 000 pages. A passive checkpoint here takes
 /// no lock that writers wait on. An idle database is not polled: the thread sleeps until
