@@ -289,6 +289,36 @@ mod tests {
     }
 
     #[test]
+    fn reads_go_on_while_a_write_transaction_is_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = std::sync::Arc::new(Store::open(dir.path()).unwrap());
+        store.create_key("before", Role::Analyst).unwrap();
+        let (opened, open) = std::sync::mpsc::channel::<()>();
+        let (done_reading, read) = std::sync::mpsc::channel::<()>();
+        let writer = {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                store
+                    .tx(|tx| {
+                        tx.execute("UPDATE api_keys SET name = 'during' WHERE name = 'before'", crate::store::db::params![])?;
+                        opened.send(()).unwrap();
+                        // Held until the read below is done: a read behind the writer never is.
+                        assert!(read.recv_timeout(std::time::Duration::from_secs(10)).is_ok(), "the read waited for the write transaction");
+                        Ok(())
+                    })
+                    .unwrap();
+            })
+        };
+        open.recv().unwrap();
+        // The last commit, not the open transaction's change.
+        let names: Vec<String> = store.keys("2026-06-01T00:00:00.000Z").unwrap().into_iter().map(|k| k.name).collect();
+        assert_eq!(names, ["before"]);
+        done_reading.send(()).unwrap();
+        writer.join().unwrap();
+        assert_eq!(store.keys("2026-06-01T00:00:00.000Z").unwrap()[0].name, "during");
+    }
+
+    #[test]
     fn row_locks_are_dropped() {
         assert_eq!(dialect("SELECT a FROM q LIMIT 1 FOR UPDATE SKIP LOCKED"), "SELECT a FROM q LIMIT 1");
         assert_eq!(dialect("SELECT seq FROM audit_head WHERE id = 1 FOR UPDATE"), "SELECT seq FROM audit_head WHERE id = 1");
