@@ -102,15 +102,30 @@ impl Readers {
 /// no lock that writers wait on. An idle database is not polled: the thread sleeps until
 /// a commit nudges it.
 pub(crate) struct Checkpointer {
-    /// Dropping it ends the thread: its wait returns at once, disconnected.
-    nudge: mpsc::SyncSender<()>,
+    nudge: Option<mpsc::SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Checkpointer {
     /// Tells the thread the WAL has new frames. Never blocks: a nudge already pending
     /// covers this commit too.
     pub(crate) fn committed(&self) {
-        let _ = self.nudge.try_send(());
+        if let Some(nudge) = &self.nudge {
+            let _ = nudge.try_send(());
+        }
+    }
+}
+
+impl Drop for Checkpointer {
+    /// Ends the thread and waits for it: its connection closes last, and the last
+    /// connection to close checkpoints the whole WAL and removes it. Left to end on its
+    /// own, a CLI command's process could exit first (the thread may be in its gap) and
+    /// leave the WAL holding commits the database file alone lacks.
+    fn drop(&mut self) {
+        drop(self.nudge.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -118,7 +133,7 @@ pub(super) fn checkpointer(path: &Path) -> Result<Checkpointer, StoreError> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(Duration::from_secs(5))?;
     let (nudge, nudged) = mpsc::sync_channel::<()>(1);
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("sqlite-checkpoint".into())
         .spawn(move || {
             while nudged.recv().is_ok() {
@@ -131,7 +146,7 @@ pub(super) fn checkpointer(path: &Path) -> Result<Checkpointer, StoreError> {
             }
         })
         .map_err(|source| StoreError::Io { path: "the WAL checkpoint thread".into(), source })?;
-    Ok(Checkpointer { nudge })
+    Ok(Checkpointer { nudge: Some(nudge), thread: Some(thread) })
 }
 
 /// Columns that data dirs made before numbered migrations may lack: their tables were
@@ -286,6 +301,16 @@ mod tests {
             assert!(std::time::Instant::now() < deadline, "the database file stayed at {before} bytes");
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    #[test]
+    fn closing_the_store_leaves_every_commit_in_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store.create_key("kept", Role::Analyst).unwrap();
+        drop(store);
+        // Right after the drop, as a CLI command's process would exit: no WAL beside it.
+        assert!(!dir.path().join("triage.sqlite3-wal").exists(), "the WAL outlived the store");
     }
 
     #[test]
