@@ -1,5 +1,6 @@
 //! One request, top to bottom: redact → parse → record → enrich → retrieve → engine → validate
-//! (→ one repair) → policy (tiers, approvals) → store → respond.
+//! (→ one repair) → policy (tiers, approvals) → store → respond. For an engine that answers
+//! in process (the baseline), `record` joins `store`: one transaction, one commit.
 //!
 //! Each stage runs in a span of its name, a child of the request's (or the queue job's)
 //! span. Spans carry counts, ids, reason codes and, on `engine`, the OpenTelemetry GenAI
@@ -24,7 +25,7 @@ use crate::llm::{Engine, EngineAnswer, EngineError, EngineRequest};
 use crate::policy::injection;
 use crate::policy::{Target, Tier, emergency};
 use crate::recommendation::{EngineInfo, RecommendResponse, Recommendation, Retrieved, Review, ReviewReason, Status};
-use crate::store::{ApprovalKind, Claim, Identity, NewAction, NewApproval, NewRecommendation, PolicyApproval, StoreError, binding_hash, new_id};
+use crate::store::{ApprovalKind, Claim, Identity, NewAction, NewApproval, NewRecommendation, PolicyApproval, RequestRecord, StoreError, binding_hash, new_id};
 use crate::validate::{self, Context, reason};
 
 /// A parsed `POST /v1/recommend` body.
@@ -147,7 +148,8 @@ pub fn body_hash(body: &[u8]) -> String {
 type FingerprintOf = Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 /// What an analysis starts from, run on the blocking pool in the same hop as enrichment:
-/// the alerts, already recorded in their case, and the secrets behind their placeholders.
+/// the alerts (recorded in their case unless that waits for the result) and the secrets
+/// behind their placeholders.
 /// Each hop between the runtime and the blocking pool costs two thread wake-ups, and a
 /// request used to make five.
 type Prepare = Box<dyn FnOnce(&App) -> Result<(Vec<alert::Alert>, FingerprintOf), PipelineError> + Send>;
@@ -180,10 +182,18 @@ pub async fn recommend(
         }
     };
     let request_id = new_id("req");
+    // A remote model may take seconds: its request is recorded first, so that the case and
+    // its alerts are there (and audited) meanwhile. An in-process engine's is recorded with
+    // the result, in the same transaction.
+    let deferred = app.engine.answers_in_process().then(|| Deferred { actor: who.actor(), body_sha256: body_sha256.to_string() });
+    let record_first = deferred.is_none();
     let (actor, body, ids) = (who.actor(), body_sha256.to_string(), (request_id.clone(), case_id.clone()));
     let record = move |app: &App, alerts: Vec<alert::Alert>, redactor: Redactor| -> Result<(Vec<alert::Alert>, FingerprintOf), PipelineError> {
         let (request_id, case_id) = ids;
-        tracing::info_span!("record", triage.case_id = %case_id).in_scope(|| app.store.record_request(&request_id, &actor, &case_id, &body, &alerts))?;
+        if record_first {
+            let request = RequestRecord { request_id: &request_id, actor: &actor, case_id: &case_id, body_hash: &body, alerts: &alerts };
+            tracing::info_span!("record", triage.case_id = %case_id).in_scope(|| app.store.record_request(&request))?;
+        }
         Ok((alerts, Arc::new(move |p: &str| redactor.fingerprint_of(p).map(str::to_string))))
     };
     // The key is claimed before any work: a repeat waits for the first response. Without
@@ -200,7 +210,7 @@ pub async fn recommend(
             Box::new(move |app| record(app, alerts, redactor))
         }
     };
-    let run = Run { case_id, request_id, omitted: 0, idempotency_key: idempotency_key.map(str::to_string), started };
+    let run = Run { case_id, request_id, omitted: 0, idempotency_key: idempotency_key.map(str::to_string), started, deferred };
     let response = analyse(app, who, run, prepare).await?;
     if let Some(c) = claim.as_mut() {
         c.completed = true;
@@ -270,7 +280,7 @@ pub async fn recommend_case(app: &Arc<App>, who: &Identity, case_id: &str) -> Re
         parsed.truncate(max);
         parsed.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.id.cmp(&b.id)));
     }
-    let run = Run { case_id: case_id.to_string(), request_id: new_id("run"), omitted, idempotency_key: None, started };
+    let run = Run { case_id: case_id.to_string(), request_id: new_id("run"), omitted, idempotency_key: None, started, deferred: None };
     let fingerprint_of: FingerprintOf = Arc::new(|p: &str| crate::cases::stream::pinned_fingerprint(p).map(str::to_string));
     analyse(app, who, run, Box::new(move |_| Ok((parsed, fingerprint_of)))).await
 }
@@ -283,6 +293,14 @@ struct Run {
     omitted: usize,
     idempotency_key: Option<String>,
     started: Instant,
+    /// The request, when it is recorded with its result rather than before the analysis.
+    deferred: Option<Deferred>,
+}
+
+/// Who sent a request that is recorded with its result, and its body's hash.
+struct Deferred {
+    actor: String,
+    body_sha256: String,
 }
 
 /// What the engine is shown, gathered off the runtime: the alerts with the stricter asset
@@ -330,7 +348,7 @@ fn retrieve(app: &App, alerts: Vec<alert::Alert>, context: crate::enrich::Contex
 /// Enrich → retrieve → engine → validate (→ one repair) → policy → store, for the alerts
 /// `prepare` gives, recorded in their case.
 async fn analyse(app: &Arc<App>, who: &Identity, run: Run, prepare: Prepare) -> Result<RecommendResponse, PipelineError> {
-    let Run { case_id, request_id, omitted, idempotency_key, started } = run;
+    let Run { case_id, request_id, omitted, idempotency_key, started, deferred } = run;
     let (alerts, context) = app
         .blocking(move |app| {
             let (alerts, fingerprint_of) = prepare(app)?;
@@ -545,6 +563,13 @@ async fn analyse(app: &Arc<App>, who: &Identity, run: Run, prepare: Prepare) -> 
                 enriched,
                 fallback: fallback.as_ref(),
                 refused_before_repair: refused_first.as_ref(),
+                request: deferred.as_ref().map(|d| RequestRecord {
+                    request_id: &request_id,
+                    actor: &d.actor,
+                    case_id: &case_id,
+                    body_hash: &d.body_sha256,
+                    alerts: &alerts,
+                }),
             })
         })
     })

@@ -140,3 +140,30 @@ async fn a_merge_naming_a_case_twice_is_a_bad_request() {
     let (_, v) = t.get("/v1/audit/verify", &t.key("admin", Role::Admin)).await;
     assert_eq!(v["ok"], true, "{v}");
 }
+
+#[tokio::test]
+async fn a_request_to_a_closed_case_is_refused_and_stores_nothing() {
+    // The baseline's request is recorded with its result, in one transaction: the refusal
+    // at its end leaves nothing of the request behind.
+    let t = spawn_app().await;
+    let engine = t.key("case-engine", Role::CaseEngine);
+    let analyst = t.key("analyst", Role::Analyst);
+    let (s, first) = t.post("/v1/recommend", &engine, &three_alerts()).await;
+    assert_eq!((s, first["status"].as_str()), (200, Some("ready")), "{first}");
+    let close = json!({"disposition": "true_positive", "severity": "high", "note": "contained: key revoked, password reset"});
+    let (s, closed) = t.post("/v1/cases/phish-to-cloud/close", &analyst, &close).await;
+    assert_eq!((s, closed["state"].as_str()), (200, Some("closed")), "{closed}");
+    let (_, before) = t.get("/v1/cases/phish-to-cloud", &analyst).await;
+
+    let mut again = three_alerts();
+    again["alerts"][0]["id"] = json!("m-4");
+    let (s, body) = t.post("/v1/recommend", &engine, &again).await;
+    assert_eq!((s, body["error"]["code"].as_str()), (409, Some("case_closed")), "{body}");
+    let (_, after) = t.get("/v1/cases/phish-to-cloud", &analyst).await;
+    assert_eq!(after["alerts"], before["alerts"], "the refused request's alerts were stored");
+    assert_eq!(after["recommendations"], before["recommendations"]);
+    let admin = t.key("admin", Role::Admin);
+    let (_, audit) = t.get("/v1/audit?after=0", &admin).await;
+    let received = audit["entries"].as_array().unwrap().iter().filter(|e| e["kind"] == "request.received").count();
+    assert_eq!(received, 1, "only the accepted request is in the audit trail");
+}

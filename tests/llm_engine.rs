@@ -462,3 +462,29 @@ async fn a_command_from_the_alert_proposed_to_be_run_is_refused_and_never_repair
     let (_, body) = t.post("/v1/recommend", &key, &probe("nothing")).await;
     assert_eq!(body["status"], "ready", "{body:#}");
 }
+
+#[tokio::test]
+async fn the_case_and_its_alerts_are_there_while_the_model_works() {
+    // A model may take seconds: the request is recorded before it is asked, so that an
+    // analyst sees the case (and the audit trail the request) meanwhile.
+    let stub = Stub::start(vec![slow_valid(Duration::from_millis(1500))]).await;
+    let t = app(&stub, &[]).await;
+    let key = t.key("case-engine", Role::CaseEngine);
+    let analyst = t.key("analyst", Role::Analyst);
+    let body = json!({"case_id": "slow-model", "alerts": [alert()]});
+    let (answered, seen) = tokio::join!(t.post("/v1/recommend", &key, &body), async {
+        let mut seen = Value::Null;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let (s, case) = t.get("/v1/cases/slow-model", &analyst).await;
+            if s == 200 {
+                seen = case;
+                break;
+            }
+        }
+        seen
+    });
+    assert_eq!(seen["alerts"].as_array().map(Vec::len), Some(1), "no case while the model worked: {seen}");
+    assert_eq!(seen["recommendations"].as_array().map(Vec::len), Some(0), "{seen}");
+    assert_eq!(answered.1["status"], "ready", "{}", answered.1);
+}

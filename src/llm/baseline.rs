@@ -73,6 +73,10 @@ impl Engine for Baseline {
         "baseline"
     }
 
+    fn answers_in_process(&self) -> bool {
+        true
+    }
+
     async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError> {
         let output = recommend(req);
         Ok(EngineAnswer {

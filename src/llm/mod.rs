@@ -76,6 +76,14 @@ pub trait Engine: Send + Sync {
         self.name()
     }
 
+    /// Whether it answers from this process in about a millisecond (the baseline, a
+    /// replay), rather than by asking a model that may take seconds. A request to such an
+    /// engine is recorded with its result in one transaction; to any other, before it is
+    /// sent, so that its case and alerts are there (and audited) while the model works.
+    fn answers_in_process(&self) -> bool {
+        false
+    }
+
     async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError>;
 
     /// One more attempt that is told exactly why the previous answer was refused. Engines

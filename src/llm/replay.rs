@@ -139,6 +139,10 @@ impl Engine for ReplayEngine {
         "replay"
     }
 
+    fn answers_in_process(&self) -> bool {
+        true
+    }
+
     async fn propose(&self, req: &EngineRequest<'_>) -> Result<EngineAnswer, EngineError> {
         let mut tried = Vec::new();
         for v in &self.prompt_versions {
@@ -217,6 +221,10 @@ impl RecordingEngine {
 impl Engine for RecordingEngine {
     fn name(&self) -> &'static str {
         self.inner.name()
+    }
+
+    fn answers_in_process(&self) -> bool {
+        self.inner.answers_in_process()
     }
 
     fn model(&self) -> &str {

@@ -99,6 +99,58 @@ pub struct NewRecommendation<'a> {
     pub fallback: Option<&'a Value>,
     /// The review reasons of a first answer that was sent back for repair.
     pub refused_before_repair: Option<&'a Value>,
+    /// The request behind it, recorded here in the same transaction when it was not
+    /// recorded before the analysis.
+    pub request: Option<RequestRecord<'a>>,
+}
+
+/// An accepted request: who sent which alerts for which case.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestRecord<'a> {
+    pub request_id: &'a str,
+    pub actor: &'a str,
+    pub case_id: &'a str,
+    pub body_hash: &'a str,
+    pub alerts: &'a [Alert],
+}
+
+/// Opens the case when new (refusing a closed one) and stores the request's alerts, in
+/// the transaction `tx`.
+fn record_request_in(tx: &Tx, r: &RequestRecord<'_>) -> Result<(), StoreError> {
+    let RequestRecord { request_id, actor, case_id, body_hash, alerts } = *r;
+    let at = now();
+    let state: Option<String> = tx.query_opt("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0))?;
+    if let Some(state) = &state
+        && !lifecycle::is_open(parse_state(state)?)
+    {
+        return Err(StoreError::CaseClosed(case_id.to_string()));
+    }
+    if state.is_none() {
+        let title = alerts.first().map(|a| a.rule.name.clone()).unwrap_or_default();
+        tx.execute(
+            "INSERT INTO cases (id, created_at, updated_at, state, title, created_by) VALUES (?1, ?2, ?2, 'new', ?3, ?4)",
+            params![case_id, at, title, actor],
+        )?;
+        tx.execute(
+            "INSERT INTO case_history (case_id, seq, at, from_state, to_state, actor, reason) VALUES (?1, 1, ?2, NULL, 'new', ?3, 'case opened')",
+            params![case_id, at, actor],
+        )?;
+    }
+    tx.execute(
+        "INSERT INTO requests (id, received_at, actor, case_id, body_hash, alert_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![request_id, at, actor, case_id, body_hash, alerts.len() as i64],
+    )?;
+    let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM case_alerts WHERE case_id = ?1", params![case_id], |r| r.get(0))?;
+    for a in alerts {
+        seq += 1;
+        tx.execute(
+            "INSERT INTO case_alerts (case_id, seq, alert_id, alert, received_at, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![case_id, seq, a.id, serde_json::to_string(&a.raw)?, at, request_id],
+        )?;
+    }
+    let ids: Vec<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
+    append(tx, actor, "request.received", request_id, &json!({"case_id": case_id, "alerts": ids, "body_sha256": body_hash}))?;
+    Ok(())
 }
 
 /// What claiming an idempotency key found.
@@ -142,48 +194,18 @@ pub(crate) fn parse_state(s: &str) -> Result<CaseState, StoreError> {
 }
 
 impl Store {
-    /// Records an accepted request: opens the case when new and stores its (redacted) alerts.
-    pub fn record_request(&self, request_id: &str, actor: &str, case_id: &str, body_hash: &str, alerts: &[Alert]) -> Result<(), StoreError> {
-        self.tx(|tx| {
-            let at = now();
-            let state: Option<String> = tx.query_opt("SELECT state FROM cases WHERE id = ?1", params![case_id], |r| r.get(0))?;
-            if let Some(state) = &state
-                && !lifecycle::is_open(parse_state(state)?)
-            {
-                return Err(StoreError::CaseClosed(case_id.to_string()));
-            }
-            if state.is_none() {
-                let title = alerts.first().map(|a| a.rule.name.clone()).unwrap_or_default();
-                tx.execute(
-                    "INSERT INTO cases (id, created_at, updated_at, state, title, created_by) VALUES (?1, ?2, ?2, 'new', ?3, ?4)",
-                    params![case_id, at, title, actor],
-                )?;
-                tx.execute(
-                    "INSERT INTO case_history (case_id, seq, at, from_state, to_state, actor, reason) VALUES (?1, 1, ?2, NULL, 'new', ?3, 'case opened')",
-                    params![case_id, at, actor],
-                )?;
-            }
-            tx.execute(
-                "INSERT INTO requests (id, received_at, actor, case_id, body_hash, alert_count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![request_id, at, actor, case_id, body_hash, alerts.len() as i64],
-            )?;
-            let mut seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM case_alerts WHERE case_id = ?1", params![case_id], |r| r.get(0))?;
-            for a in alerts {
-                seq += 1;
-                tx.execute(
-                    "INSERT INTO case_alerts (case_id, seq, alert_id, alert, received_at, request_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![case_id, seq, a.id, serde_json::to_string(&a.raw)?, at, request_id],
-                )?;
-            }
-            let ids: Vec<&str> = alerts.iter().map(|a| a.id.as_str()).collect();
-            append(tx, actor, "request.received", request_id, &json!({"case_id": case_id, "alerts": ids, "body_sha256": body_hash}))?;
-            Ok(())
-        })
+    /// Records an accepted request on its own, before its analysis: opens the case when new
+    /// and stores its (redacted) alerts.
+    pub fn record_request(&self, r: &RequestRecord<'_>) -> Result<(), StoreError> {
+        self.tx(|tx| record_request_in(tx, r))
     }
 
     /// Stores a pipeline result with its approvals and actions and moves the case on.
     pub fn save_recommendation(&self, r: NewRecommendation<'_>) -> Result<(), StoreError> {
         self.tx(|tx| {
+            if let Some(request) = &r.request {
+                record_request_in(tx, request)?;
+            }
             let at = now();
             tx.execute(
                 "INSERT INTO recommendations (id, case_id, request_id, created_at, actor, status, response, raw_output, engine, prompt_tokens, completion_tokens, latency_ms, injection)

@@ -23,7 +23,7 @@ use crate::error_code::{Coded, ErrorCode};
 pub use approvals::{ActionRecord, ActionStatus, ApprovalKind, ApprovalRecord, ApprovalStatus, Decision, DecisionError};
 pub use approvals::{NewAction, NewApproval, PendingTier, PolicyApproval, binding_hash};
 pub use audit::{AuditEntry, AuditProgress, ChainBreak, Checkpoint, GENESIS, Verification};
-pub use cases::{CaseRecord, CaseState, Claim, ClosedCase, HistoryEntry, NewRecommendation, RecommendationMeta, StoredAlert};
+pub use cases::{CaseRecord, CaseState, Claim, ClosedCase, HistoryEntry, NewRecommendation, RecommendationMeta, RequestRecord, StoredAlert};
 pub use keys::{Identity, KeyRecord, NewKey, Role, SignIn};
 pub use stream::{IngestResult, Outcome, StreamAlert, Windows};
 
