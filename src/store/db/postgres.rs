@@ -19,12 +19,13 @@ use super::{Conn, DbError, Row, Value, params};
 use crate::store::StoreError;
 
 /// Numbered migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, include_str!("../../../migrations/postgres/0001_initial.sql")),
     (2, include_str!("../../../migrations/postgres/0002_approval_closed_reason.sql")),
     (3, include_str!("../../../migrations/postgres/0003_case_alerts_by_id.sql")),
     (4, include_str!("../../../migrations/postgres/0004_queue_claimed_by.sql")),
     (5, include_str!("../../../migrations/postgres/0005_case_indexes.sql")),
+    (6, include_str!("../../../migrations/postgres/0006_write_only_indexes.sql")),
 ];
 
 /// Connections per store: requests wait for one when all are busy.

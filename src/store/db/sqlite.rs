@@ -19,12 +19,13 @@ use crate::store::StoreError;
 const STATEMENT_CACHE: usize = 256;
 
 /// Numbered migrations, applied in order, each once.
-const MIGRATIONS: [(i64, &str); 5] = [
+const MIGRATIONS: [(i64, &str); 6] = [
     (1, include_str!("../../../migrations/sqlite/0001_initial.sql")),
     (2, include_str!("../../../migrations/sqlite/0002_approval_closed_reason.sql")),
     (3, include_str!("../../../migrations/sqlite/0003_case_alerts_by_id.sql")),
     (4, include_str!("../../../migrations/sqlite/0004_queue_claimed_by.sql")),
     (5, include_str!("../../../migrations/sqlite/0005_case_indexes.sql")),
+    (6, include_str!("../../../migrations/sqlite/0006_write_only_indexes.sql")),
 ];
 
 /// The least time between two checkpoints: commits within it are copied together.
