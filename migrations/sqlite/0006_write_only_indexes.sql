@@ -1,11 +1,12 @@
--- Indexes that every recommendation wrote to and no query read through.
+-- Indexes that every recommendation wrote to, shaped to what is read through them.
 --
--- No statement reads actions by status alone (listings filter optionally, which SQLite
--- answers with a scan; by case, `actions_case_status` serves), yet each new action went
--- into the middle of this index (automatic actions are `approved`, others
--- `pending_approval`), where SQLite rebalances sibling pages: about five of a
--- recommendation's 42 page writes.
+-- Actions by status alone are read only by the outbox (`GET /v1/actions?status=approved`;
+-- by case `actions_case_status` serves), yet every action went into the middle of
+-- `actions_status` (automatic ones are `approved`, others `pending_approval`), where SQLite
+-- rebalances sibling pages: about five of a recommendation's 42 page writes. The outbox's
+-- approved actions, in its order, are added at the end of a partial index instead.
 DROP INDEX IF EXISTS actions_status;
+CREATE INDEX IF NOT EXISTS actions_approved ON actions(created_at, id) WHERE status = 'approved';
 -- Only alerts from the stream have a fingerprint, and dedup looks them up by it; alerts
 -- of `POST /v1/recommend` added a NULL entry each.
 DROP INDEX IF EXISTS case_alerts_fingerprint;
