@@ -413,12 +413,11 @@ impl Store {
     pub fn approvals(&self, status: Option<ApprovalStatus>, case_id: Option<&str>, limit: usize) -> Result<Vec<ApprovalRecord>, StoreError> {
         self.tx(|tx| {
             expire_due(tx, &now())?;
-            let (filter, case) = listing_filter(status.map(|s| s.as_str()), case_id);
-            let limit_at = if case.is_empty() { 1 } else { 2 };
-            let mut values = case;
+            let (filter, mut values) = listing_filter(status.map(|s| s.as_str()), case_id);
+            // The limit is the parameter after the filter's.
             values.push(ToValue::to_value(&(limit as i64)));
-            let ids: Vec<String> =
-                tx.query_map(&format!("SELECT id FROM approvals {filter} ORDER BY created_at DESC, id LIMIT ?{limit_at}"), &values, |r| r.get(0))?;
+            let sql = format!("SELECT id FROM approvals {filter} ORDER BY created_at DESC, id LIMIT ?{}", values.len());
+            let ids: Vec<String> = tx.query_map(&sql, &values, |r| r.get(0))?;
             let mut out = Vec::new();
             for id in ids {
                 out.extend(load_approval(tx, &id)?);
